@@ -1,0 +1,189 @@
+/**
+ * The configuration schema: one zod schema for everything roster can be told.
+ *
+ * Field names follow the seed tool (`bwdc-behaviour.md` §2) under `server.`, `directory.` and
+ * `sync.`, so every setting has a dot path (`directory.ldap.hostname`, `sync.userFilter`).
+ * Secrets (see {@link SECRET_KEYS}) are never part of the stored config: they live in the
+ * state store and are read through `ProviderContext.secret`.
+ * @module
+ */
+
+import { z } from "zod";
+
+/** The directory types roster can read. */
+export const DIRECTORY_TYPES = ["ldap", "entra", "google", "okta", "onelogin", "file"] as const;
+
+/** One of {@link DIRECTORY_TYPES}. */
+export type DirectoryType = typeof DIRECTORY_TYPES[number];
+
+/**
+ * Dot paths of secret settings. They are set with `--secret-env`, `--secret-file` or stdin,
+ * stored in the state store, and shown as `********`.
+ */
+export const SECRET_KEYS = [
+  "directory.ldap.password",
+  "directory.entra.key",
+  "directory.google.privateKey",
+  "directory.okta.token",
+  "directory.onelogin.clientSecret",
+] as const;
+
+/** One of {@link SECRET_KEYS}. */
+export type SecretKey = typeof SECRET_KEYS[number];
+
+const url = z.string().trim().min(1);
+const path = z.string().trim().min(1);
+
+/** `server.*`: where the Bitwarden (or Vaultwarden) server is. */
+export const serverSchema = z.strictObject({
+  /**
+   * Base URL of a self-hosted server, or `https://vault.bitwarden.eu` (or `eu`) for the EU
+   * cloud. Unset means the US cloud.
+   */
+  url: url.optional(),
+  /** Explicit API URL; overrides `url`. */
+  api: url.optional(),
+  /** Explicit identity URL; overrides `url`. */
+  identity: url.optional(),
+  /** PEM file of extra CA certificates for a self-hosted server behind a private CA. */
+  caFile: path.optional(),
+});
+
+/** `directory.ldap.*`: LDAP and Active Directory (seed tool field names). */
+export const ldapSchema = z.strictObject({
+  hostname: z.string().trim().min(1).optional(),
+  port: z.number().int().min(1).max(65535).default(389),
+  /** LDAPS (`ldaps://`), unless `startTls` is also set, which means StartTLS. */
+  ssl: z.boolean().default(false),
+  /** StartTLS on the plain port (on its own too; never a silent plaintext fallback). */
+  startTls: z.boolean().default(false),
+  sslAllowUnauthorized: z.boolean().default(false),
+  sslCaPath: path.optional(),
+  sslCertPath: path.optional(),
+  sslKeyPath: path.optional(),
+  tlsCaPath: path.optional(),
+  rootPath: z.string().trim().min(1).optional(),
+  username: z.string().trim().min(1).optional(),
+  /** Active Directory mode: AD attribute defaults, objectGUID, deleted objects. */
+  ad: z.boolean().default(false),
+  pagedSearch: z.boolean().default(true),
+  /** Entries per page for paged searches (RFC 2696). */
+  pageSize: z.number().int().min(1).max(100000).default(500),
+  /** Seconds to wait for a connection. */
+  connectTimeout: z.number().int().min(1).max(3600).default(10),
+  /** Seconds one search may take (the seed tool's `timeLimit: 300`). */
+  timeout: z.number().int().min(1).max(86400).default(300),
+  /** Accepted for seed-tool compatibility; unused. */
+  currentUser: z.boolean().default(false),
+  /** Accepted for seed-tool compatibility; unused. */
+  domain: z.string().trim().optional(),
+});
+
+/** `directory.entra.*`: Microsoft Entra ID (Graph). */
+export const entraSchema = z.strictObject({
+  identityAuthority: z.enum(["login.microsoftonline.com", "login.microsoftonline.us"]).default(
+    "login.microsoftonline.com",
+  ),
+  tenant: z.string().trim().min(1).optional(),
+  applicationId: z.string().trim().min(1).optional(),
+  /** Override of the token endpoint base, for tests and sovereign clouds. */
+  authorityUrl: url.optional(),
+  /** Override of the Graph base URL, for tests and sovereign clouds. */
+  graphUrl: url.optional(),
+});
+
+/** `directory.google.*`: Google Workspace (Admin SDK Directory API). */
+export const googleSchema = z.strictObject({
+  clientEmail: z.string().trim().min(1).optional(),
+  domain: z.string().trim().min(1).optional(),
+  adminUser: z.string().trim().min(1).optional(),
+  customer: z.string().trim().min(1).optional(),
+  /** Override of the API base URL, for tests. */
+  apiUrl: url.optional(),
+  /** Override of the OAuth token URL, for tests. */
+  tokenUrl: url.optional(),
+});
+
+/** `directory.okta.*`: Okta. */
+export const oktaSchema = z.strictObject({
+  orgUrl: url.optional(),
+});
+
+/** `directory.onelogin.*`: OneLogin. */
+export const oneloginSchema = z.strictObject({
+  clientId: z.string().trim().min(1).optional(),
+  region: z.enum(["us", "eu"]).default("us"),
+  /** Override of the API base URL, for tests. */
+  apiUrl: url.optional(),
+});
+
+/** `directory.file.*`: a local LDIF, CSV or JSON export. */
+export const fileSchema = z.strictObject({
+  /** Path of the export. Relative paths are relative to the working directory. */
+  path: path.optional(),
+  /** File format; `auto` picks it from the extension (`.ldif`, `.csv`, `.json`). */
+  format: z.enum(["auto", "ldif", "csv", "json"]).default("auto"),
+  /** The export's base DN (LDIF), so that `sync.userPath`/`groupPath` apply as on a server. */
+  rootPath: z.string().trim().min(1).optional(),
+  /** Treat the LDIF as an Active Directory export (objectGUID, userAccountControl). */
+  ad: z.boolean().default(false),
+});
+
+/** `directory.*`. */
+export const directorySchema = z.strictObject({
+  type: z.enum(DIRECTORY_TYPES).optional(),
+  ldap: ldapSchema.default(() => ldapSchema.parse({})),
+  entra: entraSchema.default(() => entraSchema.parse({})),
+  google: googleSchema.default(() => googleSchema.parse({})),
+  okta: oktaSchema.default(() => oktaSchema.parse({})),
+  onelogin: oneloginSchema.default(() => oneloginSchema.parse({})),
+  file: fileSchema.default(() => fileSchema.parse({})),
+});
+
+/** `sync.*`: what to sync and how (seed tool field names, plus roster's safety settings). */
+export const syncSchema = z.strictObject({
+  users: z.boolean().default(true),
+  groups: z.boolean().default(true),
+  /** Minutes between automatic syncs (`sync --watch`); at least 5, as in the seed tool. */
+  interval: z.number().int().min(5).max(525600).default(5),
+  removeDisabled: z.boolean().default(false),
+  overwriteExisting: z.boolean().default(false),
+  largeImport: z.boolean().default(false),
+  inviteUsersAfterProvisioning: z.boolean().default(false),
+  userFilter: z.string().trim().min(1).optional(),
+  groupFilter: z.string().trim().min(1).optional(),
+  userPath: z.string().trim().min(1).optional(),
+  groupPath: z.string().trim().min(1).optional(),
+  userObjectClass: z.string().trim().min(1).optional(),
+  groupObjectClass: z.string().trim().min(1).optional(),
+  userEmailAttribute: z.string().trim().min(1).optional(),
+  groupNameAttribute: z.string().trim().min(1).optional(),
+  memberAttribute: z.string().trim().min(1).optional(),
+  useEmailPrefixSuffix: z.boolean().default(false),
+  emailPrefixAttribute: z.string().trim().min(1).optional(),
+  emailSuffix: z.string().trim().min(1).optional(),
+  revisionDateAttribute: z.string().trim().min(1).optional(),
+  creationDateAttribute: z.string().trim().min(1).optional(),
+  /**
+   * Deletion guard: refuse a sync that removes more than this many members, unless the
+   * percentage below allows more. `0` disables the guard.
+   */
+  maxRemovals: z.number().int().min(0).default(10),
+  /** Deletion guard: percentage of the organization's current members that may be removed. */
+  maxRemovalsPercent: z.number().min(0).max(100).default(10),
+});
+
+/** The whole configuration file. */
+export const configSchema = z.strictObject({
+  server: serverSchema.default(() => serverSchema.parse({})),
+  directory: directorySchema.default(() => directorySchema.parse({})),
+  sync: syncSchema.default(() => syncSchema.parse({})),
+});
+
+/** The validated configuration, defaults applied. */
+export type Config = z.infer<typeof configSchema>;
+
+/** Returns the configuration with every default applied. */
+export function defaultConfig(): Config {
+  return configSchema.parse({});
+}

@@ -1,0 +1,83 @@
+/**
+ * Measures a command's wall time and peak resident memory, for the benchmarks.
+ *
+ * Peak memory comes from GNU time (`/usr/bin/time -f %M`) when present, else from polling the
+ * child's `VmHWM` in `/proc` (Linux), which is the kernel's own high-water mark.
+ * @module
+ */
+
+/** What one measured run gives. */
+export interface Measurement {
+  /** Wall-clock time in milliseconds. */
+  wallMs: number;
+  /** Peak resident set size in MiB (including child processes for GNU time). */
+  peakRssMiB: number;
+  /** Exit code of the command. */
+  code: number;
+  /** Bytes the command wrote to stdout. */
+  stdoutBytes: number;
+}
+
+/** Options for {@link measure}. */
+export interface MeasureOptions {
+  /** Working directory. */
+  cwd?: string;
+  /** Extra environment variables. */
+  env?: Record<string, string>;
+}
+
+async function hasGnuTime(): Promise<boolean> {
+  try {
+    await Deno.stat("/usr/bin/time");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function drain(stream: ReadableStream<Uint8Array>): Promise<number> {
+  let bytes = 0;
+  for await (const chunk of stream) bytes += chunk.byteLength;
+  return bytes;
+}
+
+/** Runs `command args…`, discarding its stdout, and measures it. */
+export async function measure(
+  command: string[],
+  options: MeasureOptions = {},
+): Promise<Measurement> {
+  const [program, ...args] = command;
+  if (program === undefined) throw new TypeError("Cannot measure: the command is empty");
+  const gnu = await hasGnuTime();
+  const statsFile = await Deno.makeTempFile({ prefix: "roster-measure-" });
+  const argv = gnu ? ["-f", "%M", "-o", statsFile, program, ...args] : args;
+  const started = performance.now();
+  const child = new Deno.Command(gnu ? "/usr/bin/time" : program, {
+    args: argv,
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+    ...(options.env === undefined ? {} : { env: options.env }),
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  let polledKiB = 0;
+  const poll = gnu ? undefined : setInterval(() => {
+    try {
+      const status = Deno.readTextFileSync(`/proc/${child.pid}/status`);
+      const match = /VmHWM:\s+(\d+) kB/.exec(status);
+      if (match?.[1]) polledKiB = Math.max(polledKiB, Number(match[1]));
+    } catch {
+      // the process has exited
+    }
+  }, 20);
+  const stdoutBytes = await drain(child.stdout);
+  const { code } = await child.status;
+  const wallMs = performance.now() - started;
+  if (poll !== undefined) clearInterval(poll);
+  let peakKiB = polledKiB;
+  if (gnu) {
+    const text = (await Deno.readTextFile(statsFile)).trim().split("\n").pop() ?? "0";
+    peakKiB = Number(text) || 0;
+  }
+  await Deno.remove(statsFile);
+  return { wallMs, peakRssMiB: peakKiB / 1024, code, stdoutBytes };
+}

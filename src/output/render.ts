@@ -1,0 +1,324 @@
+/**
+ * Everything roster prints on stdout: JSON documents, small tables, and the rendering of errors.
+ *
+ * Results go to stdout, logs and errors (in table mode) to stderr. Output goes through an
+ * {@link Io}, so commands can run in-process in tests and in `scripts/demo.ts`.
+ * @module
+ */
+
+import { ExitCode, type ExitCodeValue, RosterError } from "../errors.ts";
+
+/** The process streams and environment, injectable for in-process runs. */
+export interface Io {
+  /** Writes text to stdout, as is. */
+  writeOut(text: string): void;
+  /** Writes text to stderr, as is. */
+  writeErr(text: string): void;
+  /** Reads stdin to its end. */
+  readStdin(): Promise<string>;
+  /** Whether stdin is a terminal (a secret is then never read from it). */
+  stdinIsTerminal(): boolean;
+  /** Whether stdout is a terminal (colours are used only then). */
+  stdoutIsTerminal(): boolean;
+  /** Whether stderr is a terminal. */
+  stderrIsTerminal(): boolean;
+  /** Reads an environment variable. */
+  env(name: string): string | undefined;
+  /** The working directory relative paths are resolved against. */
+  cwd(): string;
+}
+
+function writeAll(stream: { writeSync(p: Uint8Array): number }, text: string): void {
+  let bytes = new TextEncoder().encode(text);
+  while (bytes.length > 0) {
+    const written = stream.writeSync(bytes);
+    bytes = bytes.subarray(written);
+  }
+}
+
+/** The real process: Deno's stdin, stdout, stderr and environment. */
+export function denoIo(): Io {
+  return {
+    writeOut: (text) => writeAll(Deno.stdout, text),
+    writeErr: (text) => writeAll(Deno.stderr, text),
+    readStdin: () => new Response(Deno.stdin.readable).text(),
+    stdinIsTerminal: () => Deno.stdin.isTerminal(),
+    stdoutIsTerminal: () => Deno.stdout.isTerminal(),
+    stderrIsTerminal: () => Deno.stderr.isTerminal(),
+    env: (name) => Deno.env.get(name),
+    cwd: () => Deno.cwd(),
+  };
+}
+
+/** An {@link Io} that records what is written, for tests and in-process runs. */
+export interface CapturedIo extends Io {
+  /** Everything written to stdout so far. */
+  readonly stdout: string;
+  /** Everything written to stderr so far. */
+  readonly stderr: string;
+}
+
+/** Options of {@link captureIo}. */
+export interface CaptureIoOptions {
+  /** What stdin holds; when absent, stdin is a terminal. */
+  stdin?: string;
+  /** The environment. @default {} */
+  env?: Record<string, string>;
+  /** The working directory. @default Deno.cwd() */
+  cwd?: string;
+}
+
+/** Returns an {@link Io} that captures stdout and stderr in memory. */
+export function captureIo(options: CaptureIoOptions = {}): CapturedIo {
+  let stdout = "";
+  let stderr = "";
+  const env = options.env ?? {};
+  return {
+    get stdout() {
+      return stdout;
+    },
+    get stderr() {
+      return stderr;
+    },
+    writeOut: (text) => {
+      stdout += text;
+    },
+    writeErr: (text) => {
+      stderr += text;
+    },
+    readStdin: () => Promise.resolve(options.stdin ?? ""),
+    stdinIsTerminal: () => options.stdin === undefined,
+    stdoutIsTerminal: () => false,
+    stderrIsTerminal: () => false,
+    env: (name) => env[name],
+    cwd: () => options.cwd ?? Deno.cwd(),
+  };
+}
+
+/** `--output`: human-readable tables, or stable JSON. */
+export type OutputFormat = "table" | "json";
+
+/** The values `--output` accepts. */
+export const OUTPUT_FORMATS: readonly OutputFormat[] = ["table", "json"];
+
+/**
+ * Whether colours may be used on a stream: never with `--no-color` or `NO_COLOR` (any
+ * non-empty value), and only on a terminal.
+ */
+export function colorAllowed(io: Io, options: { flag: boolean; terminal: boolean }): boolean {
+  if (!options.flag) return false;
+  const noColor = io.env("NO_COLOR");
+  if (noColor !== undefined && noColor !== "") return false;
+  return options.terminal;
+}
+
+/** ANSI styles, applied only when colours are on. */
+export interface Styles {
+  bold(text: string): string;
+  dim(text: string): string;
+  red(text: string): string;
+  yellow(text: string): string;
+  green(text: string): string;
+}
+
+/** Returns {@link Styles} that colour when `enabled`, and return text as is otherwise. */
+export function styles(enabled: boolean): Styles {
+  const wrap = (open: number, close: number) => (text: string) =>
+    enabled ? `\x1b[${open}m${text}\x1b[${close}m` : text;
+  return {
+    bold: wrap(1, 22),
+    dim: wrap(2, 22),
+    red: wrap(31, 39),
+    yellow: wrap(33, 39),
+    green: wrap(32, 39),
+  };
+}
+
+/** Serialises a value as roster's stable JSON: two-space indent and a final newline. */
+export function toJson(value: unknown): string {
+  return JSON.stringify(value, null, 2) + "\n";
+}
+
+/** Options of {@link formatTable}. */
+export interface TableOptions {
+  /** Column headings, printed first (in bold when colours are on). */
+  headers?: readonly string[];
+  /** Spaces before each line. @default 2 */
+  indent?: number;
+  /** Columns to right-align (numbers), by index. @default [] */
+  alignRight?: readonly number[];
+  /**
+   * Lines longer than this put their last column on a continuation line, indented, so that
+   * tables stay readable in an 80-column terminal. @default 80
+   */
+  maxWidth?: number;
+  /** Styles for the headings. @default no colours */
+  styles?: Styles;
+}
+
+/**
+ * Lays rows out in aligned columns separated by two spaces. The last column is never padded.
+ * Every row is printed: nothing is truncated or elided.
+ *
+ * @example
+ * ```ts
+ * import { formatTable } from "./render.ts";
+ * formatTable([["alice", "1"]], { headers: ["NAME", "N"] });
+ * // ["  NAME   N", "  alice  1"]
+ * ```
+ */
+export function formatTable(
+  rows: readonly (readonly string[])[],
+  options: TableOptions = {},
+): string[] {
+  const indent = " ".repeat(options.indent ?? 2);
+  const maxWidth = options.maxWidth ?? 80;
+  const right = new Set(options.alignRight ?? []);
+  const style = options.styles ?? styles(false);
+  const all = options.headers === undefined ? rows : [options.headers, ...rows];
+  const columns = Math.max(0, ...all.map((row) => row.length));
+  const widths: number[] = [];
+  for (let column = 0; column < columns; column++) {
+    widths.push(Math.max(0, ...all.map((row) => [...(row[column] ?? "")].length)));
+  }
+  const lines: string[] = [];
+  all.forEach((row, index) => {
+    const isHeader = options.headers !== undefined && index === 0;
+    const cells = row.map((cell, column) => {
+      const last = column === row.length - 1;
+      const pad = (widths[column] ?? 0) - [...cell].length;
+      if (right.has(column)) return " ".repeat(pad) + cell;
+      return last ? cell : cell + " ".repeat(pad);
+    });
+    let line = indent + cells.join("  ");
+    if ([...line].length > maxWidth && cells.length > 1) {
+      const head = indent + cells.slice(0, -1).join("  ").trimEnd();
+      const tail = indent + "    " + (cells[cells.length - 1] ?? "").trim();
+      lines.push(isHeader ? style.bold(head) : head);
+      if (!isHeader) lines.push(tail);
+      return;
+    }
+    line = line.trimEnd();
+    lines.push(isHeader ? style.bold(line) : line);
+  });
+  return lines;
+}
+
+/** Writes command results to stdout, as tables/text or as JSON. */
+export class Renderer {
+  /** The output format chosen with `--output`. */
+  readonly format: OutputFormat;
+  /** Styles for stdout (no-ops unless colours are on). */
+  readonly style: Styles;
+  /** Whether `--quiet` was given: confirmations are not printed. */
+  readonly quiet: boolean;
+  readonly #io: Io;
+
+  constructor(io: Io, options: { format: OutputFormat; color: boolean; quiet: boolean }) {
+    this.#io = io;
+    this.format = options.format;
+    this.style = styles(options.color);
+    this.quiet = options.quiet;
+  }
+
+  /** Whether JSON output was asked for. */
+  get json(): boolean {
+    return this.format === "json";
+  }
+
+  /** Prints a JSON document (stable: two-space indent, final newline). */
+  printJson(value: unknown): void {
+    this.#io.writeOut(toJson(value));
+  }
+
+  /** Prints lines of text, each followed by a newline. */
+  printLines(lines: readonly string[]): void {
+    if (lines.length === 0) return;
+    this.#io.writeOut(lines.join("\n") + "\n");
+  }
+
+  /**
+   * Prints a confirmation (`Saved setting sync.interval`): as `{"object":"message",…}` in JSON
+   * mode, as a line in table mode unless `--quiet`.
+   */
+  printMessage(message: string): void {
+    if (this.json) {
+      this.printJson({ object: "message", message });
+    } else if (!this.quiet) {
+      this.printLines([message]);
+    }
+  }
+
+  /** Formats a table with this renderer's styles (see {@link formatTable}). */
+  table(rows: readonly (readonly string[])[], options: TableOptions = {}): string[] {
+    return formatTable(rows, { styles: this.style, ...options });
+  }
+}
+
+/** Options of {@link renderError}. */
+export interface RenderErrorOptions {
+  /** `--output`: JSON errors go to stdout, table errors to stderr. */
+  format: OutputFormat;
+  /** Colours on stderr. */
+  color: boolean;
+  /** `--verbose`: print the cause and, for unexpected errors, the stack. */
+  verbose: boolean;
+}
+
+/** The JSON shape of an error (`--output json`), printed on stdout. */
+export interface ErrorDocument {
+  object: "error";
+  code: string;
+  message: string;
+  hint: string | null;
+  details: Record<string, unknown> | null;
+}
+
+const REPORT_HINT =
+  "This is a bug in roster: please report it with the command you ran and the output of the same command with --verbose";
+
+/**
+ * Prints an error and returns the exit status it maps to: a {@link RosterError}'s own exit
+ * code, or 1 for anything else (an unexpected error, reported as a bug).
+ */
+export function renderError(error: unknown, io: Io, options: RenderErrorOptions): ExitCodeValue {
+  const known = error instanceof RosterError;
+  const detail = error instanceof Error ? error.message : String(error);
+  const document: ErrorDocument = known
+    ? {
+      object: "error",
+      code: error.code,
+      message: error.message,
+      hint: error.hint ?? null,
+      details: error.details ?? null,
+    }
+    : {
+      object: "error",
+      code: "internal",
+      message: `Unexpected error: ${detail}`,
+      hint: REPORT_HINT,
+      details: null,
+    };
+  const exitCode = known ? error.exitCode : ExitCode.Internal;
+  if (options.format === "json") {
+    io.writeOut(toJson(document));
+  } else {
+    const style = styles(options.color);
+    const lines = [`${style.red("error:")} ${document.message}`];
+    if (document.hint !== null) lines.push(`${style.dim("hint:")} ${document.hint}`);
+    io.writeErr(lines.join("\n") + "\n");
+  }
+  if (options.verbose) {
+    const extra: string[] = [];
+    if (!known && error instanceof Error && error.stack !== undefined) extra.push(error.stack);
+    let cause = error instanceof Error ? error.cause : undefined;
+    while (cause !== undefined) {
+      extra.push(
+        `cause: ${cause instanceof Error ? (cause.stack ?? cause.message) : String(cause)}`,
+      );
+      cause = cause instanceof Error ? cause.cause : undefined;
+    }
+    if (extra.length > 0) io.writeErr(extra.join("\n") + "\n");
+  }
+  return exitCode;
+}

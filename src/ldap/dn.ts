@@ -19,14 +19,18 @@ export interface DnAttribute {
 /** A relative distinguished name: one or more `type=value` pairs joined by `+`. */
 export type Rdn = readonly DnAttribute[];
 
-/** A DN that does not follow RFC 4514; `position` is the 0-based offset of the problem. */
+/** A DN that does not follow RFC 4514; `column` is the 1-based character of the problem. */
 export class DnSyntaxError extends SyntaxError {
-  /** 0-based character offset in the DN where parsing failed. */
-  readonly position: number;
-  constructor(detail: string, position: number) {
-    super(`${detail} at position ${position}`);
+  /** 1-based character position in the DN where parsing failed. */
+  readonly column: number;
+  /** The problem, without the position. */
+  readonly detail: string;
+  /** `offset` is the 0-based index of the problem in the text. */
+  constructor(detail: string, offset: number) {
+    super(`${detail} at character ${offset + 1}`);
     this.name = "DnSyntaxError";
-    this.position = position;
+    this.column = offset + 1;
+    this.detail = detail;
   }
 }
 
@@ -191,8 +195,12 @@ function canonicalRdn(rdn: Rdn): string {
   return parts.join("+");
 }
 
-/** Canonical RDN strings of a DN, leftmost first. @throws {DnSyntaxError} */
-function canonicalRdns(dn: string): string[] {
+/**
+ * The canonical form of each RDN of a DN, leftmost first; {@link normalizeDn} joins them
+ * with `,`.
+ * @throws {DnSyntaxError} when the text is not a DN.
+ */
+export function normalizeRdns(dn: string): string[] {
   return parseDn(dn).map(canonicalRdn);
 }
 
@@ -204,7 +212,7 @@ function canonicalRdns(dn: string): string[] {
  * @throws {DnSyntaxError} when the text is not a DN.
  */
 export function normalizeDn(dn: string): string {
-  return canonicalRdns(dn).join(",");
+  return normalizeRdns(dn).join(",");
 }
 
 /** Whether a value looks like a DN: it contains `=` and parses as a DN with at least one RDN. */
@@ -225,8 +233,8 @@ export function isDnWithin(dn: string, base: string): boolean {
   let d: string[];
   let b: string[];
   try {
-    d = canonicalRdns(dn);
-    b = canonicalRdns(base);
+    d = normalizeRdns(dn);
+    b = normalizeRdns(base);
   } catch {
     return false;
   }

@@ -1,0 +1,119 @@
+/**
+ * `deno task bench [file] [ldap] [sync] [--users N,N]`: wall time and peak memory benchmarks.
+ *
+ * - `file`: `roster test --output json` on generated LDIF exports of 10,000 and 100,000 users
+ *   (one group per 20 users, 5% of groups nested), read by the `file` provider.
+ * - `ldap`: `scripts/bench_ldap.ts` (slapd with 100,000 users and 5,000 groups, against the
+ *   `ldapsearch` floor).
+ * - `sync`: `scripts/bench_sync.ts` (plan and sync of 10,000 users and 500 groups against the
+ *   fake Bitwarden server with its cloud rate limits on).
+ *
+ * With no case named, all three run. Each prints a JSON summary line; figures are reported, not
+ * asserted.
+ * @module
+ */
+
+import { generateLdif } from "./gen_ldif.ts";
+import { measure } from "./_measure.ts";
+
+const root = new URL("..", import.meta.url).pathname;
+const encoder = new TextEncoder();
+
+function say(line: string): void {
+  Deno.stdout.writeSync(encoder.encode(line + "\n"));
+}
+
+async function writeLdif(path: string, users: number): Promise<number> {
+  const file = await Deno.open(path, { write: true, create: true, truncate: true });
+  const writer = file.writable.getWriter();
+  let bytes = 0;
+  let chunk = "";
+  for (
+    const text of generateLdif({
+      users,
+      groups: Math.max(10, Math.round(users / 20)),
+      nestedPct: 5,
+      seed: 42,
+      flavor: "openldap",
+      memberAttr: "member",
+      withBase: true,
+    })
+  ) {
+    chunk += text;
+    if (chunk.length > 1 << 20) {
+      const data = encoder.encode(chunk);
+      bytes += data.byteLength;
+      await writer.write(data);
+      chunk = "";
+    }
+  }
+  const data = encoder.encode(chunk);
+  bytes += data.byteLength;
+  await writer.write(data);
+  await writer.close();
+  return bytes;
+}
+
+async function fileCase(users: number): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "roster-bench-file-" });
+  try {
+    const ldif = `${dir}/directory.ldif`;
+    const bytes = await writeLdif(ldif, users);
+    const dataDir = `${dir}/data`;
+    await Deno.mkdir(dataDir, { mode: 0o700 });
+    const config = {
+      directory: {
+        type: "file",
+        file: { path: ldif, format: "ldif", rootPath: "dc=example,dc=com" },
+      },
+      sync: { users: true, groups: true, userObjectClass: "inetOrgPerson" },
+    };
+    await Deno.writeTextFile(`${dataDir}/config.json`, JSON.stringify(config), { mode: 0o600 });
+    const result = await measure(
+      [
+        Deno.execPath(),
+        "run",
+        "-A",
+        `${root}main.ts`,
+        "--data-dir",
+        dataDir,
+        "-q",
+        "test",
+        "--output",
+        "json",
+      ],
+      { cwd: root },
+    );
+    say(JSON.stringify({
+      case: "file",
+      users,
+      groups: Math.max(10, Math.round(users / 20)),
+      nestedPct: 5,
+      ldifMiB: +(bytes / 1048576).toFixed(1),
+      wallSeconds: +(result.wallMs / 1000).toFixed(2),
+      peakRssMiB: Math.round(result.peakRssMiB),
+      outputMiB: +(result.stdoutBytes / 1048576).toFixed(1),
+      exitCode: result.code,
+    }));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function script(name: string, args: string[] = []): Promise<void> {
+  const { code } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${root}scripts/${name}`, ...args],
+    cwd: root,
+    stdout: "inherit",
+    stderr: "inherit",
+  }).output();
+  if (code !== 0) say(JSON.stringify({ case: name, error: `exit ${code}` }));
+}
+
+const cases = Deno.args.filter((arg) => !arg.startsWith("--"));
+const all = cases.length === 0;
+if (all || cases.includes("file")) {
+  for (const users of [10_000, 100_000]) await fileCase(users);
+}
+if (all || cases.includes("ldap")) await script("bench_ldap.ts");
+if (all || cases.includes("sync")) await script("bench_sync.ts");

@@ -1,0 +1,147 @@
+/**
+ * The `roster` command line: global options, the commands, help, and the translation of
+ * commander's parse errors into usage errors (exit 2).
+ *
+ * {@link run} returns the exit status of a normal outcome and throws on errors; `main.ts`
+ * renders errors and exits.
+ * @module
+ */
+
+import { Command, CommanderError, Option } from "commander";
+import { clearCacheCommand } from "./commands/clear_cache.ts";
+import { configCommand } from "./commands/config.ts";
+import type { CliDeps } from "./commands/context.ts";
+import { historyCommand } from "./commands/history.ts";
+import { lastSyncCommand } from "./commands/last_sync.ts";
+import { statusCommand } from "./commands/status.ts";
+import { testCommand } from "./commands/test.ts";
+import { ExitCode, UsageError } from "./errors.ts";
+import { denoIo, type Io } from "./output/render.ts";
+import { VERSION } from "./version.ts";
+
+/** What each exit status means, for `--help` and the README. */
+export const EXIT_CODE_HELP: readonly (readonly [number, string])[] = [
+  [ExitCode.Ok, "success: synced, applied, or nothing to do"],
+  [ExitCode.Internal, "unexpected error (a bug: please report it)"],
+  [ExitCode.Usage, "bad usage or configuration"],
+  [ExitCode.ChangesPending, "changes are pending (plan --detailed-exitcode)"],
+  [ExitCode.RemovalGuard, "the removal guard refused a sync that removes too many members"],
+  [ExitCode.SourceIncomplete, "the directory read was incomplete: nothing was sent"],
+  [ExitCode.DirectoryUnavailable, "the directory could not be read (connection, credentials, TLS)"],
+  [ExitCode.DirectoryData, "the directory returned data roster cannot sync (duplicate emails, …)"],
+  [ExitCode.BitwardenAuth, "Bitwarden refused the API key or token (not logged in, bad key)"],
+  [ExitCode.BitwardenRejected, "Bitwarden rejected the import"],
+  [ExitCode.SeatLimit, "the organization has no seats left for new members"],
+  [ExitCode.BitwardenUnavailable, "Bitwarden could not be reached, or kept failing"],
+  [ExitCode.Locked, "another roster run holds the lock on the data directory"],
+];
+
+const ROOT_HELP = `
+Examples:
+  roster config set directory.type file
+  roster config set directory.file.path ./people.ldif
+  roster test                          # what a sync would send (sends nothing)
+  roster test --output json | jq .summary
+  roster last-sync users
+  roster status
+
+Exit status:
+${EXIT_CODE_HELP.map(([code, text]) => `  ${String(code).padStart(2)}  ${text}`).join("\n")}
+
+Environment:
+  ROSTER_DATA_DIR   data directory (like --data-dir)
+  XDG_CONFIG_HOME   the default data directory is $XDG_CONFIG_HOME/roster (else ~/.config/roster)
+  NO_COLOR          no colours (like --no-color)
+
+Results go to stdout, logs and progress to stderr. Run roster <command> --help for details.`;
+
+function applyToAll(command: Command, io: Io): void {
+  command
+    .exitOverride()
+    .showSuggestionAfterError(true)
+    .configureOutput({
+      writeOut: (text) => io.writeOut(text),
+      writeErr: (text) => io.writeErr(text),
+      outputError: () => {},
+    });
+  for (const sub of command.commands) applyToAll(sub, io);
+}
+
+/** Builds the commander program. */
+export function buildProgram(deps: CliDeps): Command {
+  const program = new Command("roster")
+    .description(
+      "Sync users and groups from a company directory (LDAP, Active Directory, LDIF/CSV/JSON " +
+        "exports) into a Bitwarden or Vaultwarden organization. Replaces Bitwarden's " +
+        "Directory Connector (bwdc).",
+    )
+    .version(VERSION, "-v, --version", "print the version")
+    .addOption(
+      new Option(
+        "--data-dir <dir>",
+        "data directory (default: $ROSTER_DATA_DIR, else $XDG_CONFIG_HOME/roster, else ~/.config/roster)",
+      ),
+    )
+    .addOption(
+      new Option("-o, --output <format>", "result format").choices(["table", "json"]).default(
+        "table",
+      ),
+    )
+    .option("-q, --quiet", "print results and errors only (no progress, warnings or confirmations)")
+    .option("--verbose", "print debug progress, causes and stack traces")
+    .option("--no-color", "no colours (also NO_COLOR)")
+    .helpOption("-h, --help", "show help")
+    .addHelpText("after", ROOT_HELP);
+  program.addCommand(testCommand(deps));
+  program.addCommand(configCommand(deps));
+  program.addCommand(lastSyncCommand(deps));
+  program.addCommand(clearCacheCommand(deps));
+  program.addCommand(statusCommand(deps));
+  program.addCommand(historyCommand(deps));
+  applyToAll(program, deps.io);
+  return program;
+}
+
+function usageFromCommander(error: CommanderError): UsageError {
+  const [first = "", ...rest] = error.message.split("\n");
+  const text = first.replace(/^error:\s*/, "").replace(/\.$/, "");
+  const message = text.charAt(0).toUpperCase() + text.slice(1);
+  const suggestion = rest.join(" ").trim().replace(/^\((.*)\)$/, "$1");
+  return new UsageError(message, {
+    hint: suggestion !== ""
+      ? `${suggestion} Run roster --help for usage`
+      : "Run roster --help, or roster <command> --help",
+    details: { commanderCode: error.code },
+  });
+}
+
+/** Options of {@link run}. */
+export interface RunOptions {
+  /** The clock. @default () => new Date() */
+  now?: () => Date;
+}
+
+/**
+ * Runs roster with `argv` (without the program name) and returns the exit status of a normal
+ * outcome. Errors are thrown: {@link RosterError}s carry their exit status; commander's parse
+ * errors become {@link UsageError} (exit 2). Help and `--version` return 0.
+ */
+export async function run(
+  argv: readonly string[],
+  io: Io = denoIo(),
+  options: RunOptions = {},
+): Promise<number> {
+  const deps: CliDeps = { io, now: options.now ?? (() => new Date()), exitCode: ExitCode.Ok };
+  const program = buildProgram(deps);
+  try {
+    await program.parseAsync([...argv], { from: "user" });
+  } catch (error) {
+    if (!(error instanceof CommanderError)) throw error;
+    if (error.code === "commander.helpDisplayed" || error.code === "commander.version") {
+      return ExitCode.Ok;
+    }
+    if (error.code === "commander.help") return ExitCode.Usage;
+    throw usageFromCommander(error);
+  }
+  return deps.exitCode;
+}

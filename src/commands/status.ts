@@ -1,0 +1,158 @@
+/**
+ * `roster status`: the configuration summary, login state, last sync times, the lock and the
+ * last few runs, in one screen.
+ * @module
+ */
+
+import { Command } from "commander";
+import { resolveServerUrls } from "../bitwarden/urls.ts";
+import { configValue, isSecret, REQUIRED_SETTINGS } from "../config/store.ts";
+import type { Config } from "../config/schema.ts";
+import type { RunRecord } from "../state/store.ts";
+import { VERSION } from "../version.ts";
+import { type CliDeps, type CommandContext, commandContext, withState } from "./context.ts";
+import { RUN_HEADERS, runRow } from "./history.ts";
+
+/** How many runs `status` shows. */
+export const STATUS_RUNS = 5;
+
+/** `status --output json`. */
+export interface StatusDocument {
+  object: "status";
+  version: string;
+  dataDir: string;
+  directory: {
+    type: string | null;
+    /** What is read: the file path, the LDAP URL, or the tenant/org. */
+    source: string | null;
+    /** Required settings (and secrets) that are not set. */
+    missing: string[];
+  };
+  server: { url: string | null; api: string; identity: string };
+  auth: { loggedIn: boolean; organizationId: string | null };
+  lastSync: { users: string | null; groups: string | null };
+  lock: {
+    pid: number;
+    host: string;
+    command: string;
+    acquiredAt: string;
+    expiresAt: string;
+    expired: boolean;
+  } | null;
+  recentRuns: RunRecord[];
+}
+
+function directorySource(config: Config): string | null {
+  const d = config.directory;
+  switch (d.type) {
+    case "file":
+      return d.file.path ?? null;
+    case "ldap": {
+      if (d.ldap.hostname === undefined) return null;
+      const scheme = d.ldap.ssl && !d.ldap.startTls ? "ldaps" : "ldap";
+      return `${scheme}://${d.ldap.hostname}:${d.ldap.port}${d.ldap.startTls ? " (StartTLS)" : ""}`;
+    }
+    case "entra":
+      return d.entra.tenant ?? null;
+    case "google":
+      return d.google.domain ?? null;
+    case "okta":
+      return d.okta.orgUrl ?? null;
+    case "onelogin":
+      return d.onelogin.clientId === undefined ? null : `onelogin ${d.onelogin.region}`;
+    case undefined:
+      return null;
+  }
+}
+
+async function statusAction(context: CommandContext): Promise<void> {
+  const config = await context.loadConfig();
+  const document = await withState(context, async (store): Promise<StatusDocument> => {
+    const missing: string[] = [];
+    const type = config.directory.type;
+    if (type !== undefined) {
+      for (const key of REQUIRED_SETTINGS[type]) {
+        const present = isSecret(key)
+          ? (await store.getSecret(key)) !== undefined
+          : configValue(config, key) !== undefined;
+        if (!present) missing.push(key);
+      }
+    }
+    const urls = resolveServerUrls(config.server);
+    const auth = await store.getAuth();
+    const times = await store.getSyncTimes();
+    const lock = await store.getLock();
+    return {
+      object: "status",
+      version: VERSION,
+      dataDir: context.paths.dir,
+      directory: { type: type ?? null, source: directorySource(config), missing },
+      server: { url: config.server.url ?? null, api: urls.api, identity: urls.identity },
+      auth: { loggedIn: auth !== undefined, organizationId: auth?.organizationId ?? null },
+      lastSync: {
+        users: times.users?.toISOString() ?? null,
+        groups: times.groups?.toISOString() ?? null,
+      },
+      lock: lock === undefined ? null : {
+        pid: lock.pid,
+        host: lock.host,
+        command: lock.command,
+        acquiredAt: lock.acquiredAt,
+        expiresAt: lock.expiresAt,
+        expired: Date.parse(lock.expiresAt) <= context.now().getTime(),
+      },
+      recentRuns: await store.listRuns(STATUS_RUNS),
+    };
+  });
+  if (context.out.json) {
+    context.out.printJson(document);
+    return;
+  }
+  const { out } = context;
+  const d = document;
+  const rows: string[][] = [
+    ["version", d.version],
+    ["data directory", d.dataDir],
+    ["directory type", d.directory.type ?? "(not set)"],
+    ["directory source", d.directory.source ?? "(not set)"],
+  ];
+  if (d.directory.missing.length > 0) {
+    rows.push(["missing settings", d.directory.missing.join(", ")]);
+  }
+  rows.push(
+    ["server", d.server.url ?? "(Bitwarden cloud, US)"],
+    ["api", d.server.api],
+    ["identity", d.server.identity],
+    ["logged in", d.auth.loggedIn ? `yes (organization ${d.auth.organizationId ?? "?"})` : "no"],
+    ["last user sync", d.lastSync.users ?? "never"],
+    ["last group sync", d.lastSync.groups ?? "never"],
+  );
+  if (d.lock !== null) {
+    rows.push([
+      "lock",
+      `${d.lock.command} (pid ${d.lock.pid} on ${d.lock.host}) until ${d.lock.expiresAt}${
+        d.lock.expired ? " (expired)" : ""
+      }`,
+    ]);
+  }
+  const lines = out.table(rows, { indent: 0 });
+  lines.push("", out.style.bold(`Recent runs (${d.recentRuns.length})`));
+  if (d.recentRuns.length === 0) lines.push("  (none)");
+  else lines.push(...out.table(d.recentRuns.map(runRow), { headers: RUN_HEADERS, maxWidth: 120 }));
+  out.printLines(lines);
+}
+
+/** Builds the `status` command. */
+export function statusCommand(deps: CliDeps): Command {
+  return new Command("status")
+    .summary("show the configuration summary, login, last syncs and recent runs")
+    .description(
+      "Show what roster is set up to do: the directory type and source, missing settings, " +
+        "the Bitwarden server URLs, whether roster is logged in, the last sync times, the lock" +
+        `and the last ${STATUS_RUNS} runs.`,
+    )
+    .action(async (_options: unknown, command: Command) => {
+      await statusAction(commandContext(deps, command));
+    })
+    .addHelpText("after", "\nExamples:\n  roster status\n  roster status --output json");
+}

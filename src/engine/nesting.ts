@@ -1,0 +1,222 @@
+/**
+ * Nesting: resolves group member references and flattens nested groups to their transitive
+ * user members.
+ *
+ * Each `memberRef` of a group is matched exactly against the `refs` of users and of groups
+ * (both default to `[referenceId]`). A match on a user is a user member, a match on a group is
+ * a nested group, and a reference matching nothing is reported as unresolved, never guessed.
+ *
+ * The closure is computed once per strongly connected component, found with an iterative
+ * Tarjan walk (no recursion, so a chain of any length is safe), children before parents.
+ * Cycles of any shape, diamonds and self-membership are handled.
+ *
+ * Order of a group's members: its direct user members in `memberRefs` order, then each nested
+ * group in directory group order contributing its own member list; the first occurrence wins.
+ * For a directory without cycles this mirrors the seed tool's `flattenUsersToGroups`. Groups
+ * that share a cycle first take the direct members of every group of the cycle (in directory
+ * order), then the members of the groups the cycle contains.
+ * @module
+ */
+
+import type { DirectoryGroup, UnresolvedMember } from "./types.ts";
+
+/** A user as nesting sees it. */
+export interface NestingUser {
+  /** Keys groups use to reference this user (already defaulted to `[referenceId]`). */
+  refs: readonly string[];
+  /** The id listed in a group's `memberExternalIds`. */
+  externalId: string;
+  /** Whether the user is synced as a member (not skipped, filtered out, deleted or removed). */
+  member: boolean;
+}
+
+/** Options of {@link flattenGroups}. */
+export interface NestingOptions {
+  /** Every user of the directory, in directory order, including those that are not members. */
+  users: readonly NestingUser[];
+  /**
+   * References of directory objects that exist but are not synced (e.g. groups left out by
+   * `sync.groupFilter`): they contribute nothing and are not reported as unresolved.
+   */
+  ignoredRefs?: ReadonlySet<string>;
+}
+
+/** What {@link flattenGroups} returns. */
+export interface NestingResult {
+  /** Flattened user members of each group, by the group's index in the input. */
+  memberExternalIds: string[][];
+  /** References that matched no user or group, in group order then reference order. */
+  unresolved: UnresolvedMember[];
+}
+
+function indexRefs(map: Map<string, number[]>, refs: readonly string[], index: number): void {
+  for (const ref of refs) {
+    const list = map.get(ref);
+    if (list === undefined) map.set(ref, [index]);
+    else if (list[list.length - 1] !== index) list.push(index);
+  }
+}
+
+function appendUnique(target: string[], seen: Set<string>, items: readonly string[]): void {
+  for (const item of items) {
+    if (!seen.has(item)) {
+      seen.add(item);
+      target.push(item);
+    }
+  }
+}
+
+/**
+ * Resolves the member references of `groups` (the synced groups, in directory order) and
+ * flattens nested groups. Runs in time linear in groups, references and the size of each
+ * nested group's member list (each nesting edge reads its child's list once).
+ */
+export function flattenGroups(
+  groups: readonly DirectoryGroup[],
+  options: NestingOptions,
+): NestingResult {
+  const { users } = options;
+  const ignored = options.ignoredRefs;
+  const count = groups.length;
+
+  const userByRef = new Map<string, number[]>();
+  users.forEach((user, i) => indexRefs(userByRef, user.refs, i));
+  const groupByRef = new Map<string, number[]>();
+  groups.forEach((group, i) => indexRefs(groupByRef, group.refs ?? [group.referenceId], i));
+
+  // Direct user members, and nesting edges recorded on the child so that each parent's
+  // children come out in directory group order without sorting.
+  const direct: string[][] = [];
+  const parentsOf: number[][] = [];
+  for (let i = 0; i < count; i++) parentsOf.push([]);
+  const unresolved: UnresolvedMember[] = [];
+  groups.forEach((group, g) => {
+    const members: string[] = [];
+    const seen = new Set<string>();
+    const reported = new Set<string>();
+    for (const ref of group.memberRefs) {
+      const userMatches = userByRef.get(ref);
+      const groupMatches = groupByRef.get(ref);
+      if (userMatches !== undefined) {
+        for (const u of userMatches) {
+          const user = users[u];
+          if (user !== undefined && user.member && !seen.has(user.externalId)) {
+            seen.add(user.externalId);
+            members.push(user.externalId);
+          }
+        }
+      }
+      if (groupMatches !== undefined) {
+        for (const child of groupMatches) parentsOf[child]?.push(g);
+      }
+      if (
+        userMatches === undefined && groupMatches === undefined &&
+        ignored?.has(ref) !== true && !reported.has(ref)
+      ) {
+        reported.add(ref);
+        unresolved.push({ groupReferenceId: group.referenceId, memberRef: ref });
+      }
+    }
+    direct.push(members);
+  });
+  const children: number[][] = [];
+  for (let i = 0; i < count; i++) children.push([]);
+  parentsOf.forEach((parents, child) => {
+    for (const parent of parents) {
+      const list = children[parent];
+      if (list !== undefined && list[list.length - 1] !== child) list.push(child);
+    }
+  });
+
+  // Iterative Tarjan. SCCs complete children-first, so every child outside the current
+  // component already has its final member list.
+  const result: string[][] = new Array<string[]>(count);
+  const index = new Int32Array(count).fill(-1);
+  const low = new Int32Array(count);
+  const component = new Int32Array(count).fill(-1);
+  const onStack = new Uint8Array(count);
+  const sccStack = new Int32Array(count);
+  let sccTop = 0;
+  const callNode = new Int32Array(count);
+  const callEdge = new Int32Array(count);
+  let nextIndex = 0;
+  let nextComponent = 0;
+
+  const finishComponent = (root: number): void => {
+    const members: number[] = [];
+    const id = nextComponent++;
+    for (;;) {
+      const node = sccStack[--sccTop] ?? root;
+      onStack[node] = 0;
+      component[node] = id;
+      members.push(node);
+      if (node === root) break;
+    }
+    const list: string[] = [];
+    const seen = new Set<string>();
+    if (members.length === 1) {
+      appendUnique(list, seen, direct[root] ?? []);
+      for (const child of children[root] ?? []) {
+        if (child !== root) appendUnique(list, seen, result[child] ?? []);
+      }
+      result[root] = list;
+      return;
+    }
+    members.sort((a, b) => a - b);
+    const outside = new Set<number>();
+    for (const member of members) {
+      appendUnique(list, seen, direct[member] ?? []);
+      for (const child of children[member] ?? []) {
+        if (component[child] !== id) outside.add(child);
+      }
+    }
+    for (const child of [...outside].sort((a, b) => a - b)) {
+      appendUnique(list, seen, result[child] ?? []);
+    }
+    for (const member of members) {
+      const own: string[] = [];
+      const ownSeen = new Set<string>();
+      appendUnique(own, ownSeen, direct[member] ?? []);
+      appendUnique(own, ownSeen, list);
+      result[member] = own;
+    }
+  };
+
+  for (let start = 0; start < count; start++) {
+    if (index[start] !== -1) continue;
+    let depth = 0;
+    callNode[0] = start;
+    callEdge[0] = 0;
+    index[start] = low[start] = nextIndex++;
+    sccStack[sccTop++] = start;
+    onStack[start] = 1;
+    while (depth >= 0) {
+      const node = callNode[depth] ?? 0;
+      const edges = children[node] ?? [];
+      const edge = callEdge[depth] ?? 0;
+      if (edge < edges.length) {
+        callEdge[depth] = edge + 1;
+        const child = edges[edge] ?? 0;
+        if (index[child] === -1) {
+          index[child] = low[child] = nextIndex++;
+          sccStack[sccTop++] = child;
+          onStack[child] = 1;
+          depth++;
+          callNode[depth] = child;
+          callEdge[depth] = 0;
+        } else if (onStack[child] === 1) {
+          low[node] = Math.min(low[node] ?? 0, index[child] ?? 0);
+        }
+        continue;
+      }
+      if (low[node] === index[node]) finishComponent(node);
+      depth--;
+      if (depth >= 0) {
+        const parent = callNode[depth] ?? 0;
+        low[parent] = Math.min(low[parent] ?? 0, low[node] ?? 0);
+      }
+    }
+  }
+
+  return { memberExternalIds: result, unresolved };
+}

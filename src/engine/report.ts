@@ -1,0 +1,197 @@
+/**
+ * Reports of what a sync would send: roster's own `test` report, and the seed tool's exact
+ * `test` JSON (`bwdc-behaviour.md` §1.4).
+ * @module
+ */
+
+import { compareKeys } from "./sort.ts";
+import type { SyncData, SyncUser } from "./types.ts";
+
+/** A user in a {@link TestReport}. */
+export interface TestReportUser {
+  /** The id sent to Bitwarden. */
+  externalId: string;
+  /** Normalised email; null only for a deleted user without one. */
+  email: string | null;
+}
+
+/** A group in a {@link TestReport}. */
+export interface TestReportGroup {
+  /** The id sent to Bitwarden. */
+  externalId: string;
+  /** The group's display name. */
+  name: string;
+  /** Flattened member externalIds, sorted. */
+  memberExternalIds: string[];
+}
+
+/** Counts of a {@link TestReport}. */
+export interface TestReportSummary {
+  /** All users: enabled + disabled + deleted. */
+  users: number;
+  /** Users neither deleted nor disabled. */
+  enabled: number;
+  /** Disabled users that are not deleted. */
+  disabled: number;
+  /** Deleted users. */
+  deleted: number;
+  /** Groups synced. */
+  groups: number;
+  /** Sum of the groups' flattened member counts. */
+  memberships: number;
+  /** Objects left out. */
+  skipped: number;
+  /** Member references that matched nothing. */
+  unresolved: number;
+}
+
+/** roster's `test` report. Every list is sorted by a stable code-unit key. */
+export interface TestReport {
+  /** Always `test`. */
+  object: "test";
+  /** Sorted by name, then externalId. */
+  groups: TestReportGroup[];
+  /** Partitioned (deleted, else disabled, else enabled), each sorted by email then externalId. */
+  users: {
+    enabled: TestReportUser[];
+    disabled: TestReportUser[];
+    deleted: TestReportUser[];
+  };
+  /** Sorted by kind, then referenceId. */
+  skipped: { referenceId: string; kind: "user" | "group"; reason: string }[];
+  /** Sorted by group referenceId, then reference. */
+  unresolved: { group: string; memberRef: string }[];
+  /** Counts. */
+  summary: TestReportSummary;
+}
+
+/** An entry of the seed tool's `test` JSON. */
+export interface BwdcTestEntry {
+  /** The id sent to Bitwarden. */
+  externalId: string;
+  /** Email (users) or name (groups), else the referenceId. */
+  displayName: string;
+}
+
+/** A group of the seed tool's `test` JSON. */
+export interface BwdcTestGroup {
+  /** The id sent to Bitwarden. */
+  externalId: string;
+  /** The group name, else its referenceId. */
+  displayName: string;
+  /** Flattened member externalIds, in flattened order. */
+  userIds: string[];
+}
+
+/** The seed tool's `test` response, key order included. */
+export interface BwdcTestResponse {
+  /** Groups, sorted by display name. */
+  groups: BwdcTestGroup[];
+  /** Users neither deleted nor disabled, sorted by display name. */
+  enabledUsers: BwdcTestEntry[];
+  /** Disabled users that are not deleted, sorted by display name. */
+  disabledUsers: BwdcTestEntry[];
+  /** Deleted users, sorted by display name. */
+  deletedUsers: BwdcTestEntry[];
+  /** Always `test`. */
+  object: "test";
+}
+
+function partition(users: readonly SyncUser[]): {
+  enabled: SyncUser[];
+  disabled: SyncUser[];
+  deleted: SyncUser[];
+} {
+  const enabled: SyncUser[] = [];
+  const disabled: SyncUser[] = [];
+  const deleted: SyncUser[] = [];
+  for (const u of users) {
+    if (u.deleted) deleted.push(u);
+    else if (u.disabled) disabled.push(u);
+    else enabled.push(u);
+  }
+  return { enabled, disabled, deleted };
+}
+
+function reportUsers(users: SyncUser[]): TestReportUser[] {
+  return users
+    .map((u) => ({ externalId: u.externalId, email: u.email }))
+    .sort((a, b) => compareKeys([a.email, a.externalId], [b.email, b.externalId]));
+}
+
+/**
+ * Builds roster's `test` report. Lists are sorted by code units, so the same input always gives
+ * byte-identical JSON. Users are partitioned regardless of `removeDisabled`.
+ */
+export function toTestReport(data: SyncData): TestReport {
+  const parts = partition(data.users);
+  const groups = data.groups
+    .map((g) => ({
+      externalId: g.externalId,
+      name: g.name,
+      memberExternalIds: [...g.memberExternalIds].sort((a, b) => compareKeys([a], [b])),
+    }))
+    .sort((a, b) => compareKeys([a.name, a.externalId], [b.name, b.externalId]));
+  const skipped = data.skipped
+    .map((s) => ({ referenceId: s.referenceId, kind: s.kind, reason: s.reason }))
+    .sort((a, b) =>
+      compareKeys([a.kind, a.referenceId, a.reason], [b.kind, b.referenceId, b.reason])
+    );
+  const unresolved = data.unresolved
+    .map((u) => ({ group: u.groupReferenceId, memberRef: u.memberRef }))
+    .sort((a, b) => compareKeys([a.group, a.memberRef], [b.group, b.memberRef]));
+  const memberships = groups.reduce((sum, g) => sum + g.memberExternalIds.length, 0);
+  return {
+    object: "test",
+    groups,
+    users: {
+      enabled: reportUsers(parts.enabled),
+      disabled: reportUsers(parts.disabled),
+      deleted: reportUsers(parts.deleted),
+    },
+    skipped,
+    unresolved,
+    summary: {
+      users: data.users.length,
+      enabled: parts.enabled.length,
+      disabled: parts.disabled.length,
+      deleted: parts.deleted.length,
+      groups: groups.length,
+      memberships,
+      skipped: skipped.length,
+      unresolved: unresolved.length,
+    },
+  };
+}
+
+const collator = new Intl.Collator("en", { numeric: true, sensitivity: "base" });
+
+function byDisplayName<T extends { displayName: string }>(items: T[]): T[] {
+  return items.sort((a, b) => collator.compare(a.displayName, b.displayName));
+}
+
+function bwdcUsers(users: SyncUser[]): BwdcTestEntry[] {
+  return byDisplayName(
+    users.map((u) => ({ externalId: u.externalId, displayName: u.email ?? u.referenceId })),
+  );
+}
+
+/**
+ * Builds the seed tool's exact `test` JSON: groups and users sorted by display name with
+ * `Intl.Collator("en", { numeric: true, sensitivity: "base" })` (ties keep directory order),
+ * `userIds` in flattened order.
+ */
+export function toBwdcTestResponse(data: SyncData): BwdcTestResponse {
+  const parts = partition(data.users);
+  return {
+    groups: byDisplayName(data.groups.map((g) => ({
+      externalId: g.externalId,
+      displayName: g.name === "" ? g.referenceId : g.name,
+      userIds: [...g.memberExternalIds],
+    }))),
+    enabledUsers: bwdcUsers(parts.enabled),
+    disabledUsers: bwdcUsers(parts.disabled),
+    deletedUsers: bwdcUsers(parts.deleted),
+    object: "test",
+  };
+}

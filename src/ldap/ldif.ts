@@ -1,0 +1,293 @@
+/**
+ * A streaming LDIF reader (RFC 2849, content records only).
+ *
+ * It decodes the byte stream chunk by chunk and yields one entry per record, so an export of any
+ * size is never held in memory as text. Supported: the `version: 1` line, comments, folded lines
+ * (continuation lines start with one space), `attr:: base64` values, `dn::` base64 DNs, CRLF line
+ * ends, and the `search:`/`result:` trailer that `ldapsearch` (without `-LLL`) prints; a
+ * non-zero `result:` (e.g. `4 Size limit exceeded`) means the export is truncated and is refused.
+ * Refused with a clear error: change records (`changetype:`, `control:`) and values read from
+ * URLs (`attr:< file://…`).
+ * @module
+ */
+
+import { DirectoryDataError, SourceIncompleteError } from "../errors.ts";
+import { DnSyntaxError, parseDn } from "./dn.ts";
+import type { LdapEntry } from "./entry.ts";
+
+/** An entry read from LDIF, with the line its record starts on. */
+export interface LdifEntry extends LdapEntry {
+  /** 1-based line number of the record's `dn:` line. */
+  line: number;
+}
+
+/** Options for {@link readLdif}. */
+export interface ReadLdifOptions {
+  /** Name of the input (e.g. the file path), used in error messages. */
+  source?: string;
+}
+
+const ATTRIBUTE_NAME = /^(?:[A-Za-z][A-Za-z0-9-]*|[0-9]+(?:\.[0-9]+)*)(?:;[A-Za-z0-9-]+)*$/;
+/** Attributes whose base64 values are always kept as bytes. */
+const BINARY_ATTRIBUTES = new Set(["objectguid"]);
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+interface Pending {
+  dn: string;
+  line: number;
+  attributes: Map<string, (string | Uint8Array)[]>;
+}
+
+/** The record parser: fed logical lines, collects finished entries in `out`. */
+class LdifParser {
+  readonly out: LdifEntry[] = [];
+  private record: Pending | null = null;
+  private trailer = false;
+  private seenContent = false;
+  private readonly where: string;
+
+  constructor(source: string | undefined) {
+    this.where = source === undefined ? "" : ` in ${source}`;
+  }
+
+  private fail(line: number, detail: string, hint: string): never {
+    throw new DirectoryDataError(`Invalid LDIF${this.where} at line ${line}: ${detail}`, {
+      hint,
+      details: { line, ...(this.where === "" ? {} : { source: this.where.slice(4) }) },
+    });
+  }
+
+  private refuse(line: number, detail: string, hint: string): never {
+    throw new DirectoryDataError(`Unsupported LDIF${this.where} at line ${line}: ${detail}`, {
+      hint,
+      details: { line, ...(this.where === "" ? {} : { source: this.where.slice(4) }) },
+    });
+  }
+
+  private decodeBase64(line: number, name: string, text: string): Uint8Array {
+    const compact = text.replace(/\s+/g, "");
+    try {
+      const binary = atob(compact);
+      const bytes = new Uint8Array(binary.length);
+      for (let k = 0; k < binary.length; k++) bytes[k] = binary.charCodeAt(k);
+      return bytes;
+    } catch {
+      return this.fail(
+        line,
+        `the base64 value of ${name} is not valid base64`,
+        "Re-export the directory; a value after `::` must be base64 (RFC 2849)",
+      );
+    }
+  }
+
+  /** Handles one logical (unfolded) line. */
+  line(text: string, line: number): void {
+    const colon = text.indexOf(":");
+    if (colon <= 0) {
+      this.fail(
+        line,
+        `expected "attribute: value" but found "${text.slice(0, 40)}"`,
+        "Each LDIF line is `name: value`, `name:: base64`, a `#` comment, or a continuation " +
+          "line starting with one space; records are separated by a blank line",
+      );
+    }
+    const name = text.slice(0, colon).trim();
+    const lower = name.toLowerCase();
+    let rest = text.slice(colon + 1);
+
+    if (this.record === null && !this.trailer) {
+      if (!this.seenContent && lower === "version") {
+        this.seenContent = true;
+        if (rest.trim() !== "1") {
+          this.fail(line, `unknown LDIF version "${rest.trim()}"`, "Only `version: 1` exists");
+        }
+        return;
+      }
+      this.seenContent = true;
+      if (lower === "search" || lower === "result") {
+        this.trailer = true;
+      } else if (lower !== "dn") {
+        this.fail(
+          line,
+          `a record must start with "dn:" but starts with "${name}:"`,
+          "Separate records with one blank line and start each with its `dn:` line",
+        );
+      }
+    }
+
+    if (this.trailer) {
+      if (lower === "result") {
+        const code = rest.trim().split(/\s+/)[0] ?? "";
+        if (code !== "0") {
+          throw new SourceIncompleteError(
+            `LDIF export${this.where} is incomplete: ldapsearch reported "result: ${rest.trim()}" ` +
+              `at line ${line}`,
+            {
+              hint: "Re-run the export until it succeeds (e.g. raise the server's size limit or " +
+                "use paged results: ldapsearch -E pr=500/noprompt)",
+              details: { line },
+            },
+          );
+        }
+      }
+      return;
+    }
+
+    // value
+    let value: string | Uint8Array;
+    if (rest.startsWith(":")) {
+      const bytes = this.decodeBase64(line, name, rest.slice(1));
+      if (BINARY_ATTRIBUTES.has(lower.split(";")[0] ?? "") && lower !== "dn") value = bytes;
+      else {
+        try {
+          value = strictUtf8.decode(bytes);
+        } catch {
+          if (lower === "dn") {
+            this.fail(line, "the base64 DN is not valid UTF-8", "Re-export the directory");
+          }
+          value = bytes;
+        }
+      }
+    } else if (rest.startsWith("<")) {
+      this.refuse(
+        line,
+        `the value of ${name} is read from a URL (${rest.slice(1).trim()})`,
+        "Export with values inline (ldapsearch and ldifde do this by default); roster does not " +
+          "read files or URLs named inside an LDIF",
+      );
+    } else {
+      rest = rest.replace(/^ +/, "");
+      value = rest;
+    }
+
+    if (this.record === null) {
+      // the dn line
+      const dn = typeof value === "string" ? value : "";
+      try {
+        parseDn(dn);
+      } catch (error) {
+        const detail = error instanceof DnSyntaxError ? error.message : String(error);
+        this.fail(line, `"${dn}" is not a valid DN: ${detail}`, "Fix or remove the record");
+      }
+      this.record = { dn, line, attributes: new Map() };
+      return;
+    }
+
+    if (lower === "changetype" || lower === "control") {
+      this.refuse(
+        line,
+        `the record for ${this.record.dn} is a change record (${name}: ${String(value)})`,
+        "Give roster a content export of the directory (ldapsearch -LLL, ldifde -f), not a " +
+          "change log or a file meant for ldapmodify",
+      );
+    }
+    if (lower === "dn") {
+      this.fail(
+        line,
+        `a second "dn:" line inside the record for ${this.record.dn}`,
+        "Separate records with a blank line",
+      );
+    }
+    if (!ATTRIBUTE_NAME.test(name)) {
+      this.fail(
+        line,
+        `"${name}" is not a valid attribute name`,
+        "Attribute names are letters, digits and hyphens, or an OID",
+      );
+    }
+    const list = this.record.attributes.get(lower);
+    if (list === undefined) this.record.attributes.set(lower, [value]);
+    else list.push(value);
+  }
+
+  /** Ends the current record (blank line or end of input). */
+  endRecord(): void {
+    if (this.record !== null) {
+      this.out.push({
+        dn: this.record.dn,
+        line: this.record.line,
+        attributes: this.record.attributes,
+      });
+    }
+    this.record = null;
+    this.trailer = false;
+  }
+}
+
+/**
+ * Reads LDIF content records from a byte stream, yielding one {@link LdifEntry} per record in
+ * file order. Attribute names are lowercased. `attr:: base64` values are decoded as UTF-8 text,
+ * except objectGUID (and any value that is not valid UTF-8), which stay bytes.
+ * @throws {DirectoryDataError} naming the line for malformed or unsupported LDIF.
+ * @throws {SourceIncompleteError} when an `ldapsearch` trailer reports a non-zero result.
+ */
+export async function* readLdif(
+  stream: ReadableStream<Uint8Array>,
+  options: ReadLdifOptions = {},
+): AsyncIterable<LdifEntry> {
+  const parser = new LdifParser(options.source);
+  const decoder = new TextDecoder();
+  const reader = stream.getReader();
+  let finished = false;
+  let buffer = "";
+  let lineNo = 0;
+  let logical: string | null = null;
+  let logicalLine = 0;
+  let inComment = false;
+
+  const physical = (raw: string) => {
+    lineNo++;
+    const text = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
+    if (text.startsWith(" ")) {
+      if (inComment) return;
+      if (logical === null) {
+        throw new DirectoryDataError(
+          `Invalid LDIF${
+            options.source === undefined ? "" : ` in ${options.source}`
+          } at line ${lineNo}: a continuation line (starting with a space) follows no line`,
+          {
+            hint: "Remove the leading space, or the blank line before it",
+            details: { line: lineNo },
+          },
+        );
+      }
+      logical += text.slice(1);
+      return;
+    }
+    if (logical !== null) parser.line(logical, logicalLine);
+    logical = null;
+    inComment = false;
+    if (text === "") parser.endRecord();
+    else if (text.startsWith("#")) inComment = true;
+    else {
+      logical = text;
+      logicalLine = lineNo;
+    }
+  };
+
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true });
+      let start = 0;
+      let nl = buffer.indexOf("\n", start);
+      while (nl >= 0) {
+        physical(buffer.slice(start, nl));
+        start = nl + 1;
+        nl = buffer.indexOf("\n", start);
+      }
+      buffer = buffer.slice(start);
+      if (parser.out.length > 0) yield* parser.out.splice(0);
+    }
+    finished = true;
+    buffer += decoder.decode();
+    if (buffer !== "") physical(buffer);
+    if (logical !== null) parser.line(logical, logicalLine);
+    parser.endRecord();
+    if (parser.out.length > 0) yield* parser.out.splice(0);
+  } finally {
+    if (!finished) await reader.cancel().catch(() => {});
+    reader.releaseLock();
+  }
+}

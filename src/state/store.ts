@@ -1,0 +1,430 @@
+/**
+ * The state store: everything roster remembers between runs that is not configuration, in a
+ * Deno KV database at `<dataDir>/state.kv` (files mode 0600).
+ *
+ * | KV key | value |
+ * | --- | --- |
+ * | `["secret", <dot path>]` | a directory secret, e.g. `directory.ldap.password` |
+ * | `["sync", "lastUserSync"]`, `["sync", "lastGroupSync"]` | ISO date of the last sync |
+ * | `["sync", "hash"]` | hash of the last import sent (skips unchanged syncs) |
+ * | `["sync", "providerState"]` | provider state such as delta links |
+ * | `["auth"]` | the Bitwarden API key and token ({@link AuthRecord}) |
+ * | `["runs", <startedAt ms>, <id>]` | a {@link RunRecord}; the last {@link HISTORY_LIMIT} are kept |
+ * | `["lock"]` | the {@link LockRecord} of the run holding the data directory |
+ * | `["device", "identifier"]` | the `deviceIdentifier` sent to the identity server |
+ * | `["sync", "lastFullRead"]` | users and groups of the last successful full read (health gate) |
+ *
+ * Always {@link StateStore.close} the store (commands use {@link withStateStore}).
+ * @module
+ */
+
+import { LockedError } from "../errors.ts";
+
+/** How many run records are kept. */
+export const HISTORY_LIMIT = 200;
+
+/** Object counts of a run: what was read from the directory, or sent to Bitwarden. */
+export interface Counts {
+  users: number;
+  groups: number;
+}
+
+/** How a run ended. */
+export type RunOutcome = "ok" | "error" | "refused" | "no-change";
+
+/** One run of a command, kept in the history. */
+export interface RunRecord {
+  /** Unique id (UUID). */
+  id: string;
+  /** The command, e.g. `test` or `sync`. */
+  command: string;
+  /** ISO start time. */
+  startedAt: string;
+  /** ISO end time. */
+  endedAt: string;
+  outcome: RunOutcome;
+  /** The exit status of the run. */
+  exitCode: number;
+  /** Users and groups read from the directory. */
+  read: Counts;
+  /** Users and groups sent to Bitwarden (0 for `test`). */
+  sent: Counts;
+  /** The Bitwarden API URL, when the run talked to Bitwarden. */
+  server?: string;
+  /** The error message, when the run failed. */
+  error?: string;
+}
+
+/** The Bitwarden organization API key and the current access token. */
+export interface AuthRecord {
+  /** `organization.<uuid>`. */
+  clientId: string;
+  clientSecret: string;
+  organizationId: string;
+  accessToken?: string;
+  /** ISO expiry of the access token. */
+  accessTokenExpiresAt?: string;
+}
+
+/** Who runs: written into the lock so that a refused run can say who holds it. */
+export interface LockOwner {
+  pid: number;
+  host: string;
+  /** The command holding the lock, e.g. `sync`. */
+  command: string;
+}
+
+/** The lock on a data directory. */
+export interface LockRecord extends LockOwner {
+  /** Identifies this holder for renew and release. */
+  token: string;
+  /** ISO time the lock was taken. */
+  acquiredAt: string;
+  /** ISO time after which another run may take the lock over. */
+  expiresAt: string;
+}
+
+/** The result of {@link StateStore.acquireLock}. */
+export type LockResult =
+  | { acquired: true; lock: LockRecord; tookOverFrom?: LockRecord }
+  | { acquired: false; holder: LockRecord };
+
+/** The last sync times. */
+export interface SyncTimes {
+  users: Date | undefined;
+  groups: Date | undefined;
+}
+
+/** Options of {@link openStateStore}. */
+export interface StateStoreOptions {
+  /** The clock. @default () => new Date() */
+  now?: () => Date;
+  /** Run records kept. @default HISTORY_LIMIT */
+  historyLimit?: number;
+}
+
+const LOCK_KEY = ["lock"] as const;
+const DEVICE_KEY = ["device", "identifier"] as const;
+const FULL_READ_KEY = ["sync", "lastFullRead"] as const;
+const SYNC_KEYS = {
+  users: ["sync", "lastUserSync"],
+  groups: ["sync", "lastGroupSync"],
+  hash: ["sync", "hash"],
+  providerState: ["sync", "providerState"],
+} as const;
+
+function isStringRecord(value: unknown): value is Record<string, string> {
+  return typeof value === "object" && value !== null && !Array.isArray(value) &&
+    Object.values(value).every((entry) => typeof entry === "string");
+}
+
+function isLockRecord(value: unknown): value is LockRecord {
+  if (typeof value !== "object" || value === null) return false;
+  return "token" in value && typeof value.token === "string" && "expiresAt" in value &&
+    typeof value.expiresAt === "string";
+}
+
+function isRunRecord(value: unknown): value is RunRecord {
+  return typeof value === "object" && value !== null && "id" in value && "command" in value &&
+    "startedAt" in value && "outcome" in value;
+}
+
+function isAuthRecord(value: unknown): value is AuthRecord {
+  return typeof value === "object" && value !== null && "clientId" in value &&
+    typeof value.clientId === "string" && "organizationId" in value;
+}
+
+/** Roster's state in Deno KV. Open with {@link openStateStore}; close when done. */
+export class StateStore {
+  readonly #kv: Deno.Kv;
+  readonly #now: () => Date;
+  readonly #historyLimit: number;
+
+  /** Use {@link openStateStore}. */
+  constructor(kv: Deno.Kv, options: StateStoreOptions = {}) {
+    this.#kv = kv;
+    this.#now = options.now ?? (() => new Date());
+    this.#historyLimit = options.historyLimit ?? HISTORY_LIMIT;
+  }
+
+  /** Closes the database. */
+  close(): void {
+    this.#kv.close();
+  }
+
+  /** `using store = …` closes the store at the end of the block. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  // --- secrets ---
+
+  /** Reads a secret by its dot path. */
+  async getSecret(key: string): Promise<string | undefined> {
+    const entry = await this.#kv.get<unknown>(["secret", key]);
+    return typeof entry.value === "string" ? entry.value : undefined;
+  }
+
+  /** Stores a secret by its dot path. */
+  async setSecret(key: string, value: string): Promise<void> {
+    await this.#kv.set(["secret", key], value);
+  }
+
+  /** Removes a secret. */
+  async deleteSecret(key: string): Promise<void> {
+    await this.#kv.delete(["secret", key]);
+  }
+
+  // --- sync state ---
+
+  /** The last successful user and group sync times. */
+  async getSyncTimes(): Promise<SyncTimes> {
+    const [users, groups] = await this.#kv.getMany<unknown[]>([SYNC_KEYS.users, SYNC_KEYS.groups]);
+    const date = (value: unknown) => typeof value === "string" ? new Date(value) : undefined;
+    return { users: date(users?.value), groups: date(groups?.value) };
+  }
+
+  /** Records sync times; `undefined` leaves a time as it is. */
+  async setSyncTimes(times: { users?: Date; groups?: Date }): Promise<void> {
+    const atomic = this.#kv.atomic();
+    if (times.users !== undefined) atomic.set(SYNC_KEYS.users, times.users.toISOString());
+    if (times.groups !== undefined) atomic.set(SYNC_KEYS.groups, times.groups.toISOString());
+    await atomic.commit();
+  }
+
+  /** The hash of the last import sent. */
+  async getLastSyncHash(): Promise<string | undefined> {
+    const entry = await this.#kv.get<unknown>(SYNC_KEYS.hash);
+    return typeof entry.value === "string" ? entry.value : undefined;
+  }
+
+  /** Stores the hash of the import just sent. */
+  async setLastSyncHash(hash: string): Promise<void> {
+    await this.#kv.set(SYNC_KEYS.hash, hash);
+  }
+
+  /** Provider state kept between runs (e.g. delta links). */
+  async getProviderState(): Promise<Record<string, string> | undefined> {
+    const entry = await this.#kv.get<unknown>(SYNC_KEYS.providerState);
+    return isStringRecord(entry.value) ? entry.value : undefined;
+  }
+
+  /** Stores provider state; `undefined` removes it. */
+  async setProviderState(state: Record<string, string> | undefined): Promise<void> {
+    if (state === undefined) await this.#kv.delete(SYNC_KEYS.providerState);
+    else await this.#kv.set(SYNC_KEYS.providerState, state);
+  }
+
+  /**
+   * Clears the sync times and provider state (not the hash): what changing the directory type
+   * needs, so that the next read is full.
+   */
+  async clearSyncTimes(): Promise<void> {
+    await this.#kv.atomic()
+      .delete(SYNC_KEYS.users)
+      .delete(SYNC_KEYS.groups)
+      .delete(SYNC_KEYS.providerState)
+      .commit();
+  }
+
+  /**
+   * Clears the sync cache: sync times, the last hash and provider state (deltas). Secrets,
+   * auth, history and the lock are kept.
+   */
+  async clearSyncCache(): Promise<void> {
+    await this.#kv.atomic()
+      .delete(SYNC_KEYS.users)
+      .delete(SYNC_KEYS.groups)
+      .delete(SYNC_KEYS.hash)
+      .delete(SYNC_KEYS.providerState)
+      .commit();
+  }
+
+  // --- Bitwarden auth ---
+
+  /** The stored Bitwarden API key and token, if logged in. */
+  async getAuth(): Promise<AuthRecord | undefined> {
+    const entry = await this.#kv.get<unknown>(["auth"]);
+    return isAuthRecord(entry.value) ? entry.value : undefined;
+  }
+
+  /** Stores the Bitwarden API key and token. */
+  async setAuth(auth: AuthRecord): Promise<void> {
+    await this.#kv.set(["auth"], auth);
+  }
+
+  /** Forgets the Bitwarden API key and token. */
+  async deleteAuth(): Promise<void> {
+    await this.#kv.delete(["auth"]);
+  }
+
+  // --- history ---
+
+  /** Appends a run record, dropping the oldest beyond the history limit. */
+  async addRun(record: RunRecord): Promise<void> {
+    await this.#kv.set(["runs", Date.parse(record.startedAt), record.id], record);
+    let kept = 0;
+    for await (const entry of this.#kv.list({ prefix: ["runs"] }, { reverse: true })) {
+      kept++;
+      if (kept > this.#historyLimit) await this.#kv.delete(entry.key);
+    }
+  }
+
+  /** The most recent run records, newest first. */
+  async listRuns(limit: number = HISTORY_LIMIT): Promise<RunRecord[]> {
+    const runs: RunRecord[] = [];
+    if (limit <= 0) return runs;
+    const entries = this.#kv.list<unknown>({ prefix: ["runs"] }, { reverse: true, limit });
+    for await (const entry of entries) {
+      if (isRunRecord(entry.value)) runs.push(entry.value);
+    }
+    return runs;
+  }
+
+  // --- sync bookkeeping (added for `sync`, `plan` and `login`) ---
+
+  /**
+   * The `deviceIdentifier` sent with token requests: a random UUID created on first use and
+   * kept (also across `logout`), so that Vaultwarden sees one device per installation.
+   */
+  async deviceIdentifier(): Promise<string> {
+    const entry = await this.#kv.get<unknown>(DEVICE_KEY);
+    if (typeof entry.value === "string") return entry.value;
+    const id = crypto.randomUUID();
+    const result = await this.#kv.atomic().check(entry).set(DEVICE_KEY, id).commit();
+    return result.ok ? id : await this.deviceIdentifier();
+  }
+
+  /** Counts of the last successful full directory read: the source-health gate's baseline. */
+  async getLastFullRead(): Promise<(Counts & { at: string }) | undefined> {
+    const entry = await this.#kv.get<unknown>(FULL_READ_KEY);
+    const value = entry.value;
+    if (
+      typeof value === "object" && value !== null && "users" in value &&
+      typeof value.users === "number" && "groups" in value && typeof value.groups === "number" &&
+      "at" in value && typeof value.at === "string"
+    ) {
+      return { users: value.users, groups: value.groups, at: value.at };
+    }
+    return undefined;
+  }
+
+  /** Records the counts of a successful full directory read (kept by `clear-cache`). */
+  async setLastFullRead(counts: Counts & { at: string }): Promise<void> {
+    await this.#kv.set(FULL_READ_KEY, {
+      users: counts.users,
+      groups: counts.groups,
+      at: counts.at,
+    });
+  }
+
+  // --- lock ---
+
+  /** The current lock holder, expired or not. */
+  async getLock(): Promise<LockRecord | undefined> {
+    const entry = await this.#kv.get<unknown>(LOCK_KEY);
+    return isLockRecord(entry.value) ? entry.value : undefined;
+  }
+
+  /**
+   * Takes the lock for `ttlMs`, atomically. When another run holds an unexpired lock, returns
+   * its holder; an expired lock is taken over (and reported in `tookOverFrom`).
+   */
+  async acquireLock(owner: LockOwner, ttlMs: number): Promise<LockResult> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const entry = await this.#kv.get<unknown>(LOCK_KEY);
+      const now = this.#now();
+      const current = isLockRecord(entry.value) ? entry.value : undefined;
+      if (current !== undefined && Date.parse(current.expiresAt) > now.getTime()) {
+        return { acquired: false, holder: current };
+      }
+      const lock: LockRecord = {
+        token: crypto.randomUUID(),
+        pid: owner.pid,
+        host: owner.host,
+        command: owner.command,
+        acquiredAt: now.toISOString(),
+        expiresAt: new Date(now.getTime() + ttlMs).toISOString(),
+      };
+      const result = await this.#kv.atomic().check(entry).set(LOCK_KEY, lock).commit();
+      if (result.ok) {
+        return current === undefined
+          ? { acquired: true, lock }
+          : { acquired: true, lock, tookOverFrom: current };
+      }
+    }
+    const holder = await this.getLock();
+    if (holder !== undefined) return { acquired: false, holder };
+    throw new LockedError("Cannot take the lock on the data directory: it keeps changing", {
+      hint: "Another roster run is starting; try again",
+    });
+  }
+
+  /**
+   * Extends a held lock by `ttlMs` from now. Throws a {@link LockedError} when the lock was
+   * lost (it expired and another run took it over).
+   */
+  async renewLock(token: string, ttlMs: number): Promise<LockRecord> {
+    const entry = await this.#kv.get<unknown>(LOCK_KEY);
+    const current = isLockRecord(entry.value) ? entry.value : undefined;
+    if (current === undefined || current.token !== token) {
+      throw new LockedError("Lost the lock on the data directory: another run took it over", {
+        hint: "Make sure only one roster run uses a data directory at a time",
+        details: current === undefined ? {} : { holder: { ...current, token: undefined } },
+      });
+    }
+    const renewed: LockRecord = {
+      ...current,
+      expiresAt: new Date(this.#now().getTime() + ttlMs).toISOString(),
+    };
+    const result = await this.#kv.atomic().check(entry).set(LOCK_KEY, renewed).commit();
+    if (!result.ok) return await this.renewLock(token, ttlMs);
+    return renewed;
+  }
+
+  /** Releases the lock if `token` still holds it; returns whether it did. */
+  async releaseLock(token: string): Promise<boolean> {
+    const entry = await this.#kv.get<unknown>(LOCK_KEY);
+    if (!isLockRecord(entry.value) || entry.value.token !== token) return false;
+    const result = await this.#kv.atomic().check(entry).delete(LOCK_KEY).commit();
+    return result.ok;
+  }
+}
+
+/**
+ * Opens the state store of a data directory (which must exist), and restricts its files to
+ * mode 0600.
+ */
+export async function openStateStore(
+  path: string,
+  options: StateStoreOptions = {},
+): Promise<StateStore> {
+  const kv = await Deno.openKv(path);
+  if (Deno.build.os !== "windows") {
+    for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+      try {
+        await Deno.chmod(file, 0o600);
+      } catch (error) {
+        if (!(error instanceof Deno.errors.NotFound)) {
+          kv.close();
+          throw error;
+        }
+      }
+    }
+  }
+  return new StateStore(kv, options);
+}
+
+/** Opens the state store, runs `fn`, and closes the store whatever happens. */
+export async function withStateStore<T>(
+  path: string,
+  fn: (store: StateStore) => Promise<T>,
+  options: StateStoreOptions = {},
+): Promise<T> {
+  const store = await openStateStore(path, options);
+  try {
+    return await fn(store);
+  } finally {
+    store.close();
+  }
+}

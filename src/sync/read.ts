@@ -1,0 +1,97 @@
+/**
+ * Reads a whole directory from a provider: gathers its pages into one snapshot.
+ *
+ * A read is complete only when the provider's last page is `done`. A stream that ends without
+ * it throws {@link SourceIncompleteError}: a short result is never returned.
+ * @module
+ */
+
+import type { DirectorySnapshot } from "../engine/types.ts";
+import { SourceIncompleteError } from "../errors.ts";
+import type { DirectoryProvider, ReadOptions } from "../providers/provider.ts";
+
+/** What a read gathered. */
+export interface ReadCounts {
+  users: number;
+  groups: number;
+  skipped: number;
+  pages: number;
+}
+
+/** The result of {@link readDirectory}. */
+export interface ReadResult {
+  snapshot: DirectorySnapshot;
+  /** Whether the read was incremental in the end. */
+  incremental: boolean;
+  /** Provider state to keep for the next run. */
+  state?: Record<string, string>;
+  /** The provider's notices, in order. */
+  notices: string[];
+  counts: ReadCounts;
+}
+
+/** Options of {@link readDirectory}: the provider's {@link ReadOptions}, plus logging. */
+export interface ReadDirectoryOptions extends ReadOptions {
+  /** Progress lines (`debug`, shown with `--verbose`) and notices (`info`, `warn`). */
+  log?: (level: "debug" | "info" | "warn", message: string) => void;
+}
+
+/**
+ * Reads the directory through `provider` and gathers its pages. Throws
+ * {@link SourceIncompleteError} when the stream ends without a `done` page.
+ */
+export async function readDirectory(
+  provider: DirectoryProvider,
+  options: ReadDirectoryOptions,
+): Promise<ReadResult> {
+  const { log, ...readOptions } = options;
+  const emit = log ?? (() => {});
+  const snapshot: DirectorySnapshot = { users: [], groups: [], skipped: [] };
+  const notices: string[] = [];
+  const counts: ReadCounts = { users: 0, groups: 0, skipped: 0, pages: 0 };
+  emit("debug", `Reading the ${provider.name} directory (${readOptions.mode})`);
+  for await (const page of provider.read(readOptions)) {
+    counts.pages++;
+    switch (page.kind) {
+      case "users":
+        for (const user of page.users) snapshot.users.push(user);
+        counts.users += page.users.length;
+        emit("debug", `Read ${page.users.length} users (${counts.users} so far)`);
+        break;
+      case "groups":
+        for (const group of page.groups) snapshot.groups.push(group);
+        counts.groups += page.groups.length;
+        emit("debug", `Read ${page.groups.length} groups (${counts.groups} so far)`);
+        break;
+      case "skipped":
+        for (const entry of page.entries) snapshot.skipped.push(entry);
+        counts.skipped += page.entries.length;
+        break;
+      case "notice":
+        notices.push(page.message);
+        emit(page.level, page.message);
+        break;
+      case "done": {
+        emit(
+          "debug",
+          `Read ${counts.users} users and ${counts.groups} groups in ${counts.pages} pages`,
+        );
+        const result: ReadResult = {
+          snapshot,
+          incremental: page.incremental,
+          notices,
+          counts,
+        };
+        if (page.state !== undefined) result.state = page.state;
+        return result;
+      }
+    }
+  }
+  throw new SourceIncompleteError(
+    `Directory read incomplete: the ${provider.name} provider stopped after ${counts.users} users and ${counts.groups} groups without finishing`,
+    {
+      hint: "Nothing was sent. Run again with --verbose to see where the read stopped",
+      details: { provider: provider.name, users: counts.users, groups: counts.groups },
+    },
+  );
+}

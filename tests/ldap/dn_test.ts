@@ -1,0 +1,95 @@
+import assert from "node:assert/strict";
+import {
+  DnSyntaxError,
+  isDnLike,
+  isDnWithin,
+  normalizeDn,
+  normalizeRdns,
+  parseDn,
+} from "../../src/ldap/dn.ts";
+
+Deno.test("normalizeDn() equates DNs differing in case and spaces around separators", () => {
+  assert.equal(
+    normalizeDn("CN=Foo Bar, OU=X,DC=Example ,DC=com"),
+    "cn=foo bar,ou=x,dc=example,dc=com",
+  );
+  assert.equal(
+    normalizeDn("cn=foo bar,ou=x,dc=example,dc=com"),
+    normalizeDn("  CN = Foo Bar ,  OU = X , DC = Example , DC = com  "),
+  );
+});
+
+Deno.test("normalizeDn() decodes escapes and re-encodes them one way", () => {
+  assert.equal(normalizeDn("CN=Smith\\, John,DC=x"), "cn=smith\\, john,dc=x");
+  assert.equal(normalizeDn("CN=Smith\\2C John,DC=x"), "cn=smith\\, john,dc=x");
+  assert.equal(normalizeDn('CN="Smith, John",DC=x'), "cn=smith\\, john,dc=x");
+  assert.equal(normalizeDn("CN=M\\C3\\BCller,DC=x"), "cn=müller,dc=x");
+  assert.equal(normalizeDn("CN=Müller,DC=x"), "cn=müller,dc=x");
+  assert.equal(normalizeDn("CN=Victor\\0ADEL:1234,DC=x"), "cn=victor\\0adel:1234,dc=x");
+  assert.equal(normalizeDn("CN=\\ lead\\ ,DC=x"), "cn=\\ lead\\ ,dc=x");
+  assert.equal(normalizeDn("CN=a\\+b\\=c,DC=x"), "cn=a\\+b\\=c,dc=x");
+  assert.equal(normalizeDn("CN=\\#tag,DC=x"), "cn=\\#tag,dc=x");
+});
+
+Deno.test("normalizeDn() sorts the values of a multi-valued RDN", () => {
+  assert.equal(normalizeDn("UID=jdoe+CN=John Doe,DC=x"), "cn=john doe+uid=jdoe,dc=x");
+  assert.equal(normalizeDn("cn=John Doe + uid=JDoe,dc=x"), "cn=john doe+uid=jdoe,dc=x");
+});
+
+Deno.test("normalizeDn() keeps #hex values and OID types, and accepts ';' separators", () => {
+  assert.equal(
+    normalizeDn("1.3.6.1.4.1.1466.0=#04024869,DC=X"),
+    "1.3.6.1.4.1.1466.0=#04024869,dc=x",
+  );
+  assert.equal(normalizeDn("OID.2.5.4.3=Foo;DC=x"), "2.5.4.3=foo,dc=x");
+  assert.equal(normalizeDn(""), "");
+});
+
+Deno.test("normalizeRdns() returns canonical RDNs leftmost first", () => {
+  assert.deepEqual(normalizeRdns("CN=A\\,B, OU=X"), ["cn=a\\,b", "ou=x"]);
+});
+
+Deno.test("parseDn() rejects malformed DNs with the position", () => {
+  const cases: [string, number][] = [
+    ["cn", 3],
+    ["cn=a,", 6],
+    ["cn=a,,dc=x", 6],
+    ["=a", 1],
+    ["c n=a", 1],
+    ["cn=a\\", 5],
+    ['cn="abc', 4],
+    ["cn=a<b", 5],
+    ["cn=#abc", 4],
+  ];
+  for (const [dn, column] of cases) {
+    assert.throws(() => parseDn(dn), (e: unknown) => {
+      assert.ok(e instanceof DnSyntaxError, dn);
+      assert.equal(e.column, column, dn);
+      return true;
+    });
+  }
+});
+
+Deno.test("isDnLike() needs '=' and at least one parseable RDN", () => {
+  assert.equal(isDnLike("cn=a,dc=x"), true);
+  assert.equal(isDnLike("uid=jdoe"), true);
+  assert.equal(isDnLike("jdoe"), false);
+  assert.equal(isDnLike("De LosJ"), false);
+  assert.equal(isDnLike("a=b=c"), true);
+  assert.equal(isDnLike("=oops"), false);
+  assert.equal(isDnLike(""), false);
+});
+
+Deno.test("isDnWithin() is a subtree test on canonical RDNs", () => {
+  assert.equal(
+    isDnWithin("CN=A,OU=People,DC=Example,DC=com", "ou=people, dc=example,dc=com"),
+    true,
+  );
+  assert.equal(isDnWithin("ou=people,dc=example,dc=com", "OU=People,DC=example,DC=com"), true);
+  assert.equal(isDnWithin("cn=a,ou=other,dc=example,dc=com", "ou=people,dc=example,dc=com"), false);
+  assert.equal(isDnWithin("dc=com", "dc=example,dc=com"), false);
+  assert.equal(isDnWithin("cn=a,dc=x", ""), true);
+  // an escaped comma is not an RDN boundary
+  assert.equal(isDnWithin("cn=a\\,dc=com", "dc=com"), false);
+  assert.equal(isDnWithin("not a dn", "dc=com"), false);
+});

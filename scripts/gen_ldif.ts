@@ -89,7 +89,15 @@ const FIRST_U = ["Zoë", "Jürgen", "Søren", "Ana María", "Łukasz", "Çağla"
 const LAST_U = ["Müller", "Öztürk", "Ødegård", "Núñez", "Dvořák", "Straße"];
 
 const encoder = new TextEncoder();
-const SAFE = /^[\x01-\x09\x0b\x0c\x0e-\x1f\x21-\x39\x3b\x3d-\x7f][\x01-\x09\x0b\x0c\x0e-\x7f]*$/;
+/** Whether a value is an RFC 2849 SAFE-STRING (ASCII, no NUL/CR/LF, safe first character). */
+function isSafeString(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c === 0 || c === 10 || c === 13 || c > 127) return false;
+    if (i === 0 && (c === 32 || c === 58 || c === 60)) return false;
+  }
+  return !value.endsWith(" ");
+}
 
 function base64(bytes: Uint8Array): string {
   let binary = "";
@@ -100,7 +108,7 @@ function base64(bytes: Uint8Array): string {
 /** One LDIF attribute line; values that are not RFC 2849 SAFE-STRINGs are base64. */
 export function ldifLine(attribute: string, value: string): string {
   if (value === "") return `${attribute}:\n`;
-  if (SAFE.test(value) && !value.endsWith(" ")) return `${attribute}: ${value}\n`;
+  if (isSafeString(value)) return `${attribute}: ${value}\n`;
   return `${attribute}:: ${base64(encoder.encode(value))}\n`;
 }
 
@@ -200,7 +208,9 @@ export function* generateLdif(
     }
   }
 
-  const domain = ad ? o.base.replace(/DC=/gi, "").split(",").join(".").toLowerCase() : "example.com";
+  const domain = ad
+    ? o.base.replace(/DC=/gi, "").split(",").join(".").toLowerCase()
+    : "example.com";
   for (let u = 1; u <= U; u++) {
     const unicode = random() < 0.03;
     const given = unicode
@@ -342,7 +352,9 @@ async function main(): Promise<void> {
     return;
   }
   const { options, out } = parseArgs(Deno.args);
-  const file = out === "-" ? null : await Deno.open(out, { write: true, create: true, truncate: true });
+  const file = out === "-"
+    ? null
+    : await Deno.open(out, { write: true, create: true, truncate: true });
   const sink = file ?? Deno.stdout;
   let buffer = "";
   const generator = generateLdif(options);

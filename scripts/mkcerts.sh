@@ -4,7 +4,9 @@
 #   scripts/mkcerts.sh OUTDIR        -> OUTDIR/ca.crt ca.key server.crt server.key
 #
 # The server certificate is signed by the CA and names DNS:localhost and IP:127.0.0.1 (override
-# with MKCERTS_SAN="DNS:ldap.test,IP:127.0.0.1"). Keys are RSA 2048, valid 10 years, mode 600.
+# with MKCERTS_SAN="DNS:ldap.test,IP:127.0.0.1"; the subject CN is MKCERTS_SERVER_CN, default
+# localhost, which TLS clients only consult when the SAN lists no DNS name). Keys are RSA 2048,
+# valid 10 years, mode 600.
 # Existing files are kept (delete OUTDIR to make new ones). Needs only openssl.
 set -euo pipefail
 out=${1:?usage: scripts/mkcerts.sh OUTDIR}
@@ -19,7 +21,7 @@ openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -sha256 \
   -addext "basicConstraints=critical,CA:TRUE" \
   -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
 openssl req -newkey rsa:2048 -nodes -sha256 -keyout server.key -out server.csr \
-  -subj "/CN=localhost" 2>/dev/null
+  -subj "/CN=${MKCERTS_SERVER_CN:-localhost}" 2>/dev/null
 printf '%s\n' "basicConstraints=CA:FALSE" "keyUsage=critical,digitalSignature,keyEncipherment" \
   "extendedKeyUsage=serverAuth" "subjectAltName=$san" > server.ext
 openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 -sha256 \

@@ -13,6 +13,10 @@ import { configCommand } from "./commands/config.ts";
 import type { CliDeps } from "./commands/context.ts";
 import { historyCommand } from "./commands/history.ts";
 import { lastSyncCommand } from "./commands/last_sync.ts";
+import { loginCommand } from "./commands/login.ts";
+import { logoutCommand } from "./commands/logout.ts";
+import { planCommand } from "./commands/plan.ts";
+import { daemonCommand, syncCommand } from "./commands/sync.ts";
 import { statusCommand } from "./commands/status.ts";
 import { testCommand } from "./commands/test.ts";
 import { ExitCode, UsageError } from "./errors.ts";
@@ -41,6 +45,10 @@ Examples:
   roster config set directory.type file
   roster config set directory.file.path ./people.ldif
   roster test                          # what a sync would send (sends nothing)
+  roster login --client-id organization.<id>   # secret from ROSTER_CLIENT_SECRET or stdin
+  roster plan                          # what a sync would change in the organization
+  roster sync                          # send it (lock, health gate, deletion guard)
+  roster daemon --interval 10m         # sync every 10 minutes until stopped
   roster test --output json | jq .summary
   roster last-sync users
   roster status
@@ -98,6 +106,11 @@ export function buildProgram(deps: CliDeps): Command {
   program.addCommand(clearCacheCommand(deps));
   program.addCommand(statusCommand(deps));
   program.addCommand(historyCommand(deps));
+  program.addCommand(loginCommand(deps));
+  program.addCommand(logoutCommand(deps));
+  program.addCommand(planCommand(deps));
+  program.addCommand(syncCommand(deps));
+  program.addCommand(daemonCommand(deps));
   applyToAll(program, deps.io);
   return program;
 }

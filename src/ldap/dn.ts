@@ -212,7 +212,38 @@ export function normalizeRdns(dn: string): string[] {
  * @throws {DnSyntaxError} when the text is not a DN.
  */
 export function normalizeDn(dn: string): string {
+  if (!SLOW_PATH_CHARS.test(dn)) {
+    const fast = normalizePlainDn(dn);
+    if (fast !== undefined) return fast;
+  }
   return normalizeRdns(dn).join(",");
+}
+
+/**
+ * Characters that need the full RFC 4514 parser: escapes, quotes, multi-valued RDNs, `;`,
+ * BER values, characters that would be escaped, and anything outside printable ASCII (which may
+ * need Unicode normalisation).
+ */
+// deno-lint-ignore no-control-regex -- control characters must take the escaping path
+const SLOW_PATH_CHARS = /[\\"+;#<>\u0000-\u001f\u007f-\uffff]/;
+
+/**
+ * The common case of {@link normalizeDn} without building RDN objects: `type=value` pairs
+ * joined by `,`, with no character that needs escaping. Gives exactly what the full parser
+ * gives, or undefined when the DN needs the full parser (or is invalid: the parser then says
+ * why). Directories are mostly made of such DNs, and group member lists repeat them.
+ */
+function normalizePlainDn(dn: string): string | undefined {
+  const parts = dn.split(",");
+  const out: string[] = [];
+  for (const part of parts) {
+    const eq = part.indexOf("=");
+    if (eq < 0 || part.indexOf("=", eq + 1) >= 0) return undefined;
+    const type = part.slice(0, eq).trim();
+    if (!TYPE_DESCR.test(type) && !TYPE_OID.test(type)) return undefined;
+    out.push(`${canonicalType(type)}=${part.slice(eq + 1).trim().toLowerCase()}`);
+  }
+  return out.join(",");
 }
 
 /** Whether a value looks like a DN: it contains `=` and parses as a DN with at least one RDN. */

@@ -10,7 +10,7 @@
 
 import type { Config } from "../config/schema.ts";
 import type { DirectoryGroup, DirectoryUser, SkippedEntry } from "../engine/types.ts";
-import { isDnLike, normalizeDn } from "./dn.ts";
+import { DnSyntaxError, normalizeDn } from "./dn.ts";
 import { objectClassesOf } from "./filter.ts";
 
 /** One directory entry: its DN and attributes (keys are lowercased attribute names). */
@@ -288,7 +288,7 @@ export function entryToGroup(
   for (const raw of textValues(entry, s.memberAttribute)) {
     const value = raw.trim();
     if (value === "") continue;
-    const ref = isDnLike(value) ? normalizeDn(value) : "uid:" + value.toLowerCase();
+    const ref = memberRef(value);
     if (seen.has(ref)) continue;
     seen.add(ref);
     memberRefs.push(ref);
@@ -300,6 +300,22 @@ export function entryToGroup(
     memberRefs,
     refs: [normalizeDn(entry.dn)],
   };
+}
+
+/**
+ * The canonical reference of one member value: a DN (normalised) when it parses as one with at
+ * least one RDN (the same test as `isDnLike`, parsing once), else `uid:<lowercase value>`.
+ */
+function memberRef(value: string): string {
+  if (value.includes("=")) {
+    try {
+      const dn = normalizeDn(value);
+      if (dn !== "") return dn;
+    } catch (error) {
+      if (!(error instanceof DnSyntaxError)) throw error;
+    }
+  }
+  return "uid:" + value.toLowerCase();
 }
 
 /**

@@ -144,6 +144,55 @@ export function toJson(value: unknown): string {
   return JSON.stringify(value, null, 2) + "\n";
 }
 
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function hasToJson(value: unknown): value is { toJSON(key: string): unknown } {
+  return typeof value === "object" && value !== null && "toJSON" in value &&
+    typeof value.toJSON === "function";
+}
+
+/**
+ * Yields the text of `JSON.stringify(value, null, 2)` in pieces, byte for byte, so that a
+ * document of hundreds of thousands of users is never held as one string.
+ */
+export function* jsonPieces(value: unknown, indent = "", key = ""): Generator<string> {
+  const v = hasToJson(value) ? value.toJSON(key) : value;
+  if (Array.isArray(v)) {
+    if (v.length === 0) {
+      yield "[]";
+      return;
+    }
+    const inner = indent + "  ";
+    yield "[";
+    for (let i = 0; i < v.length; i++) {
+      yield i === 0 ? "\n" + inner : ",\n" + inner;
+      const item: unknown = v[i];
+      if (item === undefined || typeof item === "function" || typeof item === "symbol") {
+        yield "null";
+      } else {
+        yield* jsonPieces(item, inner, String(i));
+      }
+    }
+    yield "\n" + indent + "]";
+    return;
+  }
+  if (isRecord(v)) {
+    const inner = indent + "  ";
+    let first = true;
+    for (const [k, item] of Object.entries(v)) {
+      if (item === undefined || typeof item === "function" || typeof item === "symbol") continue;
+      yield (first ? "{\n" : ",\n") + inner + JSON.stringify(k) + ": ";
+      first = false;
+      yield* jsonPieces(item, inner, k);
+    }
+    yield first ? "{}" : "\n" + indent + "}";
+    return;
+  }
+  yield JSON.stringify(v) ?? "null";
+}
+
 /** Options of {@link formatTable}. */
 export interface TableOptions {
   /** Column headings, printed first (in bold when colours are on). */
@@ -231,9 +280,20 @@ export class Renderer {
     return this.format === "json";
   }
 
-  /** Prints a JSON document (stable: two-space indent, final newline). */
+  /**
+   * Prints a JSON document (stable: two-space indent, final newline). Large documents are
+   * written in pieces, never built as one string.
+   */
   printJson(value: unknown): void {
-    this.#io.writeOut(toJson(value));
+    let pending = "";
+    for (const piece of jsonPieces(value)) {
+      pending += piece;
+      if (pending.length >= 65536) {
+        this.#io.writeOut(pending);
+        pending = "";
+      }
+    }
+    this.#io.writeOut(pending + "\n");
   }
 
   /** Prints lines of text, each followed by a newline. */

@@ -37,7 +37,7 @@ export interface ApiKeyOptions {
 }
 
 const SECRET_HINT =
-  "Give the secret with ROSTER_CLIENT_SECRET, --client-secret-file FILE, or on stdin (echo \"$SECRET\" | roster login --client-id organization.<id>); it is never taken as a command-line value";
+  'Give the secret with ROSTER_CLIENT_SECRET, --client-secret-file FILE, or on stdin (echo "$SECRET" | roster login --client-id organization.<id>); it is never taken as a command-line value';
 
 function nonBlank(value: string | undefined): string | undefined {
   const trimmed = value?.trim();
@@ -146,7 +146,8 @@ export async function requireAuth(store: StateStore): Promise<StoredAuth> {
 
 /** What a command needs to talk to Bitwarden. */
 export interface ClientContext {
-  log: Logger;
+  /** Where the client's progress and retry notices go. */
+  log: Pick<Logger, "debug" | "info" | "warn">;
 }
 
 /** Options of {@link createClient}. */

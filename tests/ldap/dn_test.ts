@@ -93,3 +93,46 @@ Deno.test("isDnWithin() is a subtree test on canonical RDNs", () => {
   assert.equal(isDnWithin("cn=a\\,dc=com", "dc=com"), false);
   assert.equal(isDnWithin("not a dn", "dc=com"), false);
 });
+
+Deno.test("normalizeDn() gives the full parser's result on plain and tricky DNs alike", () => {
+  const samples = [
+    "CN=Foo Bar, OU=X,DC=Example ,DC=com",
+    "uid=user000123,ou=people,dc=example,dc=com",
+    "  cn = Spaced Out ,  dc = x  ",
+    "OID.2.5.4.3=Alias,DC=x",
+    "2.5.4.3=Numeric,DC=x",
+    "cn=a\\,b,dc=x",
+    "cn=Lastname\\, Firstname,ou=Users,dc=x",
+    "cn=#41,dc=x",
+    "cn=Ünïcödé,dc=x",
+    "cn=a+sn=b,dc=x",
+    'cn="quoted, value",dc=x',
+    "cn=tab\there,dc=x",
+    "cn=,dc=x",
+  ];
+  for (const dn of samples) {
+    assert.equal(normalizeDn(dn), normalizeRdns(dn).join(","), dn);
+  }
+});
+
+Deno.test("normalizeDn() still rejects invalid DNs that look plain", () => {
+  for (const dn of ["cn=a,", "=x,dc=y", "cn=a=b,dc=x", "no equals", "cn=a,,dc=x"]) {
+    let plain: string | Error;
+    try {
+      plain = normalizeDn(dn);
+    } catch (error) {
+      plain = error instanceof Error ? error : new Error(String(error));
+    }
+    let full: string | Error;
+    try {
+      full = normalizeRdns(dn).join(",");
+    } catch (error) {
+      full = error instanceof Error ? error : new Error(String(error));
+    }
+    assert.deepEqual(
+      typeof plain === "string" ? plain : plain.message,
+      typeof full === "string" ? full : full.message,
+      dn,
+    );
+  }
+});

@@ -96,3 +96,26 @@ Deno.test("Logger writes to stderr by level", () => {
   assert.equal(io.stderr, "error: shown\ndebug: detail\nwarning: careful\n");
   assert.equal(io.stdout, "");
 });
+
+Deno.test("jsonPieces() writes exactly what JSON.stringify(value, null, 2) writes", async () => {
+  const { jsonPieces } = await import("../../src/output/render.ts");
+  const samples: unknown[] = [
+    null,
+    0,
+    -1.5,
+    'text with "quotes", \\ and \u2028 ünïcödé',
+    [],
+    {},
+    [[], {}, [1, [2, [3]]]],
+    { a: undefined, b: () => 1, c: [undefined, () => 1], d: null, e: NaN, f: Infinity },
+    { date: new Date(Date.UTC(2026, 10, 27, 3, 0, 0)), nested: { deeper: { list: ["x", "y"] } } },
+    {
+      object: "test",
+      groups: [{ externalId: "g1", name: "Eng", memberExternalIds: ["u1", "u2"] }],
+      users: { enabled: [{ externalId: "u1", email: "a@example.com" }], disabled: [] },
+    },
+  ];
+  for (const sample of samples) {
+    assert.equal([...jsonPieces(sample)].join(""), JSON.stringify(sample, null, 2));
+  }
+});

@@ -270,9 +270,9 @@ export function planLines(
   );
   const what = document.orgView
     ? `${s.invite} to invite, ${s.link} to link, ${s.remove} to remove, ${s.unchanged} unchanged; ${
-      s.groupsCreate + s.groupsRename + s.groupsUpdate
-    } groups to change (${s.membershipAdds} memberships added, ${s.membershipRemoves} removed)`
-    : `${s.upsert} members and ${groupCount} groups would be sent${
+      plural(s.groupsCreate + s.groupsRename + s.groupsUpdate, "group")
+    } to change (${s.membershipAdds} memberships added, ${s.membershipRemoves} removed)`
+    : `${plural(s.upsert, "member")} and ${plural(groupCount, "group")} would be sent${
       document.hashUnchanged ? " (unchanged since the last sync: a sync sends nothing)" : ""
     }`;
   lines.push(

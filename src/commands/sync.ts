@@ -7,7 +7,7 @@
 
 import { Command, InvalidArgumentError, Option } from "commander";
 import type { PlanSummary } from "../engine/mod.ts";
-import { errorMessage, ExitCode, RosterError } from "../errors.ts";
+import { errorMessage, ExitCode, RosterError, UsageError } from "../errors.ts";
 import { Logger } from "../output/log.ts";
 import type { Io } from "../output/render.ts";
 import type { StateStore } from "../state/store.ts";
@@ -221,7 +221,7 @@ async function runRecorded(
       now: context.now,
       onTakeOver: (previous) =>
         context.log.warn(
-          `Took over an expired lock of ${previous.command} (pid ${previous.pid} on ${previous.host}, expired ${previous.expiresAt})`,
+          `Took over the lock left by ${previous.command} (pid ${previous.pid} on ${previous.host}): it expired at ${previous.expiresAt}, or its process is gone`,
         ),
     }, async (lock) => {
       const config = await context.loadConfig();
@@ -287,6 +287,11 @@ async function syncAction(
   options: SyncCommandOptions,
   command: string,
 ): Promise<void> {
+  if (!options.watch && (options.intervalMs !== undefined || options.maxRuns !== undefined)) {
+    throw new UsageError("Options --interval and --max-runs need --watch", {
+      hint: "Run roster sync --watch --interval 5m (or roster daemon)",
+    });
+  }
   if (options.watch) {
     await watchAction(context, options, command);
     return;

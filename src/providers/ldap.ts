@@ -654,6 +654,7 @@ class DnDigest {
   #a = 0;
   #b = 0;
 
+  /** Adds a DN as the directory gave it. */
   add(dn: string): void {
     let key: string;
     try {
@@ -661,6 +662,11 @@ class DnDigest {
     } catch {
       key = dn.toLowerCase();
     }
+    this.addNormalized(key);
+  }
+
+  /** Adds a DN already in {@link normalizeDn} form (saves parsing it twice). */
+  addNormalized(key: string): void {
     this.#count++;
     this.#a = (this.#a + fnv(key, 0x811c9dc5)) >>> 0;
     this.#b = (this.#b + fnv(key, 0x2f1a7c35)) >>> 0;
@@ -753,8 +759,11 @@ async function* userPages(ctx: StreamContext): AsyncGenerator<DirectoryPage> {
   for await (const page of search(client, spec, plan, ctx.referrals)) {
     const users: DirectoryUser[] = [];
     for (const raw of page) {
-      ctx.usersDigest.add(raw.dn);
-      users.push(entryToUser(toLdapEntry(raw), s));
+      const user = entryToUser(toLdapEntry(raw), s);
+      const key = user.refs?.[0];
+      if (key === undefined) ctx.usersDigest.add(raw.dn);
+      else ctx.usersDigest.addNormalized(key);
+      users.push(user);
     }
     yield { kind: "users", users };
   }
@@ -814,13 +823,15 @@ async function* groupPages(ctx: StreamContext): AsyncGenerator<DirectoryPage> {
       const groups: DirectoryGroup[] = [];
       const skipped: SkippedEntry[] = [];
       for (const raw of page) {
-        ctx.groupsDigest.add(raw.dn);
         let entry = toLdapEntry(raw);
         if (rangedKey(entry, s.memberAttribute) !== undefined) {
           rangeClient ??= await session.open();
           entry = await completeRanges(rangeClient, entry, s.memberAttribute, plan);
         }
         const mapped = entryToGroup(entry, s);
+        const key = "memberRefs" in mapped ? mapped.refs?.[0] : undefined;
+        if (key === undefined) ctx.groupsDigest.add(raw.dn);
+        else ctx.groupsDigest.addNormalized(key);
         if ("memberRefs" in mapped) groups.push(mapped);
         else skipped.push(mapped);
       }

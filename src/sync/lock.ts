@@ -66,8 +66,25 @@ function hostname(): string {
 }
 
 /**
+ * Whether a lock holder is a process on this host that no longer exists (Linux only: looks
+ * for `/proc/<pid>`). Elsewhere, or on another host, a holder is presumed alive.
+ */
+export async function holderIsDead(holder: LockRecord): Promise<boolean> {
+  if (Deno.build.os !== "linux" || holder.host !== hostname() || holder.pid === Deno.pid) {
+    return false;
+  }
+  try {
+    await Deno.stat(`/proc/${holder.pid}`);
+    return false;
+  } catch (error) {
+    return error instanceof Deno.errors.NotFound;
+  }
+}
+
+/**
  * Takes the lock of `store`'s data directory, runs `fn` while renewing it, and releases it
- * whatever happens.
+ * whatever happens. The lock of a run that died on this host (killed, Ctrl-C) is taken over
+ * at once rather than after it expires.
  *
  * @throws {LockedError} when another run holds an unexpired lock (naming it).
  */
@@ -78,10 +95,14 @@ export async function withLock<T>(
   fn: (held: HeldLock) => Promise<T>,
 ): Promise<T> {
   const ttlMs = options.ttlMs ?? LOCK_TTL_MS;
-  const result = await store.acquireLock(
-    { pid: Deno.pid, host: hostname(), command: options.command },
-    ttlMs,
-  );
+  const owner = { pid: Deno.pid, host: hostname(), command: options.command };
+  let result = await store.acquireLock(owner, ttlMs);
+  if (!result.acquired && await holderIsDead(result.holder)) {
+    const dead = result.holder;
+    await store.releaseLock(dead.token);
+    result = await store.acquireLock(owner, ttlMs);
+    if (result.acquired) result = { ...result, tookOverFrom: dead };
+  }
   if (!result.acquired) throw lockedError(result.holder, dataDir);
   if (result.tookOverFrom !== undefined) options.onTakeOver?.(result.tookOverFrom);
   let lost: LockedError | undefined;

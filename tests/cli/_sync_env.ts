@@ -45,6 +45,8 @@ export interface SyncEnv extends AsyncDisposable {
   writeDirectory(users: DirUser[], groups?: DirGroup[]): Promise<void>;
   /** Runs roster with `--data-dir` (and `ROSTER_CLIENT_SECRET` set to the fake's secret). */
   run(args: readonly string[], options?: RosterOptions): Promise<RosterResult>;
+  /** Replaces `config.json` (the `server` settings pointing at the fake are added). */
+  writeConfig(config: { directory: unknown; sync?: unknown }): Promise<void>;
   /** `roster login` with the fake's key; fails the test when it does not exit 0. */
   login(): Promise<void>;
   /** Import requests the fake received (any status). */
@@ -99,6 +101,12 @@ export async function syncEnv(
     directoryPath,
     writeDirectory,
     run,
+    async writeConfig(config) {
+      await Deno.writeTextFile(
+        join(dir.dataDir, "config.json"),
+        JSON.stringify({ server: fake.serverConfig, ...config }, null, 2),
+      );
+    },
     async login() {
       const result = await run(["login", "--client-id", fake.credentials.clientId]);
       if (result.code !== 0) {

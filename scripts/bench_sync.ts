@@ -39,13 +39,22 @@ function random(seed: number): () => number {
   };
 }
 
-function directory(): string {
+/**
+ * The directory as JSON. `changed` is a day's churn: 1% of users deleted (removals within the
+ * guard's 10% default) and 1% new users, who join the first groups.
+ */
+function directory(changed = false): string {
   const next = random(42);
-  const users = Array.from({ length: USERS }, (_, i) => ({
-    id: `u${String(i).padStart(5, "0")}`,
-    email: `user${String(i).padStart(5, "0")}@bench.example.com`,
-    name: `User ${i}`,
-  }));
+  const churn = Math.floor(USERS / 100);
+  const users: { id: string; email: string; name: string; deleted?: boolean }[] = Array.from(
+    { length: USERS },
+    (_, i) => ({
+      id: `u${String(i).padStart(5, "0")}`,
+      email: `user${String(i).padStart(5, "0")}@bench.example.com`,
+      name: `User ${i}`,
+      ...(changed && i < churn ? { deleted: true } : {}),
+    }),
+  );
   const groups = Array.from({ length: GROUPS }, (_, g) => {
     const size = 5 + Math.floor(next() * 60);
     const members = new Set<string>();
@@ -54,6 +63,13 @@ function directory(): string {
     }
     return { id: `g${String(g).padStart(4, "0")}`, name: `Group ${g}`, members: [...members] };
   });
+  if (changed) {
+    for (let i = 0; i < churn; i++) {
+      const id = `n${String(i).padStart(5, "0")}`;
+      users.push({ id, email: `new${String(i).padStart(5, "0")}@bench.example.com`, name: id });
+      groups[i % Math.max(1, groups.length)]?.members.push(id);
+    }
+  }
   return JSON.stringify({ users, groups });
 }
 
@@ -105,6 +121,8 @@ try {
   steps.push(await step("plan (empty organization)", ["plan"]));
   steps.push(await step("sync (first)", ["sync"]));
   steps.push(await step("sync (unchanged)", ["sync"]));
+  await Deno.writeTextFile(directoryPath, directory(true));
+  steps.push(await step("sync (1% of users left, 1% joined)", ["sync"]));
   if (POPULATED_PLAN) steps.push(await step("plan (populated organization)", ["plan"]));
   const state = fake.state();
   const summary = {

@@ -226,11 +226,13 @@ export class BitwardenClient {
    * `memberIds: []` without a request, to spare the GET budget.
    *
    * GETs run at most `readConcurrency` at a time and at most `getsPerMinute` per minute.
+   * With `memberships: false` only the member and group lists are read (two requests) and every
+   * group's `memberIds` is null: enough for the removal guard, without one read per group.
    *
    * @returns null when the server has no read endpoints (404: Vaultwarden); the caller then has
    *   no organization view.
    */
-  async readOrganization(): Promise<OrgView | null> {
+  async readOrganization(options: { memberships?: boolean } = {}): Promise<OrgView | null> {
     const members = await this.listMembers();
     if (members === null) return null;
     const groupsResponse = await this.#read("/public/groups");
@@ -243,6 +245,7 @@ export class BitwardenClient {
       groups.map((group) =>
         limit(async (): Promise<OrgGroup | null> => {
           if (group.externalId === null) return group;
+          if (options.memberships === false) return { ...group, memberIds: null };
           const path = `/public/groups/${encodeURIComponent(group.id)}/member-ids`;
           const response = await this.#read(path);
           if (response === null) return null; // deleted since the list was read

@@ -33,8 +33,11 @@ export interface OrgGroup {
   name: string;
   /** Null (or blank) for a group not managed by directory sync. */
   externalId: string | null;
-  /** Membership ids ({@link OrgMember.id}). */
-  memberIds: string[];
+  /**
+   * Membership ids ({@link OrgMember.id}), or null when they were not read (a sync reads only
+   * the group list: the removal guard needs members, and one read per group is slow).
+   */
+  memberIds: string[] | null;
 }
 
 /** The organization as the planner sees it. */
@@ -187,7 +190,8 @@ interface SimMember {
 interface SimGroup {
   id: string | null;
   name: string;
-  members: Set<SimMember>;
+  /** Null when the organization's membership of the group was not read. */
+  members: Set<SimMember> | null;
 }
 
 interface GroupChange {
@@ -195,6 +199,8 @@ interface GroupChange {
   externalId: string;
   name: string;
   created: boolean;
+  /** The group's current membership was not read: adds and removes are unknown. */
+  membershipUnknown: boolean;
   previousName: string | null;
   add: Map<SimMember, true>;
   remove: Map<SimMember, true>;
@@ -249,10 +255,13 @@ class OrgState {
     }
     for (const g of org.groups) {
       if (isBlank(g.externalId) || g.externalId === null) continue;
-      const members = new Set<SimMember>();
-      for (const id of g.memberIds) {
-        const m = byId.get(id);
-        if (m !== undefined) members.add(m);
+      let members: Set<SimMember> | null = null;
+      if (g.memberIds !== null) {
+        members = new Set<SimMember>();
+        for (const id of g.memberIds) {
+          const m = byId.get(id);
+          if (m !== undefined) members.add(m);
+        }
       }
       this.groups.set(g.externalId, { id: g.id, name: g.name, members });
     }
@@ -270,7 +279,7 @@ class OrgState {
       this.byExternalId.delete(m.externalId);
     }
     this.byEmail.get(m.email.toLowerCase())?.delete(m);
-    for (const g of this.groups.values()) g.members.delete(m);
+    for (const g of this.groups.values()) g.members?.delete(m);
   }
 
   members(): SimMember[] {
@@ -513,6 +522,7 @@ export function planSync(requests: ImportRequest[], org: OrgView | null): Plan {
           externalId: g.externalId,
           name: g.name,
           created: true,
+          membershipUnknown: false,
           previousName: null,
           add: new Map(),
           remove: new Map(),
@@ -525,6 +535,7 @@ export function planSync(requests: ImportRequest[], org: OrgView | null): Plan {
           externalId: g.externalId,
           name: group.name,
           created: false,
+          membershipUnknown: group.members === null,
           previousName: null,
           add: new Map(),
           remove: new Map(),
@@ -536,6 +547,10 @@ export function planSync(requests: ImportRequest[], org: OrgView | null): Plan {
         group.name = g.name;
       }
       change.name = g.name;
+      if (group.members === null) {
+        group.members = desired;
+        continue;
+      }
       for (const m of group.members) {
         if (desired.has(m)) continue;
         if (change.add.has(m)) change.add.delete(m);
@@ -564,11 +579,17 @@ export function planSync(requests: ImportRequest[], org: OrgView | null): Plan {
   for (const change of changes.values()) {
     const renamed = change.previousName !== null && change.previousName !== change.name;
     const membershipChanged = change.add.size + change.remove.size > 0;
-    if (!change.created && !renamed && !membershipChanged) {
+    if (!change.created && !renamed && !membershipChanged && !change.membershipUnknown) {
       unchangedGroups++;
       continue;
     }
-    const action: PlanGroupAction = change.created ? "create" : renamed ? "rename" : "update";
+    const action: PlanGroupAction = change.created
+      ? "create"
+      : renamed
+      ? "rename"
+      : change.membershipUnknown
+      ? "upsert"
+      : "update";
     groups.push({
       id: change.id,
       externalId: change.externalId,

@@ -352,7 +352,14 @@ export function planLine(summary: PlanSummary, orgView: boolean): string {
       plural(summary.remove, "removal")
     }, ${plural(summary.groupsUpsert, "group")} to create or update (no organization view)`;
   }
-  return `${summary.invite} to invite, ${summary.link} to link, ${summary.remove} to remove, ${summary.unchanged} unchanged, ${summary.skipped} skipped by the server; groups: ${summary.groupsCreate} to create, ${summary.groupsRename} to rename, ${summary.groupsUpdate} to update (${summary.membershipAdds} memberships added, ${summary.membershipRemoves} removed)`;
+  const members =
+    `${summary.invite} to invite, ${summary.link} to link, ${summary.remove} to remove, ${summary.unchanged} unchanged, ${summary.skipped} skipped by the server`;
+  if (summary.groupsUpsert > 0) {
+    return `${members}; groups: ${summary.groupsCreate} to create, ${summary.groupsRename} to rename, ${
+      summary.groupsUpdate + summary.groupsUpsert
+    } to update (memberships set as the directory lists them)`;
+  }
+  return `${members}; groups: ${summary.groupsCreate} to create, ${summary.groupsRename} to rename, ${summary.groupsUpdate} to update (${summary.membershipAdds} memberships added, ${summary.membershipRemoves} removed)`;
 }
 
 /**
@@ -475,7 +482,10 @@ export async function syncOnce(
   }
 
   // 5. Plan and guard.
-  const org: OrgView | null = await client.readOrganization();
+  // Members and the group list only: the guard needs members, and reading each group's
+  // members (one GET per group, 200 a minute on the cloud) would take minutes on large
+  // organizations. `roster plan` reads them all.
+  const org: OrgView | null = await client.readOrganization({ memberships: false });
   let toSend = requests;
   if (org === null) {
     log.info(

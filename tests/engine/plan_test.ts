@@ -423,3 +423,38 @@ Deno.test("planSync() warns that revoked members in the directory stay revoked",
   ]);
   assert.equal(plan.summary.unchanged, 2);
 });
+
+Deno.test("planSync() with unread group memberships plans removals and renames, not membership", () => {
+  const org: OrgView = {
+    members: [
+      { id: "m1", email: "ann@example.com", externalId: "u1", status: 2, type: 2 },
+      { id: "m2", email: "bo@example.com", externalId: "u2", status: 2, type: 2 },
+    ],
+    groups: [
+      { id: "g1", name: "Old name", externalId: "eng", memberIds: null },
+      { id: "g2", name: "Ops", externalId: "ops", memberIds: null },
+    ],
+  };
+  const request: ImportRequest = {
+    groups: [
+      { name: "Engineering", externalId: "eng", memberExternalIds: ["u1"] },
+      { name: "Ops", externalId: "ops", memberExternalIds: ["u1"] },
+      { name: "New", externalId: "new", memberExternalIds: ["u1"] },
+    ],
+    members: [
+      { email: "ann@example.com", externalId: "u1", deleted: false },
+      { email: "bo@example.com", externalId: "u2", deleted: true },
+    ],
+    overwriteExisting: false,
+    largeImport: false,
+    inviteUsersAfterProvisioning: false,
+  };
+  const plan = planSync([request], org);
+  assert.deepEqual(plan.remove.map((m) => m.externalId), ["u2"]);
+  assert.deepEqual(
+    plan.groups.map((g) => [g.externalId, g.action, g.add.length, g.remove.length]),
+    [["eng", "rename", 0, 0], ["new", "create", 1, 0], ["ops", "upsert", 0, 0]],
+  );
+  assert.equal(plan.summary.groupsUpsert, 1);
+  assert.equal(plan.summary.membershipAdds, 1);
+});

@@ -57,11 +57,33 @@ function indexRefs(map: Map<string, number[]>, refs: readonly string[], index: n
   }
 }
 
-function appendUnique(target: string[], seen: Set<string>, items: readonly string[]): void {
-  for (const item of items) {
-    if (!seen.has(item)) {
-      seen.add(item);
-      target.push(item);
+/**
+ * De-duplicating appends on user indices: a stamp per user says which list last took it, so no
+ * set is built per group (they dominated memory on directories with large groups).
+ */
+class Collector {
+  readonly #stamp: Int32Array;
+  #current = 0;
+
+  constructor(size: number) {
+    this.#stamp = new Int32Array(size);
+  }
+
+  /** Starts a new list; earlier lists' stamps no longer count. */
+  start(): number[] {
+    this.#current++;
+    return [];
+  }
+
+  /** Appends the items not yet in the list started last, in order. */
+  append(target: number[], items: readonly number[]): void {
+    const stamp = this.#stamp;
+    const current = this.#current;
+    for (const item of items) {
+      if (stamp[item] !== current) {
+        stamp[item] = current;
+        target.push(item);
+      }
     }
   }
 }
@@ -79,6 +101,17 @@ export function flattenGroups(
   const ignored = options.ignoredRefs;
   const count = groups.length;
 
+  // Users are handled by index; users sharing an externalId (identical records) share the
+  // index of the first, so a member is listed once.
+  const canonical = new Int32Array(users.length);
+  const firstByExternalId = new Map<string, number>();
+  users.forEach((user, i) => {
+    const first = firstByExternalId.get(user.externalId);
+    if (first === undefined) firstByExternalId.set(user.externalId, i);
+    canonical[i] = first ?? i;
+  });
+  firstByExternalId.clear();
+
   const userByRef = new Map<string, number[]>();
   users.forEach((user, i) => indexRefs(userByRef, user.refs, i));
   const groupByRef = new Map<string, number[]>();
@@ -86,39 +119,42 @@ export function flattenGroups(
 
   // Direct user members, and nesting edges recorded on the child so that each parent's
   // children come out in directory group order without sorting.
-  const direct: string[][] = [];
+  const collector = new Collector(users.length);
+  const direct: number[][] = [];
   const parentsOf: number[][] = [];
   for (let i = 0; i < count; i++) parentsOf.push([]);
   const unresolved: UnresolvedMember[] = [];
+  const one = [0];
   groups.forEach((group, g) => {
-    const members: string[] = [];
-    const seen = new Set<string>();
-    const reported = new Set<string>();
+    const members = collector.start();
+    let reported: Set<string> | undefined;
     for (const ref of group.memberRefs) {
       const userMatches = userByRef.get(ref);
       const groupMatches = groupByRef.get(ref);
       if (userMatches !== undefined) {
         for (const u of userMatches) {
-          const user = users[u];
-          if (user !== undefined && user.member && !seen.has(user.externalId)) {
-            seen.add(user.externalId);
-            members.push(user.externalId);
-          }
+          if (users[u]?.member !== true) continue;
+          one[0] = canonical[u] ?? u;
+          collector.append(members, one);
         }
       }
       if (groupMatches !== undefined) {
         for (const child of groupMatches) parentsOf[child]?.push(g);
       }
       if (
-        userMatches === undefined && groupMatches === undefined &&
-        ignored?.has(ref) !== true && !reported.has(ref)
+        userMatches === undefined && groupMatches === undefined && ignored?.has(ref) !== true
       ) {
-        reported.add(ref);
-        unresolved.push({ groupReferenceId: group.referenceId, memberRef: ref });
+        reported ??= new Set<string>();
+        if (!reported.has(ref)) {
+          reported.add(ref);
+          unresolved.push({ groupReferenceId: group.referenceId, memberRef: ref });
+        }
       }
     }
     direct.push(members);
   });
+  userByRef.clear();
+  groupByRef.clear();
   const children: number[][] = [];
   for (let i = 0; i < count; i++) children.push([]);
   parentsOf.forEach((parents, child) => {
@@ -130,7 +166,7 @@ export function flattenGroups(
 
   // Iterative Tarjan. SCCs complete children-first, so every child outside the current
   // component already has its final member list.
-  const result: string[][] = new Array<string[]>(count);
+  const result: number[][] = new Array<number[]>(count);
   const index = new Int32Array(count).fill(-1);
   const low = new Int32Array(count);
   const component = new Int32Array(count).fill(-1);
@@ -141,6 +177,7 @@ export function flattenGroups(
   const callEdge = new Int32Array(count);
   let nextIndex = 0;
   let nextComponent = 0;
+  const none: number[] = [];
 
   const finishComponent = (root: number): void => {
     const members: number[] = [];
@@ -152,32 +189,37 @@ export function flattenGroups(
       members.push(node);
       if (node === root) break;
     }
-    const list: string[] = [];
-    const seen = new Set<string>();
     if (members.length === 1) {
-      appendUnique(list, seen, direct[root] ?? []);
-      for (const child of children[root] ?? []) {
-        if (child !== root) appendUnique(list, seen, result[child] ?? []);
+      const kids = children[root] ?? none;
+      const own = direct[root] ?? none;
+      if (kids.length === 0 || (kids.length === 1 && kids[0] === root)) {
+        result[root] = own; // a leaf keeps its direct list: no copy
+        return;
+      }
+      const list = collector.start();
+      collector.append(list, own);
+      for (const child of kids) {
+        if (child !== root) collector.append(list, result[child] ?? none);
       }
       result[root] = list;
       return;
     }
     members.sort((a, b) => a - b);
     const outside = new Set<number>();
+    const list = collector.start();
     for (const member of members) {
-      appendUnique(list, seen, direct[member] ?? []);
-      for (const child of children[member] ?? []) {
+      collector.append(list, direct[member] ?? none);
+      for (const child of children[member] ?? none) {
         if (component[child] !== id) outside.add(child);
       }
     }
     for (const child of [...outside].sort((a, b) => a - b)) {
-      appendUnique(list, seen, result[child] ?? []);
+      collector.append(list, result[child] ?? none);
     }
     for (const member of members) {
-      const own: string[] = [];
-      const ownSeen = new Set<string>();
-      appendUnique(own, ownSeen, direct[member] ?? []);
-      appendUnique(own, ownSeen, list);
+      const own = collector.start();
+      collector.append(own, direct[member] ?? none);
+      collector.append(own, list);
       result[member] = own;
     }
   };
@@ -218,5 +260,12 @@ export function flattenGroups(
     }
   }
 
-  return { memberExternalIds: result, unresolved };
+  const memberExternalIds: string[][] = new Array<string[]>(count);
+  for (let g = 0; g < count; g++) {
+    const list = result[g] ?? none;
+    const ids: string[] = new Array<string>(list.length);
+    for (let k = 0; k < list.length; k++) ids[k] = users[list[k] ?? 0]?.externalId ?? "";
+    memberExternalIds[g] = ids;
+  }
+  return { memberExternalIds, unresolved };
 }

@@ -22,6 +22,11 @@ export interface EngineOptions {
    * `sync.groupFilter`). LDAP filters are applied by the provider and not passed here.
    */
   setFilters?: { users?: string | undefined; groups?: string | undefined };
+  /**
+   * Called between stages, when the previous stage's working data has become garbage. The CLI
+   * collects garbage there to keep a large directory's peak memory down. @default nothing
+   */
+  betweenStages?: () => void;
 }
 
 /**
@@ -56,6 +61,7 @@ export function buildSyncData(snapshot: DirectorySnapshot, options: EngineOption
   });
   if (error !== null) throw error;
 
+  options.betweenStages?.();
   const skipped = [...snapshot.skipped, ...normalized.skipped];
   if (!options.syncGroups) {
     return {
@@ -80,7 +86,9 @@ export function buildSyncData(snapshot: DirectorySnapshot, options: EngineOption
   for (const g of snapshot.groups) {
     if (!kept.has(g)) { for (const ref of g.refs ?? [g.referenceId]) ignoredRefs.add(ref); }
   }
+  options.betweenStages?.();
   const nesting = flattenGroups(groupResult.groups, { users: nestingUsers, ignoredRefs });
+  options.betweenStages?.();
 
   return {
     users: options.syncUsers ? userResult.users.map((i) => i.user) : [],

@@ -16,6 +16,8 @@ export interface Measurement {
   code: number;
   /** Bytes the command wrote to stdout. */
   stdoutBytes: number;
+  /** The last lines the command wrote to stderr. */
+  stderrTail: string;
 }
 
 /** Options for {@link measure}. */
@@ -24,6 +26,8 @@ export interface MeasureOptions {
   cwd?: string;
   /** Extra environment variables. */
   env?: Record<string, string>;
+  /** Sees each chunk of stdout (which is otherwise discarded). */
+  onStdout?: (chunk: Uint8Array) => void;
 }
 
 async function hasGnuTime(): Promise<boolean> {
@@ -35,10 +39,25 @@ async function hasGnuTime(): Promise<boolean> {
   }
 }
 
-async function drain(stream: ReadableStream<Uint8Array>): Promise<number> {
+async function drain(
+  stream: ReadableStream<Uint8Array>,
+  onChunk?: (chunk: Uint8Array) => void,
+): Promise<number> {
   let bytes = 0;
-  for await (const chunk of stream) bytes += chunk.byteLength;
+  for await (const chunk of stream) {
+    bytes += chunk.byteLength;
+    onChunk?.(chunk);
+  }
   return bytes;
+}
+
+async function tail(stream: ReadableStream<Uint8Array>, lines: number): Promise<string> {
+  const decoder = new TextDecoder();
+  let text = "";
+  for await (const chunk of stream) {
+    text = (text + decoder.decode(chunk, { stream: true })).slice(-16384);
+  }
+  return text.trimEnd().split("\n").slice(-lines).join("\n");
 }
 
 /** Runs `command args…`, discarding its stdout, and measures it. */
@@ -57,7 +76,7 @@ export async function measure(
     ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
     ...(options.env === undefined ? {} : { env: options.env }),
     stdout: "piped",
-    stderr: "inherit",
+    stderr: "piped",
   }).spawn();
   let polledKiB = 0;
   const poll = gnu ? undefined : setInterval(() => {
@@ -69,7 +88,10 @@ export async function measure(
       // the process has exited
     }
   }, 20);
-  const stdoutBytes = await drain(child.stdout);
+  const [stdoutBytes, stderrTail] = await Promise.all([
+    drain(child.stdout, options.onStdout),
+    tail(child.stderr, 5),
+  ]);
   const { code } = await child.status;
   const wallMs = performance.now() - started;
   if (poll !== undefined) clearInterval(poll);
@@ -79,5 +101,5 @@ export async function measure(
     peakKiB = Number(text) || 0;
   }
   await Deno.remove(statsFile);
-  return { wallMs, peakRssMiB: peakKiB / 1024, code, stdoutBytes };
+  return { wallMs, peakRssMiB: peakKiB / 1024, code, stdoutBytes, stderrTail };
 }

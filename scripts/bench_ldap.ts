@@ -19,6 +19,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { configSchema } from "../src/config/schema.ts";
 import { groupAttributes, ldapMappingSettings, userAttributes } from "../src/ldap/entry.ts";
+import { measure as measureCommand } from "./_measure.ts";
 import { generateLdif } from "./gen_ldif.ts";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
@@ -91,71 +92,31 @@ interface Measured {
   stderrTail: string;
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Runs a command, counting `dn:` lines (or bytes) of stdout, and measures time and peak RSS. */
 async function measure(
   cmd: string[],
   options: { env?: Record<string, string>; countDn: boolean },
 ): Promise<Measured> {
-  const useTime = await exists("/usr/bin/time");
-  const argv = useTime ? ["/usr/bin/time", "-v", ...cmd] : cmd;
-  const start = performance.now();
-  const child = new Deno.Command(argv[0]!, {
-    args: argv.slice(1),
-    env: options.env ?? {},
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let sampledKb = 0;
-  const sampler = useTime ? undefined : setInterval(() => {
-    try {
-      const status = Deno.readTextFileSync(`/proc/${child.pid}/status`);
-      const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
-      if (kb > sampledKb) sampledKb = kb;
-    } catch {
-      // exited
-    }
-  }, 20);
   let count = 0;
   let carry = "";
-  const counting = (async () => {
-    for await (const chunk of child.stdout) {
-      if (!options.countDn) {
-        count += chunk.length;
-        continue;
+  const result = await measureCommand(cmd, {
+    ...(options.env === undefined ? {} : { env: options.env }),
+    ...(options.countDn
+      ? {
+        onStdout: (chunk: Uint8Array) => {
+          const lines = (carry + decoder.decode(chunk, { stream: true })).split("\n");
+          carry = lines.pop() ?? "";
+          for (const line of lines) if (line.startsWith("dn:")) count++;
+        },
       }
-      const text = carry + decoder.decode(chunk, { stream: true });
-      const lines = text.split("\n");
-      carry = lines.pop() ?? "";
-      for (const line of lines) if (line.startsWith("dn:")) count++;
-    }
-  })();
-  const stderrText = (async () => {
-    let text = "";
-    for await (const chunk of child.stderr) text += decoder.decode(chunk, { stream: true });
-    return text;
-  })();
-  const status = await child.status;
-  await counting;
-  const wallMs = performance.now() - start;
-  if (sampler !== undefined) clearInterval(sampler);
-  const err = await stderrText;
-  const timeKb = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(err)?.[1] ?? 0);
-  const exit = Number(/Exit status: (\d+)/.exec(err)?.[1] ?? status.code);
+      : {}),
+  });
   return {
-    wallMs: Math.round(wallMs),
-    peakRssMB: Math.round(((useTime ? timeKb : sampledKb) / 1024) * 10) / 10,
-    exitCode: useTime ? exit : status.code,
-    count,
-    stderrTail: err.split("\n").filter((l) => !/^\t/.test(l)).slice(-5).join("\n"),
+    wallMs: Math.round(result.wallMs),
+    peakRssMB: Math.round(result.peakRssMiB * 10) / 10,
+    exitCode: result.code,
+    count: options.countDn ? count : result.stdoutBytes,
+    stderrTail: result.stderrTail,
   };
 }
 

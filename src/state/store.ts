@@ -111,6 +111,7 @@ const SYNC_KEYS = {
   groups: ["sync", "lastGroupSync"],
   hash: ["sync", "hash"],
   providerState: ["sync", "providerState"],
+  orgFingerprint: ["sync", "orgFingerprint"],
 } as const;
 
 function isStringRecord(value: unknown): value is Record<string, string> {
@@ -224,7 +225,23 @@ export class StateStore {
       .delete(SYNC_KEYS.users)
       .delete(SYNC_KEYS.groups)
       .delete(SYNC_KEYS.providerState)
+      .delete(SYNC_KEYS.orgFingerprint)
       .commit();
+  }
+
+  /**
+   * The fingerprint of the organization's linked members after the last successful sync (see
+   * `src/sync/drift.ts`): lets an incremental run that finds no directory change notice that
+   * the organization was changed by hand.
+   */
+  async getOrgFingerprint(): Promise<string | undefined> {
+    const entry = await this.#kv.get<unknown>(SYNC_KEYS.orgFingerprint);
+    return typeof entry.value === "string" ? entry.value : undefined;
+  }
+
+  /** Stores the organization's fingerprint after a successful sync. */
+  async setOrgFingerprint(fingerprint: string): Promise<void> {
+    await this.#kv.set(SYNC_KEYS.orgFingerprint, fingerprint);
   }
 
   /**

@@ -13,7 +13,25 @@
  * @module
  */
 
+import { createHash } from "node:crypto";
 import { type ImportRequest, type OrgMember, type PlanMember, planSync } from "../engine/mod.ts";
+
+/**
+ * A digest of the organization's linked members: each member's externalId, lowercase email and
+ * status, order-independent. It changes when a member is removed, unlinked, re-linked, added
+ * with an externalId, or revoked or restored by hand; it ignores members without an externalId
+ * (roster never manages those). An incremental read that finds no directory change compares it
+ * with the one stored after the last sync, to know whether a drift check is needed.
+ */
+export function orgFingerprint(members: readonly OrgMember[]): string {
+  const lines = members
+    .filter((m) => m.externalId !== null && m.externalId.trim() !== "")
+    .map((m) => `${m.externalId}\u0000${m.email.toLowerCase()}\u0000${m.status}`)
+    .sort();
+  const hash = createHash("sha256");
+  for (const line of lines) hash.update(line + "\n");
+  return `${lines.length}:${hash.digest("base64")}`;
+}
 
 /** What drifted, each list sorted by email then externalId. */
 export interface Drift {

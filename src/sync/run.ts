@@ -35,6 +35,7 @@ import {
 import {
   ConfigError,
   DirectoryDataError,
+  errorMessage,
   ExitCode,
   RemovalGuardError,
   RosterError,
@@ -45,7 +46,7 @@ import type { Logger } from "../output/log.ts";
 export type SyncLog = Pick<Logger, "debug" | "info" | "warn" | "error">;
 import type { Counts, RunOutcome, RunRecord, StateStore } from "../state/store.ts";
 import { checkSourceHealth } from "./health.ts";
-import { describeDrift, detectDrift, type Drift } from "./drift.ts";
+import { describeDrift, detectDrift, type Drift, orgFingerprint } from "./drift.ts";
 import type { HeldLock } from "./lock.ts";
 import type { ReadResult } from "./read.ts";
 
@@ -331,6 +332,8 @@ export interface SyncEnv {
 export interface SyncOptions {
   /** `--force`: full read, and send even when the hash is unchanged. */
   force: boolean;
+  /** Read the whole directory, without `--force`'s resend (set internally, see `syncOnce`). */
+  fullRead?: boolean;
   /** `--allow-removals N`. */
   allowRemovals: number | undefined;
   /** `--allow-empty`. */
@@ -385,7 +388,8 @@ export async function syncOnce(
   // 1. Read.
   const times = await store.getSyncTimes();
   const hasPrevious = times.users !== undefined || times.groups !== undefined;
-  const incremental = !options.force && !config.sync.overwriteExisting && hasPrevious;
+  const incremental = !options.force && options.fullRead !== true &&
+    !config.sync.overwriteExisting && hasPrevious;
   const readAt = env.now();
   const read = await env.read(incremental);
   const mode = read.incremental ? "incremental" : "full";
@@ -444,6 +448,26 @@ export async function syncOnce(
     };
   };
 
+  if (requests.length === 0 && read.incremental) {
+    // The directory did not change. The organization may have: compare its linked members
+    // with the fingerprint taken after the last sync, and check for drift on a full read when
+    // they differ.
+    const members = await client.listMembers();
+    if (members !== null) {
+      const fingerprint = orgFingerprint(members);
+      const stored = await store.getOrgFingerprint();
+      if (stored !== undefined && stored !== fingerprint) {
+        log.info(
+          "The directory is unchanged since the last sync, but the organization's linked members changed: reading the whole directory to check for drift",
+        );
+        return await syncOnce(env, { ...options, fullRead: true }, progress);
+      }
+      if (stored === undefined) await store.setOrgFingerprint(fingerprint);
+    }
+    return await noChange(
+      "unchanged since the last sync: the directory reports no change, and the organization's linked members are as the last sync left them",
+    );
+  }
   if (requests.length === 0) {
     return await noChange("nothing to send: the directory read found no users or groups to sync");
   }
@@ -467,6 +491,7 @@ export async function syncOnce(
     }
     drift = detectDrift(requests, members);
     if (!drift.drifted) {
+      await store.setOrgFingerprint(orgFingerprint(members));
       return await noChange(
         "unchanged since the last sync, and the organization's members have not drifted",
         { drift, orgView: true },
@@ -553,6 +578,11 @@ export async function syncOnce(
     sent.groups += batch.groups;
   }
   await succeed(hash.hash);
+  const after = await client.listMembers().catch((error: unknown) => {
+    log.debug(`Cannot read the member list after the sync: ${errorMessage(error)}`);
+    return null;
+  });
+  if (after !== null) await store.setOrgFingerprint(orgFingerprint(after));
   return {
     outcome: "synced",
     reason: drift !== null

@@ -150,3 +150,71 @@ Deno.test("syncOnce() says which batches were applied when a later one fails, an
   assert.deepEqual(await store.getSyncTimes(), { users: undefined, groups: undefined });
   assert.equal(await store.getLastFullRead(), undefined);
 });
+
+Deno.test("syncOnce() after an unchanged incremental read rereads in full when the organization was changed by hand", async () => {
+  const fake = await startFakeBitwarden();
+  const io = captureIo();
+  using store = await openStateStore(":memory:");
+  const config = defaultConfig();
+  const client = new BitwardenClient({
+    urls: { api: fake.apiUrl, identity: fake.identityUrl },
+    apiKey: fake.credentials,
+    deviceIdentifier: "test-device",
+  });
+  const full: ReadResult = {
+    snapshot: { users: [user(1), user(2), user(3)], groups: [], skipped: [] },
+    incremental: false,
+    notices: [],
+    counts: { users: 3, groups: 0, skipped: 0, pages: 1 },
+  };
+  const unchanged: ReadResult = {
+    snapshot: { users: [], groups: [], skipped: [] },
+    incremental: true,
+    notices: [],
+    counts: { users: 0, groups: 0, skipped: 0, pages: 1 },
+  };
+  const reads: boolean[] = [];
+  const env = {
+    config,
+    store,
+    client,
+    log: new Logger(io, { level: "normal", color: false }),
+    now: () => new Date("2026-01-01T00:00:00Z"),
+    read: (incremental: boolean) => {
+      reads.push(incremental);
+      return Promise.resolve(incremental ? unchanged : full);
+    },
+    build: (r: ReadResult) =>
+      buildSyncData(r.snapshot, { syncUsers: true, syncGroups: true, removeDisabled: false }),
+  };
+  const options = { force: false, allowRemovals: undefined, allowEmpty: false };
+  try {
+    assert.equal((await syncOnce(env, options)).outcome, "synced");
+    const quiet = await syncOnce(env, options);
+    assert.equal(quiet.outcome, "no-change");
+    assert.deepEqual(reads, [false, true], "the second run read incrementally and stopped there");
+
+    // Someone removes user2 in the Admin Console; the directory still lists them.
+    const token = fake.mintToken();
+    const response = await fetch(`${fake.apiUrl}/public/organization/import`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({
+        groups: [],
+        members: [{ email: null, externalId: "u2", deleted: true }],
+        overwriteExisting: false,
+      }),
+    });
+    await response.body?.cancel();
+    assert.equal(fake.state().members.some((m) => m.externalId === "u2"), false);
+
+    const repaired = await syncOnce(env, options);
+    assert.deepEqual(reads, [false, true, true, false], "an incremental read, then a full one");
+    assert.equal(repaired.outcome, "synced");
+    assert.match(repaired.reason, /drifted/);
+    assert.equal(fake.state().members.some((m) => m.externalId === "u2"), true);
+  } finally {
+    client.close();
+    await fake.close();
+  }
+});

@@ -1,0 +1,80 @@
+import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
+import { BerWriter, MessageParser, SearchEntry } from "ldapts";
+import { berElementLength } from "../../src/ldap/ldapts_buffering.ts";
+
+/** The BER of a SearchResultEntry message with `count` member values. */
+function searchEntry(messageId: number, dn: string, count: number): Buffer {
+  const w = new BerWriter();
+  w.startSequence();
+  w.writeInt(messageId);
+  w.startSequence(0x64);
+  w.writeString(dn);
+  w.startSequence();
+  w.startSequence();
+  w.writeString("member");
+  w.startSequence(0x31);
+  for (let i = 0; i < count; i++) w.writeString(`uid=user${i},ou=people,dc=example,dc=com`);
+  w.endSequence();
+  w.endSequence();
+  w.endSequence();
+  w.endSequence();
+  w.endSequence();
+  return w.buffer;
+}
+
+function parseInChunks(stream: Buffer, chunkSize: number): SearchEntry[] {
+  const parser = new MessageParser();
+  const messages: SearchEntry[] = [];
+  parser.on("message", (message) => {
+    if (message instanceof SearchEntry) messages.push(message);
+  });
+  parser.on("error", (error) => {
+    throw error;
+  });
+  for (let offset = 0; offset < stream.length; offset += chunkSize) {
+    parser.read(stream.subarray(offset, offset + chunkSize), new Map());
+  }
+  return messages;
+}
+
+Deno.test("berElementLength() reads short and long BER lengths, and waits for the header", () => {
+  assert.equal(berElementLength(Uint8Array.of(0x30, 0x05)), 7);
+  assert.equal(berElementLength(Uint8Array.of(0x30, 0x82, 0x01, 0x00)), 4 + 256);
+  assert.equal(berElementLength(Uint8Array.of(0x30, 0x84, 0x00, 0x01, 0x00, 0x00)), 6 + 65536);
+  assert.equal(berElementLength(Uint8Array.of(0x30)), undefined);
+  assert.equal(berElementLength(Uint8Array.of(0x30, 0x82, 0x01)), undefined);
+  assert.equal(berElementLength(Uint8Array.of(0x30, 0x80)), undefined, "indefinite length");
+});
+
+Deno.test("ldapts MessageParser reassembles messages spanning many chunks, whatever the split", () => {
+  const big = searchEntry(7, "cn=everyone,ou=groups,dc=example,dc=com", 20_000);
+  const small = searchEntry(7, "cn=small,ou=groups,dc=example,dc=com", 3);
+  const stream = Buffer.concat([small, big, small, big]);
+  for (const chunkSize of [1, 7, 1000, 65536, stream.length]) {
+    if (chunkSize === 1 && stream.length > 100_000) {
+      // byte by byte through the small messages only (the big ones would take long)
+      const messages = parseInChunks(Buffer.concat([small, small]), 1);
+      assert.deepEqual(messages.map((m) => m.name), [
+        "cn=small,ou=groups,dc=example,dc=com",
+        "cn=small,ou=groups,dc=example,dc=com",
+      ]);
+      continue;
+    }
+    const messages = parseInChunks(stream, chunkSize);
+    assert.deepEqual(
+      messages.map((m) => [m.name, m.attributes[0]?.values.length]),
+      [
+        ["cn=small,ou=groups,dc=example,dc=com", 3],
+        ["cn=everyone,ou=groups,dc=example,dc=com", 20_000],
+        ["cn=small,ou=groups,dc=example,dc=com", 3],
+        ["cn=everyone,ou=groups,dc=example,dc=com", 20_000],
+      ],
+      `chunks of ${chunkSize} bytes`,
+    );
+    assert.equal(
+      messages[1]?.attributes[0]?.values[19_999],
+      "uid=user19999,ou=people,dc=example,dc=com",
+    );
+  }
+});

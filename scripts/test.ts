@@ -3,8 +3,13 @@
  *
  * The LDAP tests run against a real OpenLDAP `slapd` that they start themselves on 127.0.0.1.
  * When `slapd` or `ldapsearch` is missing, this installs Debian's `slapd` and `ldap-utils` with
- * apt (as root, or through sudo) before running `deno test`. Arguments are passed to `deno test`
- * (e.g. `deno task test tests/engine`).
+ * apt (as root, or through sudo) before running `deno test`.
+ *
+ * The Active Directory tests (`tests/providers/samba_ad_test.ts`) run against a real Samba AD DC
+ * on the fixed ports 389/636, so they need root. Running as root with apt, this installs Samba
+ * when it is missing (about 50 s with `apt-get update`); set `ROSTER_SAMBA_INSTALL=0` to skip
+ * that. Without root or Samba those tests are reported as ignored, with the reason.
+ * Arguments are passed to `deno test` (e.g. `deno task test tests/engine`).
  * @module
  */
 
@@ -54,7 +59,34 @@ async function ensureSlapd(): Promise<void> {
   }
 }
 
+/** Debian packages a Samba AD DC needs (scripts/samba.sh). */
+const SAMBA_PACKAGES = [
+  "samba",
+  "samba-ad-dc",
+  "samba-ad-provision",
+  "samba-dsdb-modules",
+  "python3-samba",
+  "winbind",
+  "ldb-tools",
+];
+
+async function ensureSamba(): Promise<void> {
+  if (Deno.uid() !== 0 || Deno.env.get("ROSTER_SAMBA_INSTALL") === "0") return;
+  if (await found("samba") && await found("samba-tool") && await found("ldbadd")) return;
+  if (!await found("apt-get")) return;
+  log("installing Samba (needed by the Active Directory tests; ROSTER_SAMBA_INSTALL=0 skips)");
+  const env = { DEBIAN_FRONTEND: "noninteractive" };
+  const started = Date.now();
+  if (await run(["apt-get", "update", "-qq"], env) !== 0) log("apt-get update failed");
+  if (await run(["apt-get", "install", "-y", "-qq", ...SAMBA_PACKAGES], env) !== 0) {
+    log("apt-get install samba failed: the Active Directory tests will be ignored");
+    return;
+  }
+  log(`Samba installed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
+
 await ensureSlapd();
+await ensureSamba();
 const path = [Deno.env.get("PATH") ?? "", ...SBIN].join(":");
 const targets = Deno.args.length > 0 ? Deno.args : ["tests/"];
 const code = await run(

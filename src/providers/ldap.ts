@@ -11,11 +11,14 @@
  *
  * **Reads.** The user and group searches run at the same time on two connections, paged (RFC
  * 2696, `directory.ldap.pageSize`) unless `pagedSearch` is off, and each LDAP page is mapped and
- * yielded at once, so raw entries are never held for the whole directory. Only the attributes
- * the mapping needs are requested. Any size, time or admin limit, failed page or lost connection
- * throws `SourceIncompleteError`. AD groups with more than 1,500 members are completed with
- * ranged retrieval (`member;range=1500-*` …), and every full AD read also lists
- * `CN=Deleted Objects` with the show-deleted control (a failure there is a warning notice).
+ * yielded at once, so raw entries are never held for the whole directory. Paging is roster's own
+ * loop over the server's cookie, not ldapts' `searchPaginated`, which ends the search at a page
+ * that comes back empty even when the server sent a cookie to continue (AD does). Only the
+ * attributes the mapping needs are requested. Any size, time or admin limit, failed page or lost
+ * connection throws `SourceIncompleteError`. In AD mode group members are read in ranges
+ * (`member;range=0-1499`, then `member;range=1500-*` …; Samba only ranges when asked, AD always
+ * for big groups), and every full AD read also lists `CN=Deleted Objects` of the user search
+ * base's domain with the show-deleted control (a failure there is a warning notice).
  *
  * **Incremental reads.** roster never sends a partial directory. An incremental read first
  * checks whether anything changed: a one-entry search for users whose revision attribute
@@ -30,9 +33,20 @@
  * @module
  */
 
+import { Buffer } from "node:buffer";
 import { isIP } from "node:net";
 import type { ConnectionOptions } from "node:tls";
-import { Client, Control, type Entry } from "ldapts";
+import {
+  Ber,
+  BerWriter,
+  Client,
+  Control,
+  type Entry,
+  MessageParser,
+  PagedResultsControl,
+  SearchResponse,
+} from "ldapts";
+import "../ldap/ldapts_buffering.ts";
 import type { DirectoryGroup, DirectoryUser, SkippedEntry } from "../engine/types.ts";
 import {
   ConfigError,
@@ -62,6 +76,22 @@ export const LDAP_PASSWORD_KEY = "directory.ldap.password";
 
 /** AD `LDAP_SERVER_SHOW_DELETED_OID`: lists tombstones in `CN=Deleted Objects`. */
 export const SHOW_DELETED_OID = "1.2.840.113556.1.4.417";
+
+/** RFC 2696 simple paged results control. */
+export const PAGED_RESULTS_OID = "1.2.840.113556.1.4.319";
+
+/**
+ * Values of a multi-valued attribute asked for per read in AD mode (`member;range=0-1499`, then
+ * `member;range=1500-*` …): AD's default MaxValRange. A server with a smaller limit answers with
+ * a shorter range, which is followed the same way.
+ */
+export const AD_RANGE_STEP = 1500;
+
+/**
+ * How many pages in a row may come back empty with a continuation cookie (AD does this when a
+ * page's time budget runs out before a match) before the search is given up as incomplete.
+ */
+export const MAX_EMPTY_PAGES = 10_000;
 
 /**
  * How far before the `since` times an incremental read looks for changed entries, to absorb
@@ -592,8 +622,80 @@ function toLdapEntry(raw: Entry): LdapEntry {
 const BUFFER_ATTRIBUTES = ["objectGUID", "objectguid", "OBJECTGUID", "objectSid"];
 
 /**
- * Runs one search and yields its entries page by page. Paged searches stream (ldapts
- * `searchPaginated`); unpaged ones come back whole and are split into pages of `pageSize`.
+ * The RFC 2696 paged-results request control, written by roster instead of ldapts'
+ * `searchPaginated`: that one stops as soon as a page comes back with no entries, even when the
+ * server sent a cookie to continue (AD does), which would silently cut the read short.
+ */
+class PageRequestControl extends Control {
+  readonly #size: number;
+  readonly #cookie: Uint8Array;
+
+  constructor(size: number, cookie: Uint8Array) {
+    super(PAGED_RESULTS_OID);
+    this.#size = size;
+    this.#cookie = cookie;
+  }
+
+  protected override writeControl(writer: BerWriter): void {
+    const value = new BerWriter();
+    value.startSequence();
+    value.writeInt(this.#size);
+    if (this.#cookie.length > 0) value.writeBuffer(Buffer.from(this.#cookie), Ber.OctetString);
+    else value.writeString("");
+    value.endSequence();
+    writer.writeBuffer(value.buffer, Ber.OctetString);
+  }
+}
+
+/** What the last search response on one connection said about paging. */
+interface PageTap {
+  /** A search response arrived since the last reset. */
+  seen: boolean;
+  /** Its paged-results cookie: empty at the end, undefined when it had no paged control. */
+  cookie: Uint8Array | undefined;
+}
+
+const pageTaps = new WeakMap<Client, PageTap>();
+
+/**
+ * Listens to the search responses of one connection for their paged-results cookie, which
+ * ldapts' `search()` does not return. ldapts (pinned in deno.json) parses every response with
+ * its `MessageParser`; this adds a listener after its own, so the cookie is recorded before the
+ * `search()` promise continues. Throws when ldapts no longer has that parser (a version change
+ * that the tests catch), so a read is never cut short silently.
+ */
+function pageTap(client: Client): PageTap {
+  const existing = pageTaps.get(client);
+  if (existing !== undefined) return existing;
+  const parser: unknown = Reflect.get(client, "messageParser");
+  if (!(parser instanceof MessageParser)) {
+    throw new Error(
+      "ldapts has no messageParser: paged LDAP searches cannot read the server's cookie",
+    );
+  }
+  const tap: PageTap = { seen: false, cookie: undefined };
+  parser.on("message", (message) => {
+    if (!(message instanceof SearchResponse)) return;
+    const control = message.controls?.find((c) => c instanceof PagedResultsControl);
+    tap.seen = true;
+    tap.cookie = control instanceof PagedResultsControl
+      ? new Uint8Array(control.value?.cookie ?? [])
+      : undefined;
+  });
+  pageTaps.set(client, tap);
+  return tap;
+}
+
+function resetTap(tap: PageTap): void {
+  tap.seen = false;
+  tap.cookie = undefined;
+}
+
+/**
+ * Runs one search and yields its entries page by page. Paged searches (RFC 2696) send one
+ * request per page and follow the server's cookie until it is empty, also through pages that
+ * come back empty; unpaged ones come back whole and are split into pages of `pageSize`. Only
+ * non-empty pages are yielded. One search at a time per connection.
  */
 async function* search(
   client: Client,
@@ -609,17 +711,41 @@ async function* search(
     timeLimit: plan.connection.timeLimit,
   };
   let read = 0;
+  let pages = 0;
   try {
     if (plan.paged) {
-      const pages = client.searchPaginated(
-        spec.base,
-        { ...options, paged: { pageSize: plan.pageSize } },
-        spec.controls,
-      );
-      for await (const page of pages) {
-        read += page.searchEntries.length;
-        referrals.push(...page.searchReferences);
-        yield page.searchEntries;
+      const tap = pageTap(client);
+      let cookie: Uint8Array = new Uint8Array(0);
+      let emptyInARow = 0;
+      for (;;) {
+        resetTap(tap);
+        const controls = [...spec.controls ?? [], new PageRequestControl(plan.pageSize, cookie)];
+        const result = await client.search(spec.base, options, controls);
+        pages++;
+        if (!tap.seen) throw new Error("no search response was seen for a paged search");
+        const next = tap.cookie;
+        read += result.searchEntries.length;
+        referrals.push(...result.searchReferences);
+        if (result.searchEntries.length > 0) yield result.searchEntries;
+        // No control: the server did not page and sent everything; an empty cookie: the end.
+        if (next === undefined || next.length === 0) break;
+        if (result.searchEntries.length === 0 && result.searchReferences.length === 0) {
+          if (++emptyInARow >= MAX_EMPTY_PAGES) {
+            throw new SourceIncompleteError(
+              `LDAP ${spec.what} search under ${spec.base} was incomplete: the server sent ` +
+                `${emptyInARow} empty pages in a row, each with a cookie to continue, after ` +
+                `${read} entries`,
+              {
+                hint: "Check the server's logs; narrow the search with sync.userPath/groupPath " +
+                  "and filters, or raise directory.ldap.pageSize",
+                details: { search: spec.what, base: spec.base, entriesRead: read, pages },
+              },
+            );
+          }
+        } else {
+          emptyInARow = 0;
+        }
+        cookie = next;
       }
     } else {
       const result = await client.search(spec.base, options, spec.controls);
@@ -778,12 +904,19 @@ async function* deletedUserPages(
 ): AsyncGenerator<DirectoryPage> {
   const { plan } = ctx;
   const s = plan.settings;
-  const root = /(?:^|,)\s*(dc=.*)$/i.exec(plan.rootPath)?.[1] ?? plan.rootPath;
+  // The domain of the user search base (its trailing DC= components): rootPath may stop above
+  // the domain (DC=example,DC=com with userPath DC=corp) or go below it (an OU).
+  const userBase = searchBase(plan.rootPath, s.userPath);
+  const root = /(?:^|,)\s*(dc=.*)$/i.exec(userBase)?.[1] ?? plan.rootPath;
   const spec: SearchSpec = {
     what: "deleted users",
     base: `CN=Deleted Objects,${root}`,
     baseSetting: "directory.ldap.rootPath",
-    filter: `(&${userSearchFilter(s)}(isDeleted=TRUE))`,
+    // The object class only, not sync.userFilter (as the seed tool, and the file provider):
+    // AD strips most attributes (mail, memberOf, …) from tombstones, so a filter on them would
+    // hide every deletion. A tombstone of someone roster never synced removes nobody: the
+    // server matches removals by externalId (objectGUID).
+    filter: `(&${userSearchFilter({ ...s, userFilter: undefined })}(isDeleted=TRUE))`,
     attributes: userAttributes(s),
     controls: [new Control(SHOW_DELETED_OID, { critical: true })],
   };
@@ -811,12 +944,13 @@ async function* groupPages(ctx: StreamContext): AsyncGenerator<DirectoryPage> {
   const s = plan.settings;
   const client = await session.open();
   let rangeClient: Client | undefined;
+  const openRangeClient = async () => rangeClient ??= await session.open();
   const spec: SearchSpec = {
     what: "groups",
     base: searchBase(plan.rootPath, s.groupPath),
     baseSetting: "sync.groupPath",
     filter: groupSearchFilter(s),
-    attributes: groupAttributes(s),
+    attributes: requestedGroupAttributes(s),
   };
   try {
     for await (const page of search(client, spec, plan, ctx.referrals)) {
@@ -824,9 +958,8 @@ async function* groupPages(ctx: StreamContext): AsyncGenerator<DirectoryPage> {
       const skipped: SkippedEntry[] = [];
       for (const raw of page) {
         let entry = toLdapEntry(raw);
-        if (rangedKey(entry, s.memberAttribute) !== undefined) {
-          rangeClient ??= await session.open();
-          entry = await completeRanges(rangeClient, entry, s.memberAttribute, plan);
+        if (s.ad || rangedKey(entry, s.memberAttribute) !== undefined) {
+          entry = await completeRanges(entry, s.memberAttribute, plan, openRangeClient);
         }
         const mapped = entryToGroup(entry, s);
         const key = "memberRefs" in mapped ? mapped.refs?.[0] : undefined;
@@ -844,36 +977,60 @@ async function* groupPages(ctx: StreamContext): AsyncGenerator<DirectoryPage> {
   await session.close(client);
 }
 
+/**
+ * The attributes of the group search. In AD mode the member attribute is asked for as a range
+ * (`member;range=0-1499`): AD answers a big group that way anyway, and Samba, which otherwise
+ * sends every value at once, then pages values like AD, so the same code path runs on both.
+ */
+function requestedGroupAttributes(s: LdapMappingSettings): string[] {
+  const want = s.memberAttribute.toLowerCase();
+  return groupAttributes(s).map((a) =>
+    s.ad && a.toLowerCase() === want ? `${a};range=0-${AD_RANGE_STEP - 1}` : a
+  );
+}
+
 const RANGE = /^(.+);range=(\d+)-(\d+|\*)$/;
 
+/**
+ * The first ranged key of `attribute` that holds values (ldapts adds requested attributes the
+ * server did not send as empty lists, e.g. `member;range=0-1499` for an empty group).
+ */
 function rangedKey(entry: LdapEntry, attribute: string): string | undefined {
   const want = attribute.toLowerCase();
-  for (const key of entry.attributes.keys()) {
+  for (const [key, list] of entry.attributes) {
     const m = RANGE.exec(key);
-    if (m !== null && m[1] === want) return key;
+    if (m !== null && m[1] === want && list.length > 0) return key;
   }
   return undefined;
 }
 
 /**
- * AD returns at most 1,500 values of a multi-valued attribute per read (`member;range=0-1499`);
- * this fetches the rest (`member;range=1500-*`, …) and merges them under the plain name.
+ * Collects every value of a ranged attribute under its plain name. AD returns at most
+ * MaxValRange (1,500) values per read (`member;range=0-1499`); this fetches the rest
+ * (`member;range=1500-*`, …) on a connection from `open`, opened only when needed. A range
+ * ending in `*` is the last; so is an answer without the attribute (Samba omits it when the
+ * previous range ended exactly at the last value). A group that vanishes midway throws
+ * {@link SourceIncompleteError}.
  */
 async function completeRanges(
-  client: Client,
   entry: LdapEntry,
   attribute: string,
   plan: ReadPlan,
+  open: () => Promise<Client>,
 ): Promise<LdapEntry> {
   const want = attribute.toLowerCase();
-  const attributes = new Map(entry.attributes);
-  const values: (string | Uint8Array)[] = [...(attributes.get(want) ?? [])];
+  const attributes = new Map<string, readonly (string | Uint8Array)[]>();
+  const values: (string | Uint8Array)[] = [...(entry.attributes.get(want) ?? [])];
+  for (const [key, list] of entry.attributes) {
+    const m = RANGE.exec(key);
+    if (m === null || m[1] !== want) attributes.set(key, list);
+  }
   let key = rangedKey(entry, attribute);
+  let part: LdapEntry = entry;
   let guard = 0;
   while (key !== undefined) {
     const m = RANGE.exec(key);
-    values.push(...(attributes.get(key) ?? []));
-    attributes.delete(key);
+    values.push(...(part.attributes.get(key) ?? []));
     if (m === null || m[3] === "*") break;
     if (++guard > 100_000) break;
     const next = Number(m[3]) + 1;
@@ -882,10 +1039,12 @@ async function completeRanges(
       base: entry.dn,
       baseSetting: "sync.groupPath",
       filter: "(objectClass=*)",
-      attributes: [`${attribute};range=${next}-*`],
+      // Samba returns no entry at all when only a ranged attribute is asked for.
+      attributes: ["objectClass", `${attribute};range=${next}-*`],
     };
     let result;
     try {
+      const client = await open();
       result = await client.search(entry.dn, {
         scope: "base",
         filter: spec.filter,
@@ -903,16 +1062,8 @@ async function completeRanges(
         { hint: "Run again", details: { group: entry.dn, valuesRead: values.length } },
       );
     }
-    const part = toLdapEntry(fetched);
+    part = toLdapEntry(fetched);
     key = rangedKey(part, attribute);
-    if (key === undefined) {
-      throw new SourceIncompleteError(
-        `LDAP ranged read of ${attribute} of group ${entry.dn} was incomplete: the server ` +
-          `returned no range after ${values.length} values`,
-        { hint: "Run again", details: { group: entry.dn, valuesRead: values.length } },
-      );
-    }
-    attributes.set(key, [...(part.attributes.get(key) ?? [])]);
   }
   attributes.set(want, values);
   return { dn: entry.dn, attributes };

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { collectGarbage } from "../runtime/memory.ts";
+import { relieveMemory } from "../runtime/memory.ts";
 import { Command, Option } from "commander";
 import type { Config } from "../config/schema.ts";
 import { validateConfig } from "../config/store.ts";
@@ -85,7 +85,7 @@ export function buildData(config: Config, read: ReadResult): SyncData {
     syncGroups: config.sync.groups,
     removeDisabled: config.sync.removeDisabled,
     ...(setFilters === undefined ? {} : { setFilters }),
-    betweenStages: collectGarbage,
+    betweenStages: relieveMemory,
   });
 }
 
@@ -106,7 +106,7 @@ async function readAndBuild(
   const read = await readSource(context, options);
   options.counted({ users: read.counts.users, groups: read.counts.groups });
   const data = buildData(options.config, read);
-  collectGarbage();
+  relieveMemory();
   return data;
 }
 

@@ -212,6 +212,9 @@ export function normalizeRdns(dn: string): string[] {
  * @throws {DnSyntaxError} when the text is not a DN.
  */
 export function normalizeDn(dn: string): string {
+  if (!SLOW_PATH_CHARS.test(dn) && PLAIN_DN.test(dn) && !SPACE_AT_SEPARATOR.test(dn)) {
+    return dn.toLowerCase(); // the usual DN: lowercasing is all its canonical form needs
+  }
   if (!SLOW_PATH_CHARS.test(dn)) {
     const fast = normalizePlainDn(dn);
     if (fast !== undefined) return fast;
@@ -226,6 +229,12 @@ export function normalizeDn(dn: string): string {
  */
 // deno-lint-ignore no-control-regex -- control characters must take the escaping path
 const SLOW_PATH_CHARS = /[\\"+;#<>\u0000-\u001f\u007f-\uffff]/;
+
+/** `type=value` pairs with descriptor types, joined by `,` (values may be empty). */
+const PLAIN_DN = /^[A-Za-z][A-Za-z0-9-]*=[^,=]*(?:,[A-Za-z][A-Za-z0-9-]*=[^,=]*)*$/;
+
+/** A space the canonical form drops: at either end, or next to a `,` or `=`. */
+const SPACE_AT_SEPARATOR = /^ | $| ,|, | =|= /;
 
 /**
  * The common case of {@link normalizeDn} without building RDN objects: `type=value` pairs

@@ -218,7 +218,11 @@ function textValues(entry: LdapEntry, attribute: string): string[] {
 
 function firstText(entry: LdapEntry, attribute: string | undefined): string | undefined {
   if (attribute === undefined) return undefined;
-  return textValues(entry, attribute).find((v) => v.trim() !== "");
+  for (const value of values(entry, attribute)) {
+    const text = typeof value === "string" ? value : decoder.decode(value);
+    if (text.trim() !== "") return text;
+  }
+  return undefined;
 }
 
 function guidOf(entry: LdapEntry): string | undefined {

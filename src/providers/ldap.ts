@@ -610,7 +610,7 @@ function toLdapEntry(raw: Entry): LdapEntry {
   const attributes = new Map<string, (string | Uint8Array)[]>();
   for (const [key, value] of Object.entries(raw)) {
     if (key === "dn") continue;
-    const list: (string | Uint8Array)[] = Array.isArray(value) ? [...value] : [value];
+    const list: (string | Uint8Array)[] = Array.isArray(value) ? value : [value];
     const name = key.toLowerCase();
     const existing = attributes.get(name);
     if (existing) existing.push(...list);

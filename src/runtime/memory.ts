@@ -3,16 +3,40 @@
  *
  * Reading 100,000 entries makes a lot of short-lived garbage (protocol messages, parsed
  * attributes) that V8 collects late, so the heap, and the process's peak memory, grows to
- * several times the live data. Collecting at a few well-chosen points (every so many entries
- * read, and between phases) bounds it. The collector is reached through `node:v8` and `node:vm`,
- * as in Node; where that is unavailable, these calls do nothing.
+ * several times the live data. {@link relieveMemory} collects garbage when the process has
+ * grown past a budget: 192 MiB (`ROSTER_MEMORY_BUDGET_MB`), or half again what it held after the
+ * last collection, whichever is larger, so that small directories never pay for a collection and a very large one is not
+ * collected over and over. A forced collection costs time (a few hundred milliseconds on a
+ * large heap), so it is only called at a few points: during a directory read, and between the
+ * phases of a sync. The collector is reached through `node:v8` and `node:vm`, as in Node; where
+ * that is unavailable, nothing happens.
  * @module
  */
 
 import v8 from "node:v8";
 import vm from "node:vm";
 
+/** Resident memory below which garbage is never collected by hand, by default (MiB). */
+export const DEFAULT_MEMORY_BUDGET_MIB = 192;
+
+/** Growth over the memory held after the last collection that triggers the next one. */
+export const MEMORY_GROWTH_FACTOR = 1.5;
+
+/**
+ * The budget in bytes: `ROSTER_MEMORY_BUDGET_MB` when it is a positive number (raise it on hosts
+ * with memory to spare: fewer collections, faster reads), else {@link DEFAULT_MEMORY_BUDGET_MIB}.
+ */
+export function memoryBudgetBytes(value: string | undefined): number {
+  const mib = Number(value);
+  return (value !== undefined && Number.isFinite(mib) && mib > 0
+    ? mib
+    : DEFAULT_MEMORY_BUDGET_MIB) *
+    1024 * 1024;
+}
+
 let collector: (() => void) | null | undefined;
+let floor: number | undefined;
+let threshold: number | undefined;
 
 function resolveCollector(): (() => void) | null {
   try {
@@ -27,47 +51,33 @@ function resolveCollector(): (() => void) | null {
   }
 }
 
-/** Runs a full garbage collection now, when the runtime allows it. */
-export function collectGarbage(): void {
-  if (collector === undefined) collector = resolveCollector();
-  if (Deno.env.get("ROSTER_NO_GC") === undefined) collector?.();
+function envVar(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined;
+  }
 }
 
-/** Options for {@link GarbageBudget}. */
-export interface GarbageBudgetOptions {
-  /** Collect after this many entries have been read since the last collection. */
-  entries: number;
-  /** Directories smaller than this are never collected during the read. @default entries */
-  threshold?: number;
+function residentBytes(): number {
+  try {
+    return Deno.memoryUsage().rss;
+  } catch {
+    return 0;
+  }
 }
 
 /**
- * Counts entries as they are read and collects garbage every `entries` of them, once the read
- * is past `threshold` (small directories never pay for it).
+ * Collects garbage if the process has grown past its budget; cheap when it has not. Returns
+ * whether it collected.
  */
-export class GarbageBudget {
-  readonly #every: number;
-  readonly #threshold: number;
-  #total = 0;
-  #since = 0;
-
-  constructor(options: GarbageBudgetOptions) {
-    this.#every = options.entries;
-    this.#threshold = options.threshold ?? options.entries;
-  }
-
-  /** Records `count` more entries read; collects when the budget is spent. */
-  add(count: number): void {
-    this.#total += count;
-    this.#since += count;
-    if (this.#total >= this.#threshold && this.#since >= this.#every) {
-      this.#since = 0;
-      collectGarbage();
-    }
-  }
-
-  /** Entries counted so far. */
-  get total(): number {
-    return this.#total;
-  }
+export function relieveMemory(): boolean {
+  floor ??= memoryBudgetBytes(envVar("ROSTER_MEMORY_BUDGET_MB"));
+  threshold ??= floor;
+  if (residentBytes() < threshold) return false;
+  if (collector === undefined) collector = resolveCollector();
+  if (collector === null) return false;
+  collector();
+  threshold = Math.max(floor, residentBytes() * MEMORY_GROWTH_FACTOR);
+  return true;
 }

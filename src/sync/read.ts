@@ -6,15 +6,12 @@
  * @module
  */
 
-import { collectGarbage, GarbageBudget } from "../runtime/memory.ts";
+import { relieveMemory } from "../runtime/memory.ts";
 import type { DirectorySnapshot } from "../engine/types.ts";
 import { SourceIncompleteError } from "../errors.ts";
 import type { DirectoryProvider, ReadOptions } from "../providers/provider.ts";
 
 /** What a read gathered. */
-/** Entries read between two garbage collections on large directories (see runtime/memory.ts). */
-const GC_EVERY_ENTRIES = 20_000;
-
 /** Counts of one read. */
 export interface ReadCounts {
   users: number;
@@ -55,20 +52,19 @@ export async function readDirectory(
   const notices: string[] = [];
   const counts: ReadCounts = { users: 0, groups: 0, skipped: 0, pages: 0 };
   emit("debug", `Reading the ${provider.name} directory (${readOptions.mode})`);
-  const budget = new GarbageBudget({ entries: GC_EVERY_ENTRIES });
   for await (const page of provider.read(readOptions)) {
     counts.pages++;
     switch (page.kind) {
       case "users":
         for (const user of page.users) snapshot.users.push(user);
         counts.users += page.users.length;
-        budget.add(page.users.length);
+        relieveMemory();
         emit("debug", `Read ${page.users.length} users (${counts.users} so far)`);
         break;
       case "groups":
         for (const group of page.groups) snapshot.groups.push(group);
         counts.groups += page.groups.length;
-        budget.add(page.groups.length);
+        relieveMemory();
         emit("debug", `Read ${page.groups.length} groups (${counts.groups} so far)`);
         break;
       case "skipped":
@@ -80,7 +76,7 @@ export async function readDirectory(
         emit(page.level, page.message);
         break;
       case "done": {
-        if (budget.total >= GC_EVERY_ENTRIES) collectGarbage();
+        relieveMemory();
         emit(
           "debug",
           `Read ${counts.users} users and ${counts.groups} groups in ${counts.pages} pages`,

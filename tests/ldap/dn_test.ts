@@ -109,6 +109,14 @@ Deno.test("normalizeDn() gives the full parser's result on plain and tricky DNs 
     'cn="quoted, value",dc=x',
     "cn=tab\there,dc=x",
     "cn=,dc=x",
+    "cn=John Smith,ou=Sales Team,dc=example,dc=com",
+    "CN=John  Smith ,DC=x",
+    " cn=lead,dc=x",
+    "cn=trail,dc=x ",
+    "cn=a ,dc=x",
+    "cn= a,dc=x",
+    "cn=a, dc=x",
+    "ou=Mixed-Case-1,DC=Example",
   ];
   for (const dn of samples) {
     assert.equal(normalizeDn(dn), normalizeRdns(dn).join(","), dn);

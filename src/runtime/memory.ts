@@ -4,7 +4,7 @@
  * Reading 100,000 entries makes a lot of short-lived garbage (protocol messages, parsed
  * attributes) that V8 collects late, so the heap, and the process's peak memory, grows to
  * several times the live data. {@link relieveMemory} collects garbage when the process has
- * grown past a budget: 192 MiB (`ROSTER_MEMORY_BUDGET_MB`), or half again what it held after the
+ * grown past a budget: 256 MiB (`ROSTER_MEMORY_BUDGET_MB`), or half again what it held after the
  * last collection, whichever is larger, so that small directories never pay for a collection and a very large one is not
  * collected over and over. A forced collection costs time (a few hundred milliseconds on a
  * large heap), so it is only called at a few points: during a directory read, and between the
@@ -17,7 +17,7 @@ import v8 from "node:v8";
 import vm from "node:vm";
 
 /** Resident memory below which garbage is never collected by hand, by default (MiB). */
-export const DEFAULT_MEMORY_BUDGET_MIB = 192;
+export const DEFAULT_MEMORY_BUDGET_MIB = 256;
 
 /** Growth over the memory held after the last collection that triggers the next one. */
 export const MEMORY_GROWTH_FACTOR = 1.5;

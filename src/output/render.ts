@@ -159,6 +159,11 @@ function hasToJson(value: unknown): value is { toJSON(key: string): unknown } {
  */
 export function* jsonPieces(value: unknown, indent = "", key = ""): Generator<string> {
   const v = hasToJson(value) ? value.toJSON(key) : value;
+  if (indent.length >= 4 && (Array.isArray(v) || isRecord(v))) {
+    // Deep enough to be one record (a user, a group): the native serialiser, re-indented.
+    yield (JSON.stringify(v, null, 2) ?? "null").replaceAll("\n", "\n" + indent);
+    return;
+  }
   if (Array.isArray(v)) {
     if (v.length === 0) {
       yield "[]";

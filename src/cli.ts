@@ -57,9 +57,14 @@ Exit status:
 ${EXIT_CODE_HELP.map(([code, text]) => `  ${String(code).padStart(2)}  ${text}`).join("\n")}
 
 Environment:
-  ROSTER_DATA_DIR   data directory (like --data-dir)
-  XDG_CONFIG_HOME   the default data directory is $XDG_CONFIG_HOME/roster (else ~/.config/roster)
-  NO_COLOR          no colours (like --no-color)
+  ROSTER_DATA_DIR          data directory (like --data-dir)
+  XDG_CONFIG_HOME          the default data directory is $XDG_CONFIG_HOME/roster (else ~/.config/roster)
+  NO_COLOR                 no colours (like --no-color)
+  ROSTER_CLIENT_ID, ROSTER_CLIENT_SECRET
+                           the organization API key for login (also bwdc's BW_CLIENTID, BW_CLIENTSECRET)
+  ROSTER_MEMORY_BUDGET_MB  memory a run may reach before roster frees garbage itself (default 256);
+                           raise it on hosts with memory to spare for faster large reads
+  HTTPS_PROXY, NO_PROXY    proxy for the Bitwarden API
 
 Results go to stdout, logs and progress to stderr. Run roster <command> --help for details.`;
 

@@ -248,17 +248,21 @@ function uacDisabled(entry: LdapEntry): boolean {
 export function entryToUser(
   entry: LdapEntry,
   s: LdapMappingSettings,
-  options: { deleted?: boolean } = {},
+  options: { deleted?: boolean; pool?: RefPool } = {},
 ): DirectoryUser {
   let email = firstText(entry, s.userEmailAttribute) ?? null;
   if (email === null && s.useEmailPrefixSuffix && s.emailSuffix !== undefined) {
     const prefix = firstText(entry, s.emailPrefixAttribute);
     if (prefix !== undefined) email = prefix + s.emailSuffix;
   }
-  const refs = [normalizeDn(entry.dn)];
+  const pool = options.pool;
+  const dn = normalizeDn(entry.dn);
+  const refs = [pool?.intern(dn) ?? dn];
   for (const uid of textValues(entry, "uid")) {
     const key = uid.trim().toLowerCase();
-    if (key !== "" && !refs.includes("uid:" + key)) refs.push("uid:" + key);
+    if (key === "" || refs.includes("uid:" + key)) continue;
+    const ref = "uid:" + key;
+    refs.push(pool?.intern(ref) ?? ref);
   }
   return {
     referenceId: entry.dn,
@@ -279,6 +283,7 @@ export function entryToUser(
 export function entryToGroup(
   entry: LdapEntry,
   s: LdapMappingSettings,
+  options: { pool?: RefPool } = {},
 ): DirectoryGroup | SkippedEntry {
   const name = (firstText(entry, s.groupNameAttribute) ?? firstText(entry, "cn"))?.trim();
   if (name === undefined || name === "") {
@@ -292,7 +297,7 @@ export function entryToGroup(
   for (const raw of textValues(entry, s.memberAttribute)) {
     const value = raw.trim();
     if (value === "") continue;
-    const ref = memberRef(value);
+    const ref = memberRef(value, options.pool);
     if (seen.has(ref)) continue;
     seen.add(ref);
     memberRefs.push(ref);
@@ -302,7 +307,7 @@ export function entryToGroup(
     externalId: (s.ad ? guidOf(entry) : undefined) ?? entry.dn,
     name,
     memberRefs,
-    refs: [normalizeDn(entry.dn)],
+    refs: [options.pool?.intern(normalizeDn(entry.dn)) ?? normalizeDn(entry.dn)],
   };
 }
 
@@ -310,16 +315,34 @@ export function entryToGroup(
  * The canonical reference of one member value: a DN (normalised) when it parses as one with at
  * least one RDN (the same test as `isDnLike`, parsing once), else `uid:<lowercase value>`.
  */
-function memberRef(value: string): string {
+function memberRef(value: string, pool: RefPool | undefined): string {
   if (value.includes("=")) {
     try {
       const dn = normalizeDn(value);
-      if (dn !== "") return dn;
+      if (dn !== "") return pool?.intern(dn) ?? dn;
     } catch (error) {
       if (!(error instanceof DnSyntaxError)) throw error;
     }
   }
-  return "uid:" + value.toLowerCase();
+  const uid = "uid:" + value.toLowerCase();
+  return pool?.intern(uid) ?? uid;
+}
+
+/**
+ * Shares one string per reference across a read: a user's normalised DN and the same DN in
+ * every group that lists the user are then one string in memory, not one per membership (at a
+ * million users with a few groups each, that is hundreds of megabytes).
+ */
+export class RefPool {
+  readonly #strings = new Map<string, string>();
+
+  /** The pooled string equal to `value` (`value` itself the first time). */
+  intern(value: string): string {
+    const known = this.#strings.get(value);
+    if (known !== undefined) return known;
+    this.#strings.set(value, value);
+    return value;
+  }
 }
 
 /**

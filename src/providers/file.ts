@@ -33,6 +33,7 @@ import {
   escapeFilterValue,
   groupSearchFilter,
   ldapMappingSettings,
+  RefPool,
   searchBase,
   userSearchFilter,
 } from "../ldap/entry.ts";
@@ -327,11 +328,12 @@ async function* ldifItems(
 ): AsyncGenerator<Item> {
   yield* rules.notices;
   const s = rules.settings;
+  const pool = new RefPool();
   const seen = new Map<string, number>();
   let users = 0;
   let usersOutside = 0;
   for await (const entry of readLdif(stream, { source: path })) {
-    const key = normalizeDn(entry.dn);
+    const key = pool.intern(normalizeDn(entry.dn));
     const first = seen.get(key);
     if (first !== undefined) {
       throw new DirectoryDataError(
@@ -350,18 +352,18 @@ async function* ldifItems(
       // A live AD returns tombstones only from the Deleted Objects container.
       if (inDeletedObjects(entry, rules)) {
         users++;
-        yield { kind: "user", user: entryToUser(entry, s, { deleted: true }) };
+        yield { kind: "user", user: entryToUser(entry, s, { deleted: true, pool }) };
       }
       continue;
     }
     if (matchesFilter(rules.userFilter, entry)) {
       if (isDnWithin(entry.dn, rules.userBase)) {
         users++;
-        yield { kind: "user", user: entryToUser(entry, s) };
+        yield { kind: "user", user: entryToUser(entry, s, { pool }) };
       } else usersOutside++;
     }
     if (matchesFilter(rules.groupFilter, entry) && isDnWithin(entry.dn, rules.groupBase)) {
-      const group = entryToGroup(entry, s);
+      const group = entryToGroup(entry, s, { pool });
       if ("memberRefs" in group) yield { kind: "group", group };
       else yield { kind: "skipped", entry: group };
     }

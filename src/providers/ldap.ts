@@ -64,6 +64,7 @@ import {
   type LdapEntry,
   type LdapMappingSettings,
   ldapMappingSettings,
+  RefPool,
   searchBase,
   userAttributes,
   userSearchFilter,
@@ -126,6 +127,8 @@ interface Connection {
 interface ReadPlan {
   connection: Connection;
   settings: LdapMappingSettings;
+  /** One string per DN or uid across the read (see `RefPool`). */
+  pool: RefPool;
   rootPath: string;
   paged: boolean;
   pageSize: number;
@@ -289,6 +292,7 @@ async function plan(context: ProviderContext): Promise<ReadPlan> {
       timeLimit: ldap.timeout,
     },
     settings: ldapMappingSettings(sync, { ad: ldap.ad }),
+    pool: new RefPool(),
     rootPath,
     paged: ldap.pagedSearch,
     pageSize: ldap.pageSize,
@@ -885,7 +889,7 @@ async function* userPages(ctx: StreamContext): AsyncGenerator<DirectoryPage> {
   for await (const page of search(client, spec, plan, ctx.referrals)) {
     const users: DirectoryUser[] = [];
     for (const raw of page) {
-      const user = entryToUser(toLdapEntry(raw), s);
+      const user = entryToUser(toLdapEntry(raw), s, { pool: plan.pool });
       const key = user.refs?.[0];
       if (key === undefined) ctx.usersDigest.add(raw.dn);
       else ctx.usersDigest.addNormalized(key);
@@ -923,7 +927,9 @@ async function* deletedUserPages(
   let count = 0;
   try {
     for await (const page of search(client, spec, plan, [])) {
-      const users = page.map((raw) => entryToUser(toLdapEntry(raw), s, { deleted: true }));
+      const users = page.map((raw) =>
+        entryToUser(toLdapEntry(raw), s, { deleted: true, pool: plan.pool })
+      );
       count += users.length;
       yield { kind: "users", users };
     }
@@ -961,7 +967,7 @@ async function* groupPages(ctx: StreamContext): AsyncGenerator<DirectoryPage> {
         if (s.ad || rangedKey(entry, s.memberAttribute) !== undefined) {
           entry = await completeRanges(entry, s.memberAttribute, plan, openRangeClient);
         }
-        const mapped = entryToGroup(entry, s);
+        const mapped = entryToGroup(entry, s, { pool: plan.pool });
         const key = "memberRefs" in mapped ? mapped.refs?.[0] : undefined;
         if (key === undefined) ctx.groupsDigest.add(raw.dn);
         else ctx.groupsDigest.addNormalized(key);

@@ -77,7 +77,9 @@ export function summaryLine(result: SyncResult): string {
     ? ` (${plural(p.upsert, "member")} added or updated, ${plural(p.remove, "removal")}, ${
       plural(p.groupsUpsert, "group")
     } created or updated)`
-    : ` (${p.invite} invited, ${p.link} linked, ${p.remove} removed; groups: ${p.groupsCreate} created, ${p.groupsRename} renamed, ${p.groupsUpdate} updated)`;
+    : ` (${p.invite} invited, ${p.link} linked, ${p.remove} removed; groups: ${p.groupsCreate} created, ${p.groupsRename} renamed, ${
+      p.groupsUpdate + p.groupsUpsert
+    } updated)`;
   return `synced: ${plural(s.members, "member")} (${s.deleted} deleted) and ${
     plural(s.groups, "group")
   } sent in ${plural(s.requests, "request")}, accepted by the server${effects}`;

@@ -46,7 +46,7 @@ import {
   PagedResultsControl,
   SearchResponse,
 } from "ldapts";
-import "../ldap/ldapts_buffering.ts";
+import "../ldap/ldapts_speedups.ts";
 import type { DirectoryGroup, DirectoryUser, SkippedEntry } from "../engine/types.ts";
 import {
   ConfigError,

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { BerWriter, MessageParser, SearchEntry } from "ldapts";
-import { berElementLength } from "../../src/ldap/ldapts_buffering.ts";
+import { Attribute, BerReader, BerWriter, MessageParser, SearchEntry } from "ldapts";
+import { berElementLength } from "../../src/ldap/ldapts_speedups.ts";
 
 /** The BER of a SearchResultEntry message with `count` member values. */
 function searchEntry(messageId: number, dn: string, count: number): Buffer {
@@ -77,4 +77,73 @@ Deno.test("ldapts MessageParser reassembles messages spanning many chunks, whate
       "uid=user19999,ou=people,dc=example,dc=com",
     );
   }
+});
+
+/** The BER of one PartialAttribute: `type` and a SET of OCTET STRING values. */
+function attribute(type: string, values: (string | Uint8Array)[]): Buffer {
+  const w = new BerWriter();
+  w.startSequence();
+  w.writeString(type);
+  w.startSequence(0x31);
+  for (const value of values) {
+    if (typeof value === "string") w.writeString(value);
+    else w.writeBuffer(Buffer.from(value), 0x04);
+  }
+  w.endSequence();
+  w.endSequence();
+  return w.buffer;
+}
+
+function parsed(type: string, values: (string | Uint8Array)[]): Attribute {
+  const result = new Attribute();
+  result.parse(new BerReader(attribute(type, values)));
+  return result;
+}
+
+Deno.test("Attribute.parse decodes ASCII and UTF-8 values as text, without keeping buffers", () => {
+  const a = parsed("cn", ["Ann Lee", "", "Zoë Ünïcödé 漢字", "x".repeat(300)]);
+  assert.equal(a.type, "cn");
+  assert.deepEqual(a.values, ["Ann Lee", "", "Zoë Ünïcödé 漢字", "x".repeat(300)]);
+});
+
+Deno.test("Attribute.parse keeps bytes for objectGUID, objectSid and ;binary attributes", () => {
+  const guid = Uint8Array.from({ length: 16 }, (_, i) => i * 17);
+  for (const type of ["objectGUID", "objectguid", "objectSid", "userCertificate;binary"]) {
+    const a = parsed(type, [guid]);
+    assert.deepEqual(a.values.map((v) => typeof v === "string" ? v : [...v]), [[...guid]], type);
+    assert.deepEqual(a.parsedBuffers.map((b) => [...b]), [[...guid]], type);
+  }
+});
+
+Deno.test("Attribute.parse gives every value as bytes when one is not UTF-8, as ldapts does", () => {
+  const bad = Uint8Array.of(0x66, 0xff, 0x6f);
+  const a = parsed("description", ["fine", bad]);
+  assert.deepEqual(a.values.map((v) => typeof v === "string" ? v : [...v]), [
+    [0x66, 0x69, 0x6e, 0x65],
+    [0x66, 0xff, 0x6f],
+  ]);
+  const entry = new SearchEntry({ messageId: 1, name: "cn=x", attributes: [a] });
+  const object = entry.toObject([], []);
+  assert.ok(Array.isArray(object["description"]));
+});
+
+Deno.test("SearchEntry.toObject gives the same shapes: single values, lists, explicit buffers", () => {
+  const guid = Uint8Array.from({ length: 16 }, (_, i) => 255 - i);
+  const entry = new SearchEntry({
+    messageId: 1,
+    name: "uid=ann,dc=x",
+    attributes: [
+      parsed("mail", ["ann@example.com"]),
+      parsed("objectClass", ["top", "person"]),
+      parsed("objectGUID", [guid]),
+    ],
+  });
+  const object = entry.toObject(["mail", "uid"], ["objectGUID"]);
+  assert.equal(object["dn"], "uid=ann,dc=x");
+  assert.equal(object["mail"], "ann@example.com");
+  assert.deepEqual(object["objectClass"], ["top", "person"]);
+  assert.deepEqual(object["uid"], []);
+  const bytes = object["objectGUID"];
+  assert.ok(bytes instanceof Uint8Array);
+  assert.deepEqual([...bytes], [...guid]);
 });

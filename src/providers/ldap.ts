@@ -315,15 +315,19 @@ const AD_BIND_REASONS: Record<string, string> = {
   "775": "account locked out",
 };
 
+function codeOf(error: unknown): unknown {
+  return error instanceof Error && "code" in error ? error.code : undefined;
+}
+
 function ldapResultCode(error: unknown): number | undefined {
-  if (!(error instanceof Error)) return undefined;
-  const code = (error as Error & { code?: unknown }).code;
-  return typeof code === "number" && error.name.endsWith("Error") ? code : undefined;
+  const code = codeOf(error);
+  return typeof code === "number" && error instanceof Error && error.name.endsWith("Error")
+    ? code
+    : undefined;
 }
 
 function errorCode(error: unknown): string | undefined {
-  if (!(error instanceof Error)) return undefined;
-  const code = (error as Error & { code?: unknown }).code;
+  const code = codeOf(error);
   return typeof code === "string" ? code : undefined;
 }
 

@@ -10,6 +10,7 @@ import type { Config } from "../config/schema.ts";
 import { validateConfig } from "../config/store.ts";
 import {
   buildSyncData,
+  type BwdcTestResponse,
   type SyncData,
   type TestReport,
   toBwdcTestResponse,
@@ -110,6 +111,26 @@ async function readAndBuild(
   return data;
 }
 
+/**
+ * Reads, runs the engine and builds the report; only the report leaves, so the snapshot and
+ * the engine's data can be freed before the output is written.
+ */
+async function readAndReport(
+  context: CommandContext,
+  options: {
+    store: StateStore;
+    config: Config;
+    incremental: boolean;
+    counted: (counts: { users: number; groups: number }) => void;
+    bwdc: boolean;
+  },
+): Promise<{ kind: "bwdc"; value: BwdcTestResponse } | { kind: "report"; value: TestReport }> {
+  const data = await readAndBuild(context, options);
+  return options.bwdc
+    ? { kind: "bwdc", value: toBwdcTestResponse(data) }
+    : { kind: "report", value: toTestReport(data) };
+}
+
 /** Renders a {@link TestReport} as the four sections of `roster test`. */
 export function testReportLines(
   report: TestReport,
@@ -177,18 +198,18 @@ async function testAction(context: CommandContext, options: TestOptions): Promis
     let readCounts = { users: 0, groups: 0 };
     try {
       const config = await context.loadConfig();
-      const data = await readAndBuild(context, {
+      const document = await readAndReport(context, {
         store,
         config,
         incremental: options.last,
         counted: (counts) => readCounts = counts,
+        bwdc: options.format === "bwdc",
       });
-      if (options.format === "bwdc") {
-        context.out.printJson(toBwdcTestResponse(data));
-      } else if (context.out.json) {
-        context.out.printJson(toTestReport(data));
+      relieveMemory();
+      if (document.kind === "bwdc" || context.out.json) {
+        context.out.printJson(document.value);
       } else {
-        context.out.printLines(testReportLines(toTestReport(data), context));
+        context.out.printLines(testReportLines(document.value, context));
       }
       await store.addRun({
         id: crypto.randomUUID(),

@@ -13,7 +13,7 @@
  * @module
  */
 
-import { generateLdif } from "./gen_ldif.ts";
+import { writeLdif } from "./gen_ldif.ts";
 import { measure } from "./_measure.ts";
 
 const root = new URL("..", import.meta.url).pathname;
@@ -23,13 +23,10 @@ function say(line: string): void {
   Deno.stdout.writeSync(encoder.encode(line + "\n"));
 }
 
-async function writeLdif(path: string, users: number): Promise<number> {
+async function writeDirectory(path: string, users: number): Promise<number> {
   const file = await Deno.open(path, { write: true, create: true, truncate: true });
-  const writer = file.writable.getWriter();
-  let bytes = 0;
-  let chunk = "";
-  for (
-    const text of generateLdif({
+  try {
+    const { bytes } = await writeLdif(file, {
       users,
       groups: Math.max(10, Math.round(users / 20)),
       nestedPct: 5,
@@ -37,28 +34,18 @@ async function writeLdif(path: string, users: number): Promise<number> {
       flavor: "openldap",
       memberAttr: "member",
       withBase: true,
-    })
-  ) {
-    chunk += text;
-    if (chunk.length > 1 << 20) {
-      const data = encoder.encode(chunk);
-      bytes += data.byteLength;
-      await writer.write(data);
-      chunk = "";
-    }
+    });
+    return bytes;
+  } finally {
+    file.close();
   }
-  const data = encoder.encode(chunk);
-  bytes += data.byteLength;
-  await writer.write(data);
-  await writer.close();
-  return bytes;
 }
 
 async function fileCase(users: number): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "roster-bench-file-" });
   try {
     const ldif = `${dir}/directory.ldif`;
-    const bytes = await writeLdif(ldif, users);
+    const bytes = await writeDirectory(ldif, users);
     const dataDir = `${dir}/data`;
     await Deno.mkdir(dataDir, { mode: 0o700 });
     const config = {

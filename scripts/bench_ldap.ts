@@ -20,7 +20,8 @@ import { fileURLToPath } from "node:url";
 import { configSchema } from "../src/config/schema.ts";
 import { groupAttributes, ldapMappingSettings, userAttributes } from "../src/ldap/entry.ts";
 import { measure as measureCommand } from "./_measure.ts";
-import { generateLdif } from "./gen_ldif.ts";
+import { instanceEnv, sh } from "./_shell.ts";
+import { writeLdif } from "./gen_ldif.ts";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 const SLAPD_SH = join(REPO, "scripts", "slapd.sh");
@@ -68,19 +69,6 @@ function parseArgs(args: string[]): Options {
 
 function progress(text: string): void {
   Deno.stderr.writeSync(encoder.encode(`bench_ldap: ${text}\n`));
-}
-
-async function sh(args: string[], env: Record<string, string> = {}): Promise<string> {
-  const out = await new Deno.Command(args[0]!, {
-    args: args.slice(1),
-    env,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!out.success) {
-    throw new Error(`${args.join(" ")} failed: ${decoder.decode(out.stderr)}`);
-  }
-  return decoder.decode(out.stdout);
 }
 
 interface Measured {
@@ -136,25 +124,13 @@ async function main(): Promise<void> {
     const ldif = join(tmp, "directory.ldif");
     let t = performance.now();
     const file = await Deno.open(ldif, { write: true, create: true, truncate: true });
-    let buffer = "";
-    for (
-      const chunk of generateLdif({
-        users: o.users,
-        groups: o.groups,
-        nestedPct: o.nestedPct,
-        seed: o.seed,
-        memberOf: true,
-      })
-    ) {
-      buffer += chunk;
-      if (buffer.length > 1 << 20) {
-        const bytes = encoder.encode(buffer);
-        for (let off = 0; off < bytes.length;) off += await file.write(bytes.subarray(off));
-        buffer = "";
-      }
-    }
-    const bytes = encoder.encode(buffer);
-    for (let off = 0; off < bytes.length;) off += await file.write(bytes.subarray(off));
+    await writeLdif(file, {
+      users: o.users,
+      groups: o.groups,
+      nestedPct: o.nestedPct,
+      seed: o.seed,
+      memberOf: true,
+    });
     file.close();
     const generateMs = Math.round(performance.now() - t);
 
@@ -165,15 +141,11 @@ async function main(): Promise<void> {
     const loadMs = Math.round(performance.now() - t);
     await sh([SLAPD_SH, "start", instance]);
     started = true;
-    const env = new Map<string, string>();
-    for (const line of (await sh([SLAPD_SH, "env", instance])).split("\n")) {
-      const m = /^export ([A-Z_]+)=(.*)$/.exec(line);
-      if (m) env.set(m[1]!, m[2]!.replace(/^'(.*)'$/, "$1"));
-    }
-    const port = Number(env.get("LDAP_PORT"));
-    const base = env.get("LDAP_BASE_DN") ?? "dc=example,dc=com";
-    const readerDn = env.get("LDAP_READER_DN") ?? "";
-    const readerPw = env.get("LDAP_READER_PW") ?? "";
+    const env = await instanceEnv(SLAPD_SH, instance);
+    const port = Number(env("LDAP_PORT"));
+    const base = env("LDAP_BASE_DN");
+    const readerDn = env("LDAP_READER_DN");
+    const readerPw = env("LDAP_READER_PW");
 
     await Deno.mkdir(dataDir, { mode: 0o700 });
     const stored = {

@@ -355,21 +355,8 @@ async function main(): Promise<void> {
   const file = out === "-"
     ? null
     : await Deno.open(out, { write: true, create: true, truncate: true });
-  const sink = file ?? Deno.stdout;
-  let buffer = "";
-  const generator = generateLdif(options);
-  let step = generator.next();
-  while (!step.done) {
-    buffer += step.value;
-    if (buffer.length > 1 << 20) {
-      await writeAll(sink, encoder.encode(buffer));
-      buffer = "";
-    }
-    step = generator.next();
-  }
-  await writeAll(sink, encoder.encode(buffer));
+  const { summary: s } = await writeLdif(file ?? Deno.stdout, options);
   file?.close();
-  const s = step.value;
   await Deno.stderr.write(
     encoder.encode(
       `wrote ${s.users} users, ${s.groups} groups, ${s.memberValues} member values ` +
@@ -381,6 +368,33 @@ async function main(): Promise<void> {
 async function writeAll(sink: { write(p: Uint8Array): Promise<number> }, data: Uint8Array) {
   let offset = 0;
   while (offset < data.length) offset += await sink.write(data.subarray(offset));
+}
+
+/**
+ * Writes a generated directory to `sink` in pieces of about a MiB (never the whole text at
+ * once) and returns the bytes written and the generator's summary.
+ */
+export async function writeLdif(
+  sink: { write(p: Uint8Array): Promise<number> },
+  options: Partial<GenerateOptions> = {},
+): Promise<{ bytes: number; summary: GenerateSummary }> {
+  let bytes = 0;
+  let buffer = "";
+  const flush = async () => {
+    const data = encoder.encode(buffer);
+    bytes += data.byteLength;
+    await writeAll(sink, data);
+    buffer = "";
+  };
+  const generator = generateLdif(options);
+  let step = generator.next();
+  while (!step.done) {
+    buffer += step.value;
+    if (buffer.length > 1 << 20) await flush();
+    step = generator.next();
+  }
+  await flush();
+  return { bytes, summary: step.value };
 }
 
 if (import.meta.main) {

@@ -1,4 +1,7 @@
 import assert from "node:assert/strict";
+import { sh } from "../../scripts/_shell.ts";
+
+const MKCERTS_SH = new URL("../../scripts/mkcerts.sh", import.meta.url).pathname;
 
 // Deno's fetch reads HTTPS_PROXY when a process starts, so the client runs in a child process.
 // The "proxy" here records the CONNECT line and refuses the tunnel: nothing leaves 127.0.0.1.
@@ -18,32 +21,11 @@ Deno.test("the client's requests go through HTTPS_PROXY, with and without server
   })();
   const dir = await Deno.makeTempDir({ prefix: "roster-bw-proxy-" });
   try {
-    const made = await new Deno.Command("openssl", {
-      args: [
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-days",
-        "1",
-        "-subj",
-        "/CN=roster proxy test CA",
-        "-keyout",
-        `${dir}/ca.key`,
-        "-out",
-        `${dir}/ca.pem`,
-      ],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    assert.equal(made.success, true);
+    await sh([MKCERTS_SH, dir], { MKCERTS_CN: "roster proxy test CA" });
     const clientUrl = new URL("../../src/bitwarden/client.ts", import.meta.url).href;
     const script = `
       import { BitwardenClient, resolveServerUrls } from ${JSON.stringify(clientUrl)};
-      for (const caFile of [undefined, ${JSON.stringify(`${dir}/ca.pem`)}]) {
+      for (const caFile of [undefined, ${JSON.stringify(`${dir}/ca.crt`)}]) {
         const client = new BitwardenClient({
           urls: resolveServerUrls({ url: "https://vault.roster.invalid" }),
           apiKey: { clientId: "organization.4f0b0c5e-2a9e-4a76-9d2c-0d1c1e6c9e11", clientSecret: "s" },

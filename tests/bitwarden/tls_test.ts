@@ -2,85 +2,18 @@ import assert from "node:assert/strict";
 import { BitwardenClient, resolveServerUrls } from "../../src/bitwarden/client.ts";
 import { BitwardenUnavailableError, ConfigError } from "../../src/errors.ts";
 import { type FakeBitwarden, startFakeBitwarden } from "../fakes/bitwarden.ts";
+import { sh } from "../../scripts/_shell.ts";
 
-/** A throwaway CA and a server certificate for IP 127.0.0.1, made with openssl. */
+const MKCERTS_SH = new URL("../../scripts/mkcerts.sh", import.meta.url).pathname;
+
+/** A throwaway CA and a server certificate for IP 127.0.0.1, made by `scripts/mkcerts.sh`. */
 async function makeCertificates(): Promise<{ dir: string; ca: string; cert: string; key: string }> {
   const dir = await Deno.makeTempDir({ prefix: "roster-bw-tls-" });
-  const run = async (args: string[]) => {
-    const output = await new Deno.Command("openssl", {
-      args,
-      cwd: dir,
-      stdout: "null",
-      stderr: "piped",
-    })
-      .output();
-    if (!output.success) {
-      throw new Error(`openssl ${args[0]}: ${new TextDecoder().decode(output.stderr)}`);
-    }
-  };
-  await run([
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-    "-days",
-    "2",
-    "-sha256",
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.pem",
-    "-subj",
-    "/CN=roster test CA",
-    "-addext",
-    "basicConstraints=critical,CA:TRUE",
-    "-addext",
-    "keyUsage=critical,keyCertSign,cRLSign",
-  ]);
-  await run([
-    "req",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-    "-sha256",
-    "-keyout",
-    "server.key",
-    "-out",
-    "server.csr",
-    "-subj",
-    "/CN=127.0.0.1",
-  ]);
-  await Deno.writeTextFile(
-    `${dir}/server.ext`,
-    "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1\n",
-  );
-  await run([
-    "x509",
-    "-req",
-    "-in",
-    "server.csr",
-    "-CA",
-    "ca.pem",
-    "-CAkey",
-    "ca.key",
-    "-CAcreateserial",
-    "-days",
-    "2",
-    "-sha256",
-    "-extfile",
-    "server.ext",
-    "-out",
-    "server.pem",
-  ]);
+  await sh([MKCERTS_SH, dir], { MKCERTS_SAN: "IP:127.0.0.1", MKCERTS_SERVER_CN: "127.0.0.1" });
   return {
     dir,
-    ca: `${dir}/ca.pem`,
-    cert: await Deno.readTextFile(`${dir}/server.pem`),
+    ca: `${dir}/ca.crt`,
+    cert: await Deno.readTextFile(`${dir}/server.crt`),
     key: await Deno.readTextFile(`${dir}/server.key`),
   };
 }

@@ -10,6 +10,7 @@
 
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { instanceEnv, sh } from "../../scripts/_shell.ts";
 
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
 const SAMBA_SH = join(REPO, "scripts", "samba.sh");
@@ -31,22 +32,6 @@ export interface SambaInstance extends AsyncDisposable {
   stop(): Promise<void>;
 }
 
-async function run(args: string[]): Promise<string> {
-  const output = await new Deno.Command(args[0]!, {
-    args: args.slice(1),
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  if (!output.success) {
-    throw new Error(
-      `${args.join(" ")} failed (exit ${output.code}):\n${decoder.decode(output.stderr)}` +
-        decoder.decode(output.stdout),
-    );
-  }
-  return decoder.decode(output.stdout);
-}
-
 /** Why a Samba DC cannot run here (`scripts/samba.sh check`), or undefined when it can. */
 export async function sambaUnavailable(): Promise<string | undefined> {
   const output = await new Deno.Command(SAMBA_SH, { args: ["check"], stdout: "piped" }).output();
@@ -65,28 +50,19 @@ export async function startSamba(
   if (reason !== undefined) return reason;
   const dir = await Deno.makeTempDir({ prefix: "roster-samba-" });
   try {
-    await run([SAMBA_SH, "init", dir]);
-    const vars = new Map<string, string>();
-    for (const line of (await run([SAMBA_SH, "env", dir])).split("\n")) {
-      const m = /^export ([A-Z_]+)=(.*)$/.exec(line);
-      if (m) vars.set(m[1]!, m[2]!.replace(/^'(.*)'$/, "$1"));
-    }
-    const get = (key: string) => {
-      const value = vars.get(key);
-      if (value === undefined) throw new Error(`samba.sh env printed no ${key}`);
-      return value;
-    };
+    await sh([SAMBA_SH, "init", dir]);
+    const get = await instanceEnv(SAMBA_SH, dir);
     const baseDn = get("LDAP_BASE_DN");
     const file = join(dir, "seed.ldif");
     await Deno.writeTextFile(file, ldif(baseDn));
-    await run([SAMBA_SH, "load", dir, file]);
+    await sh([SAMBA_SH, "load", dir, file]);
     try {
-      await run([SAMBA_SH, "start", dir]);
+      await sh([SAMBA_SH, "start", dir]);
     } catch (error) {
       // Another DC may have taken the fixed ports since the check.
       const late = await sambaUnavailable();
       if (late !== undefined) {
-        await run([SAMBA_SH, "destroy", dir]).catch(() => {});
+        await sh([SAMBA_SH, "destroy", dir]).catch(() => {});
         return late;
       }
       throw error;
@@ -95,7 +71,7 @@ export async function startSamba(
     const stop = async () => {
       if (stopped) return;
       stopped = true;
-      await run([SAMBA_SH, "destroy", dir]);
+      await sh([SAMBA_SH, "destroy", dir]);
     };
     return {
       dir,
@@ -111,7 +87,7 @@ export async function startSamba(
       [Symbol.asyncDispose]: stop,
     };
   } catch (error) {
-    await run([SAMBA_SH, "destroy", dir]).catch(() => {});
+    await sh([SAMBA_SH, "destroy", dir]).catch(() => {});
     throw error;
   }
 }

@@ -9,7 +9,8 @@
 
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { generateLdif, type GenerateOptions } from "../../scripts/gen_ldif.ts";
+import { type GenerateOptions, writeLdif } from "../../scripts/gen_ldif.ts";
+import { instanceEnv, sh } from "../../scripts/_shell.ts";
 
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
 const SLAPD_SH = join(REPO, "scripts", "slapd.sh");
@@ -48,23 +49,6 @@ export interface StartSlapdOptions {
   sizeLimit?: number;
   /** Subject alternative names of the server certificate. */
   san?: string;
-}
-
-async function run(args: string[], env: Record<string, string> = {}): Promise<string> {
-  const output = await new Deno.Command(args[0]!, {
-    args: args.slice(1),
-    env,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  if (!output.success) {
-    throw new Error(
-      `${args.join(" ")} failed (exit ${output.code}):\n${decoder.decode(output.stderr)}` +
-        decoder.decode(output.stdout),
-    );
-  }
-  return decoder.decode(output.stdout);
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -108,32 +92,26 @@ export async function startSlapd(options: StartSlapdOptions = {}): Promise<Slapd
   const env: Record<string, string> = { LDAP_SIZELIMIT: String(sizeLimit) };
   if (options.san !== undefined) env.MKCERTS_SAN = options.san;
   try {
-    await run([SLAPD_SH, "init", dir], env);
-    for (const file of options.ldif ?? []) await run([SLAPD_SH, "load", dir, file]);
+    await sh([SLAPD_SH, "init", dir], env);
+    for (const file of options.ldif ?? []) await sh([SLAPD_SH, "load", dir, file]);
     if (options.generate !== undefined) {
       const file = join(dir, "generated.ldif");
-      let text = "";
-      for (const chunk of generateLdif(options.generate)) text += chunk;
-      await Deno.writeTextFile(file, text);
-      await run([SLAPD_SH, "load", dir, file]);
+      const sink = await Deno.open(file, { write: true, create: true, truncate: true });
+      try {
+        await writeLdif(sink, options.generate);
+      } finally {
+        sink.close();
+      }
+      await sh([SLAPD_SH, "load", dir, file]);
     }
-    await run([SLAPD_SH, "start", dir]);
-    await run([MKCERTS_SH, join(dir, "other-ca")], { MKCERTS_CN: "unrelated test CA" });
-    const vars = new Map<string, string>();
-    for (const line of (await run([SLAPD_SH, "env", dir])).split("\n")) {
-      const m = /^export ([A-Z_]+)=(.*)$/.exec(line);
-      if (m) vars.set(m[1]!, m[2]!.replace(/^'(.*)'$/, "$1"));
-    }
-    const get = (key: string) => {
-      const value = vars.get(key);
-      if (value === undefined) throw new Error(`slapd.sh env printed no ${key}`);
-      return value;
-    };
+    await sh([SLAPD_SH, "start", dir]);
+    await sh([MKCERTS_SH, join(dir, "other-ca")], { MKCERTS_CN: "unrelated test CA" });
+    const get = await instanceEnv(SLAPD_SH, dir);
     let stopped = false;
     const stop = async () => {
       if (stopped) return;
       stopped = true;
-      await run([SLAPD_SH, "destroy", dir]);
+      await sh([SLAPD_SH, "destroy", dir]);
     };
     return {
       dir,
@@ -152,7 +130,7 @@ export async function startSlapd(options: StartSlapdOptions = {}): Promise<Slapd
       [Symbol.asyncDispose]: stop,
     };
   } catch (error) {
-    await run([SLAPD_SH, "destroy", dir]).catch(() => {});
+    await sh([SLAPD_SH, "destroy", dir]).catch(() => {});
     throw error;
   }
 }

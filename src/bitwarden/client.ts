@@ -41,6 +41,7 @@ import {
 } from "./http.ts";
 import type { OrgGroup, OrgMember, OrgView } from "../engine/plan.ts";
 import { resolveServerUrls, type ServerUrls } from "./urls.ts";
+import { isRecord } from "../guards.ts";
 
 export type { ApiKey, OrgGroup, OrgMember, OrgView, ServerUrls };
 export { organizationIdOf, resolveServerUrls };
@@ -80,11 +81,7 @@ export interface BitwardenClientOptions {
 const defaultSleep = (ms: number): Promise<void> =>
   new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 
-type JsonObject = { [key: string]: unknown };
-
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
+type JsonObject = Record<string, unknown>;
 
 const MEMBER_STATUSES = [-1, 0, 1, 2, 3] as const;
 const MEMBER_TYPES = [0, 1, 2, 4] as const;
@@ -437,7 +434,7 @@ function parseJson(body: string, what: string): unknown {
 
 function parseList(body: string, what: string): unknown[] {
   const parsed = parseJson(body, what);
-  const data = isObject(parsed) ? getIgnoreCase(parsed, "data") : undefined;
+  const data = isRecord(parsed) ? getIgnoreCase(parsed, "data") : undefined;
   if (!Array.isArray(data)) throw unexpected(what, "no data list");
   return data;
 }
@@ -451,7 +448,7 @@ function parseIdArray(body: string, what: string): string[] {
 }
 
 function toMember(item: unknown, what: string): OrgMember {
-  if (!isObject(item)) throw unexpected(what, "a member is not an object");
+  if (!isRecord(item)) throw unexpected(what, "a member is not an object");
   const id = getIgnoreCase(item, "id");
   const email = getIgnoreCase(item, "email");
   const externalId = optionalString(getIgnoreCase(item, "externalId"));
@@ -470,7 +467,7 @@ function toMember(item: unknown, what: string): OrgMember {
 }
 
 function toGroup(item: unknown, what: string): OrgGroup {
-  if (!isObject(item)) throw unexpected(what, "a group is not an object");
+  if (!isRecord(item)) throw unexpected(what, "a group is not an object");
   const id = getIgnoreCase(item, "id");
   const name = getIgnoreCase(item, "name");
   const externalId = optionalString(getIgnoreCase(item, "externalId"));

@@ -10,6 +10,8 @@
  * @module
  */
 
+import { isRecord } from "../guards.ts";
+
 /** One entry of an `errors`/`validationErrors` map: the key (a C# path) and its messages. */
 export interface FieldError {
   /** The key as the server sent it: `Members[3].Email`, `$.members[0].deleted`, or `""`. */
@@ -37,11 +39,7 @@ export interface ServerError {
   html: boolean;
 }
 
-type JsonObject = { [key: string]: unknown };
-
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
+type JsonObject = Record<string, unknown>;
 
 /** Returns `object[key]`, matching the key case-insensitively. */
 export function getIgnoreCase(object: JsonObject, key: string): unknown {
@@ -58,7 +56,7 @@ function nonBlankString(value: unknown): string | null {
 }
 
 function readFieldErrors(value: unknown, into: Map<string, string[]>): void {
-  if (!isObject(value)) return;
+  if (!isRecord(value)) return;
   for (const [key, raw] of Object.entries(value)) {
     const list = Array.isArray(raw) ? raw : [raw];
     const messages = list.filter((m): m is string => typeof m === "string" && m.trim() !== "");
@@ -113,14 +111,14 @@ export function parseErrorBody(status: number, body: string): ServerError {
     return result;
   }
   result.json = true;
-  if (!isObject(parsed)) {
+  if (!isRecord(parsed)) {
     result.excerpt = oneLine(text);
     return result;
   }
   const fields = new Map<string, string[]>();
   result.message = nonBlankString(getIgnoreCase(parsed, "message"));
   const errorModel = getIgnoreCase(parsed, "errorModel");
-  if (isObject(errorModel)) {
+  if (isRecord(errorModel)) {
     result.message ??= nonBlankString(getIgnoreCase(errorModel, "message"));
     readFieldErrors(getIgnoreCase(errorModel, "errors"), fields);
     readFieldErrors(getIgnoreCase(errorModel, "validationErrors"), fields);
@@ -128,7 +126,7 @@ export function parseErrorBody(status: number, body: string): ServerError {
   readFieldErrors(getIgnoreCase(parsed, "errors"), fields);
   readFieldErrors(getIgnoreCase(parsed, "validationErrors"), fields);
   const error = getIgnoreCase(parsed, "error");
-  if (isObject(error)) {
+  if (isRecord(error)) {
     // Vaultwarden's catcher: {"error":{"code":404,"reason":"Not Found","description":"…"}}
     result.message ??= nonBlankString(getIgnoreCase(error, "description")) ??
       nonBlankString(getIgnoreCase(error, "reason"));

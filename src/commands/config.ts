@@ -34,6 +34,7 @@ import { resolveServerUrls } from "../bitwarden/urls.ts";
 import { ConfigError, UsageError } from "../errors.ts";
 import { type CliDeps, type CommandContext, commandContext, withState } from "./context.ts";
 import type { StateStore } from "../state/store.ts";
+import { isRecord } from "../guards.ts";
 
 /** Settings holding file paths: relative values are saved as absolute paths. */
 export const PATH_SETTINGS: ReadonlySet<string> = new Set([
@@ -256,10 +257,6 @@ async function unsetAction(context: CommandContext, key: string): Promise<void> 
       "Removed setting",
     );
   });
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /** Builds the whole configuration as nested JSON, secrets masked, unset values null. */

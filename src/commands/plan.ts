@@ -33,6 +33,7 @@ import {
 } from "../sync/run.ts";
 import { type CliDeps, type CommandContext, commandContext, withState } from "./context.ts";
 import { buildData, readSource } from "./test.ts";
+import { plural } from "../output/render.ts";
 
 /**
  * `plan --output json`. Every list is sorted (members by email, then externalId; groups by
@@ -162,10 +163,6 @@ async function makePlan(
       client.close();
     }
   });
-}
-
-function plural(n: number, word: string): string {
-  return `${n} ${n === 1 ? word : `${word}s`}`;
 }
 
 function memberRows(list: readonly PlanMember[]): string[][] {

@@ -9,7 +9,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import type { PlanSummary } from "../engine/mod.ts";
 import { errorMessage, ExitCode, RosterError, UsageError } from "../errors.ts";
 import { Logger } from "../output/log.ts";
-import type { Io } from "../output/render.ts";
+import { type Io, plural } from "../output/render.ts";
 import type { StateStore } from "../state/store.ts";
 import { createClient, requireAuth } from "../sync/auth.ts";
 import { withLock } from "../sync/lock.ts";
@@ -60,10 +60,6 @@ export interface SyncDocument {
   error: { code: string; message: string; hint: string | null } | null;
   /** The run number with `--watch`. */
   run?: number;
-}
-
-function plural(n: number, word: string, many = `${word}s`): string {
-  return `${n} ${n === 1 ? word : many}`;
 }
 
 /** The one-line summary of a run (the last line of the table output, and the watch log). */

@@ -91,29 +91,9 @@ export function buildData(config: Config, read: ReadResult): SyncData {
 }
 
 /**
- * Reads the directory and runs the engine. The raw snapshot is dropped before this returns, and
- * the garbage of the read and of the engine is collected, so that a large directory's peak
- * memory is not the sum of every phase.
- */
-async function readAndBuild(
-  context: CommandContext,
-  options: {
-    store: StateStore;
-    config: Config;
-    incremental: boolean;
-    counted: (counts: { users: number; groups: number }) => void;
-  },
-): Promise<SyncData> {
-  const read = await readSource(context, options);
-  options.counted({ users: read.counts.users, groups: read.counts.groups });
-  const data = buildData(options.config, read);
-  relieveMemory();
-  return data;
-}
-
-/**
- * Reads, runs the engine and builds the report; only the report leaves, so the snapshot and
- * the engine's data can be freed before the output is written.
+ * Reads the directory, runs the engine and builds the report. Only the report leaves, so the
+ * snapshot and the engine's data can be freed (see `relieveMemory`) before the output is
+ * written: a large directory's peak memory is then not the sum of every phase.
  */
 async function readAndReport(
   context: CommandContext,
@@ -125,7 +105,9 @@ async function readAndReport(
     bwdc: boolean;
   },
 ): Promise<{ kind: "bwdc"; value: BwdcTestResponse } | { kind: "report"; value: TestReport }> {
-  const data = await readAndBuild(context, options);
+  const read = await readSource(context, options);
+  options.counted({ users: read.counts.users, groups: read.counts.groups });
+  const data = buildData(options.config, read);
   return options.bwdc
     ? { kind: "bwdc", value: toBwdcTestResponse(data) }
     : { kind: "report", value: toTestReport(data) };

@@ -10,6 +10,7 @@
 import { z } from "zod";
 import { ConfigError } from "../errors.ts";
 import { type Config, configSchema, type DirectoryType, SECRET_KEYS } from "./schema.ts";
+import { isRecord } from "../guards.ts";
 
 /** The kind of value a setting holds, which decides how a command-line string is read. */
 export type SettingKind = "string" | "integer" | "number" | "boolean" | "enum";
@@ -335,10 +336,6 @@ export function orderStored(stored: StoredConfig): StoredConfig {
     if (value !== undefined) ordered = setStored(ordered, setting.key, value);
   }
   return ordered;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 function toStored(value: Record<string, unknown>): StoredConfig {

@@ -218,9 +218,9 @@ export function duplicatesError(duplicates: Duplicates): DirectoryDataError | nu
     for (const d of groupExternalIds) {
       lines.push(`  group externalId ${JSON.stringify(d.externalId)}: ${quoted(d.referenceIds)}`);
     }
-    const groupHint =
-      "ix the directory (give each group its own externalId) or narrow sync.groupFilter to leave the duplicates out";
-    hints.push(hints.length > 0 ? `for groups, f${groupHint}` : `F${groupHint}`);
+    const groupFix =
+      "the directory (give each group its own externalId) or narrow sync.groupFilter to leave the duplicates out";
+    hints.push(hints.length > 0 ? `for groups, fix ${groupFix}` : `Fix ${groupFix}`);
   }
   const hint = hints.join("; ");
   return new DirectoryDataError(

@@ -7,6 +7,7 @@
  */
 
 import { ExitCode, type ExitCodeValue, RosterError } from "../errors.ts";
+import { isRecord } from "../guards.ts";
 
 /** The process streams and environment, injectable for in-process runs. */
 export interface Io {
@@ -144,10 +145,6 @@ export function toJson(value: unknown): string {
   return JSON.stringify(value, null, 2) + "\n";
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
 function hasToJson(value: unknown): value is { toJSON(key: string): unknown } {
   return typeof value === "object" && value !== null && "toJSON" in value &&
     typeof value.toJSON === "function";
@@ -196,6 +193,11 @@ export function* jsonPieces(value: unknown, indent = "", key = ""): Generator<st
     return;
   }
   yield JSON.stringify(v) ?? "null";
+}
+
+/** `1 member`, `2 members`; `many` for irregular plurals (`2 entries`). */
+export function plural(n: number, word: string, many = `${word}s`): string {
+  return `${n} ${n === 1 ? word : many}`;
 }
 
 /** Options of {@link formatTable}. */

@@ -41,6 +41,7 @@ import {
   RosterError,
 } from "../errors.ts";
 import type { Logger } from "../output/log.ts";
+import { plural } from "../output/render.ts";
 
 /** The log lines a sync writes (a {@link Logger}, or one that routes them elsewhere). */
 export type SyncLog = Pick<Logger, "debug" | "info" | "warn" | "error">;
@@ -342,10 +343,6 @@ export interface SyncOptions {
 
 function emptySent(): SentCounts {
   return { requests: 0, members: 0, deleted: 0, groups: 0, batches: [] };
-}
-
-function plural(n: number, word: string, many = `${word}s`): string {
-  return `${n} ${n === 1 ? word : many}`;
 }
 
 /** One line of a plan summary's member and group changes. */

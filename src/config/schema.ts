@@ -79,42 +79,74 @@ export const ldapSchema = z.strictObject({
   domain: z.string().trim().optional(),
 });
 
-/** `directory.entra.*`: Microsoft Entra ID (Graph). */
+/**
+ * `directory.<type>.caFile`: a PEM file of extra CA certificates for a cloud directory reached
+ * through a TLS-inspecting proxy or a private CA (as `server.caFile`).
+ */
+const caFile = path.optional();
+
+/** `directory.entra.*`: Microsoft Entra ID (Microsoft Graph). The client secret is `key`. */
 export const entraSchema = z.strictObject({
-  identityAuthority: z.enum(["login.microsoftonline.com", "login.microsoftonline.us"]).default(
+  /** The sign-in cloud; it also picks the Graph host (global, US Government, China). */
+  identityAuthority: z.enum([
     "login.microsoftonline.com",
-  ),
+    "login.microsoftonline.us",
+    "login.chinacloudapi.cn",
+  ]).default("login.microsoftonline.com"),
+  /** Tenant id (GUID) or a verified domain of the tenant. */
   tenant: z.string().trim().min(1).optional(),
+  /** The app registration's application (client) id. */
   applicationId: z.string().trim().min(1).optional(),
-  /** Override of the token endpoint base, for tests and sovereign clouds. */
+  /**
+   * PEM file holding the app's certificate and its private key: a signed client assertion is
+   * used instead of the client secret `directory.entra.key`.
+   */
+  certificatePath: path.optional(),
+  /** Token endpoint base that `/<tenant>/oauth2/v2.0/token` is appended to (tests, clouds). */
   authorityUrl: url.optional(),
-  /** Override of the Graph base URL, for tests and sovereign clouds. */
+  /** Graph root that `/v1.0/...` is appended to (tests, clouds). */
   graphUrl: url.optional(),
+  caFile,
 });
 
 /** `directory.google.*`: Google Workspace (Admin SDK Directory API). */
 export const googleSchema = z.strictObject({
+  /** The service account's email (taken from a JSON key file when the key is one). */
   clientEmail: z.string().trim().min(1).optional(),
+  /** Optional: restrict the read to this one domain of the account. */
   domain: z.string().trim().min(1).optional(),
+  /** The admin user impersonated through domain-wide delegation. */
   adminUser: z.string().trim().min(1).optional(),
-  customer: z.string().trim().min(1).optional(),
-  /** Override of the API base URL, for tests. */
+  /** The customer id; `my_customer` means the admin user's own account (every domain). */
+  customer: z.string().trim().min(1).default("my_customer"),
+  /** API root that `/admin/directory/v1/...` is appended to (tests). */
   apiUrl: url.optional(),
-  /** Override of the OAuth token URL, for tests. */
+  /** The whole OAuth token endpoint (tests). */
   tokenUrl: url.optional(),
+  caFile,
 });
 
-/** `directory.okta.*`: Okta. */
+/** `directory.okta.*`: Okta. The API token is `token`. */
 export const oktaSchema = z.strictObject({
+  /** Org base URL that `/api/v1/...` is appended to, e.g. `https://acme.okta.com`. */
   orgUrl: url.optional(),
+  /** Percentage (1–100) of each rate-limit bucket roster may spend in one window. */
+  maxRateShare: z.number().int().min(1).max(100).default(50),
+  caFile,
 });
 
-/** `directory.onelogin.*`: OneLogin. */
+/** `directory.onelogin.*`: OneLogin. The client secret is `clientSecret`. */
 export const oneloginSchema = z.strictObject({
   clientId: z.string().trim().min(1).optional(),
+  /** Legacy region hosts (`api.<region>.onelogin.com`), used when no subdomain is set. */
   region: z.enum(["us", "eu"]).default("us"),
-  /** Override of the API base URL, for tests. */
+  /** The account's subdomain: `https://<subdomain>.onelogin.com`. */
+  subdomain: z.string().trim().min(1).optional(),
+  /** Base that `/auth/oauth2/v2/token` and `/api/2/...` are appended to (tests). */
   apiUrl: url.optional(),
+  /** Wait for the hourly rate-limit reset instead of stopping with exit 6. */
+  waitForRateLimit: z.boolean().default(false),
+  caFile,
 });
 
 /** `directory.file.*`: a local LDIF, CSV or JSON export. */
@@ -127,6 +159,12 @@ export const fileSchema = z.strictObject({
   rootPath: z.string().trim().min(1).optional(),
   /** Treat the LDIF as an Active Directory export (objectGUID, userAccountControl). */
   ad: z.boolean().default(false),
+  /**
+   * Character encoding of the export: `auto` reads UTF-8 (with or without a BOM) and UTF-16
+   * with a BOM, and refuses anything else; name another encoding (e.g. `windows-1252`) to
+   * decode it.
+   */
+  encoding: z.string().trim().min(1).default("auto"),
 });
 
 /** `directory.*`. */

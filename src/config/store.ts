@@ -489,7 +489,6 @@ export const REQUIRED_SETTINGS: Readonly<Record<DirectoryType, readonly string[]
   entra: ["directory.entra.tenant", "directory.entra.applicationId", "directory.entra.key"],
   google: [
     "directory.google.clientEmail",
-    "directory.google.domain",
     "directory.google.adminUser",
     "directory.google.privateKey",
   ],

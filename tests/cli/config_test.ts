@@ -188,6 +188,8 @@ Deno.test("config set reads secrets from env, file and stdin and never shows the
   const listJson = record(await dir.run(["config", "list", "-o", "json"]));
   assert.deepEqual(field(json(listJson.stdout), "directory", "okta"), {
     orgUrl: null,
+    maxRateShare: 50,
+    caFile: null,
     token: "********",
   });
   await assertSecretNowhere(dir.dataDir, outputs);
@@ -220,11 +222,15 @@ Deno.test("config list --output json gives the whole config, defaults applied, s
     format: "auto",
     rootPath: null,
     ad: false,
+    encoding: "auto",
   });
   assert.deepEqual(field(doc, "directory", "onelogin"), {
     clientId: null,
     region: "us",
+    subdomain: null,
     apiUrl: null,
+    waitForRateLimit: false,
+    caFile: null,
     clientSecret: null,
   });
   assert.deepEqual(field(doc, "sync"), {

@@ -15,6 +15,7 @@ import { historyCommand } from "./commands/history.ts";
 import { lastSyncCommand } from "./commands/last_sync.ts";
 import { loginCommand } from "./commands/login.ts";
 import { logoutCommand } from "./commands/logout.ts";
+import { migrateCommand } from "./commands/migrate.ts";
 import { planCommand } from "./commands/plan.ts";
 import { daemonCommand, syncCommand } from "./commands/sync.ts";
 import { statusCommand } from "./commands/status.ts";
@@ -116,6 +117,7 @@ export function buildProgram(deps: CliDeps): Command {
   program.addCommand(planCommand(deps));
   program.addCommand(syncCommand(deps));
   program.addCommand(daemonCommand(deps));
+  program.addCommand(migrateCommand(deps));
   applyToAll(program, deps.io);
   return program;
 }

@@ -147,7 +147,7 @@ async function migrateAction(
   options: { dryRun: boolean },
 ): Promise<void> {
   const file = await findDataFile(context, path);
-  const migration = parseBwdcData(await readDataFile(file));
+  const migration = parseBwdcData(await readDataFile(file), { file });
   const before = await readStoredConfig(context.paths.config);
   const { stored, removed } = migratedConfig(before, migration);
   resolveServerUrls(parseConfig(stored, context.paths.config).server);

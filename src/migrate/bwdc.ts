@@ -336,8 +336,11 @@ function text(path: string, value: string | null | undefined) {
   return { path, value: value === null || value === undefined || value === "" ? undefined : value };
 }
 
-function invalidFile(detail: string, hint: string): ConfigError {
-  return new ConfigError(`Cannot read the bwdc data file: ${detail}`, { hint });
+function invalidFile(file: string | undefined, detail: string, hint: string): ConfigError {
+  return new ConfigError(
+    `Cannot read the bwdc data file${file === undefined ? "" : ` ${file}`}: ${detail}`,
+    { hint, details: file === undefined ? {} : { file } },
+  );
 }
 
 function firstIssue(error: z.ZodError): string {
@@ -347,27 +350,30 @@ function firstIssue(error: z.ZodError): string {
   return at === "" ? issue.message : `${at}: ${issue.message}`;
 }
 
-function readLayout(data: unknown): BwdcData {
+function readLayout(data: unknown, file: string | undefined): BwdcData {
   if (!isRecord(data)) {
-    throw invalidFile("it is not a JSON object", "Give the path of bwdc's data.json");
+    throw invalidFile(file, "it is not a JSON object", "Give the path of bwdc's data.json");
   }
   const version = data["stateVersion"];
   if (typeof version !== "number") {
     throw invalidFile(
+      file,
       "it has no stateVersion",
       "Give the path of the data.json in bwdc's data directory, after bwdc has been configured",
     );
   }
   if (version < 3) {
     throw invalidFile(
+      file,
       `state version ${version} is older than bwdc can migrate (3)`,
-      "Open the file with a current bwdc once, or configure roster with roster config set",
+      "bwdc cannot migrate it either: configure roster with roster config set (roster config list --all shows every setting)",
     );
   }
   if (version >= 5) {
     const parsed = flatSchema.safeParse(data);
     if (!parsed.success) {
       throw invalidFile(
+        file,
         `unexpected content for state version ${version}: ${firstIssue(parsed.error)}`,
         "Check that the file is bwdc's data.json",
       );
@@ -410,14 +416,16 @@ function readLayout(data: unknown): BwdcData {
   const parsed = legacySchema.safeParse(data);
   if (!parsed.success) {
     throw invalidFile(
+      file,
       `unexpected content for state version ${version}: ${firstIssue(parsed.error)}`,
       "Check that the file is bwdc's data.json",
     );
   }
-  const accountId = findAccount(data, parsed.data.activeUserId ?? undefined);
+  const accountId = findAccount(data, parsed.data.activeUserId ?? undefined, file);
   const accountParsed = legacyAccountSchema.safeParse(data[accountId]);
   if (!accountParsed.success) {
     throw invalidFile(
+      file,
       `unexpected content in account ${accountId}: ${firstIssue(accountParsed.error)}`,
       "Check that the file is bwdc's data.json",
     );
@@ -477,7 +485,11 @@ function unquote(value: string | null | undefined): string | null | undefined {
 }
 
 /** The legacy layout's account: `activeUserId`, else the only object with directory settings. */
-function findAccount(data: Record<string, unknown>, active: string | undefined): string {
+function findAccount(
+  data: Record<string, unknown>,
+  active: string | undefined,
+  file: string | undefined,
+): string {
   if (active !== undefined && isRecord(data[active])) return active;
   const accounts = Object.entries(data)
     .filter(([, value]) =>
@@ -487,6 +499,7 @@ function findAccount(data: Record<string, unknown>, active: string | undefined):
   const only = accounts[0];
   if (only !== undefined && accounts.length === 1) return only;
   throw invalidFile(
+    file,
     accounts.length === 0
       ? "no account with directoryConfigurations or directorySettings"
       : `several accounts (${accounts.join(", ")}) and no activeUserId`,
@@ -789,6 +802,12 @@ function mapLogin(builder: Builder, data: BwdcData): MigratedLogin {
   };
 }
 
+/** Options of {@link mapBwdcData} and {@link parseBwdcData}. */
+export interface BwdcParseOptions {
+  /** The file's path, named in error messages. @default not named */
+  file?: string;
+}
+
 /**
  * Maps a parsed bwdc `data.json` (either layout) to roster's settings, secrets, sync state and
  * login, listing every bwdc value it does not carry over with the reason.
@@ -808,8 +827,8 @@ function mapLogin(builder: Builder, data: BwdcData): MigratedLogin {
  *
  * @throws {ConfigError} when `data` is not a bwdc `data.json` or its state version is below 3.
  */
-export function mapBwdcData(data: unknown): BwdcMigration {
-  const layout = readLayout(data);
+export function mapBwdcData(data: unknown, options: BwdcParseOptions = {}): BwdcMigration {
+  const layout = readLayout(data, options.file);
   const builder = new Builder();
   mapServer(builder, layout.environmentUrls);
   const typeNumber = layout.directoryType.value;
@@ -867,17 +886,18 @@ export function mapBwdcData(data: unknown): BwdcMigration {
  *
  * @throws {ConfigError} when the text is not JSON or not a bwdc `data.json`.
  */
-export function parseBwdcData(source: string): BwdcMigration {
+export function parseBwdcData(source: string, options: BwdcParseOptions = {}): BwdcMigration {
   let data: unknown;
   try {
     data = JSON.parse(source.replace(/^\uFEFF/, ""));
   } catch (error) {
     throw invalidFile(
+      options.file,
       `it is not JSON (${error instanceof Error ? error.message : String(error)})`,
       "Give the path of bwdc's data.json; bwdc resets a corrupt file to {} on its next start",
     );
   }
-  return mapBwdcData(data);
+  return mapBwdcData(data, options);
 }
 
 /** Options of {@link bwdcDataCandidates}. */

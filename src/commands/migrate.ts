@@ -257,8 +257,8 @@ const SECRET_TEXT: Readonly<Record<SecretSource, Readonly<Record<MigrateAction, 
   },
   missing: {
     import: "imported",
-    remaining: "not set in bwdc: set it by hand",
-    kept: "not set in bwdc; already set in roster",
+    remaining: "not in data.json: set it by hand",
+    kept: "not in data.json; already set in roster",
   },
 };
 

@@ -249,6 +249,30 @@ Deno.test("migrate bwdc lists the commands left for keychain secrets, and notice
   assert.equal((await stateOf(dir.dataDir)).secrets["directory.entra.key"], "entra-client-secret");
 });
 
+Deno.test("migrate bwdc imports a legacy (state version 4) Azure AD file: secrets, login and delta link", async () => {
+  await using dir = await tempDataDir();
+  const file = await copyFixture(dir, "legacy-azure-plaintext");
+  const result = await dir.run(["migrate", "bwdc", file]);
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stdout, /^Nothing left to do: roster test shows what a sync would send$/m);
+  assert.deepEqual(await stateOf(dir.dataDir), {
+    secrets: { "directory.ldap.password": undefined, "directory.entra.key": "AzUrEkEy~0123456789" },
+    users: "2024-02-01T12:00:00.000Z",
+    groups: "2024-02-01T12:00:00.000Z",
+    hash: "LeGaCyAzUrEhAsH0123456789abcdefghijklmnopq=",
+    providerState: {
+      usersDeltaLink: "https://graph.microsoft.com/v1.0/users/delta?$deltatoken=LegacyDelta123",
+    },
+    auth: {
+      clientId: `organization.${ORG}`,
+      clientSecret: "AzUrEcLiEnTsEcReT7",
+      organizationId: ORG,
+    },
+  });
+  const get = await dir.run(["config", "get", "directory.entra.identityAuthority"]);
+  assert.equal(get.stdout, "login.microsoftonline.us\n");
+});
+
 Deno.test("migrate bwdc replaces the settings bwdc has and keeps roster's own ones", async () => {
   await using dir = await tempDataDir();
   await seedConfig(dir, {
@@ -500,10 +524,7 @@ Deno.test("a migrated change hash makes the first sync send nothing when the dir
     assert.equal(first.code, 0, first.stderr);
     const document = doc(first.stdout);
     assert.equal(document["outcome"], "no-change");
-    assert.equal(
-      document["reason"],
-      "unchanged since the last sync, and the organization's members have not drifted",
-    );
+    assert.match(String(document["reason"]), /^unchanged since the last sync/);
     assert.deepEqual(document["sent"], {
       requests: 0,
       members: 0,

@@ -662,6 +662,11 @@ export function startFakeOkta(options: FakeOktaOptions = {}): FakeOkta {
   }
   const sortedById = <T extends { id: string }>(items: Iterable<T>): T[] =>
     [...items].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  // Listings in id order, cached until a user or group is added or deleted.
+  let userOrder: OktaUser[] | null = null;
+  let groupOrder: OktaGroup[] | null = null;
+  const allUsers = () => userOrder ??= sortedById(users.values());
+  const allGroups = () => groupOrder ??= sortedById(groups.values());
 
   // --- JSON shapes ----------------------------------------------------------------------------
 
@@ -821,7 +826,7 @@ export function startFakeOkta(options: FakeOktaOptions = {}): FakeOkta {
     const search = param(url, "search");
     if (q !== null && filter === null && search === null) {
       const prefix = q.toLowerCase();
-      const found = sortedById(users.values()).filter((u) =>
+      const found = allUsers().filter((u) =>
         u.status !== "DEPROVISIONED" &&
         [u.profile.firstName, u.profile.lastName, u.profile.email ?? ""].some((v) =>
           v.toLowerCase().startsWith(prefix)
@@ -831,9 +836,7 @@ export function startFakeOkta(options: FakeOktaOptions = {}): FakeOkta {
       return send(200, found.map(render), headers);
     }
     // A frozen search answers from its snapshot (search is eventually consistent).
-    let all = search !== null && searchSnapshot !== null
-      ? searchSnapshot
-      : sortedById(users.values());
+    let all = search !== null && searchSnapshot !== null ? searchSnapshot : allUsers();
     try {
       for (const [text, mode] of [[filter, "filter"], [search, "search"]] as const) {
         if (text === null) continue;
@@ -863,13 +866,13 @@ export function startFakeOkta(options: FakeOktaOptions = {}): FakeOkta {
     const filter = param(url, "filter");
     const search = param(url, "search");
     if (q !== null && filter === null && search === null) {
-      const found = sortedById(groups.values()).filter((g) =>
+      const found = allGroups().filter((g) =>
         g.profile.name.toLowerCase().startsWith(q.toLowerCase())
       ).slice(0, limitOf(url, 300, 10_000));
       headers.append("link", `<${url.href}>; rel="self"`);
       return send(200, found.map(render), headers);
     }
-    let all = sortedById(groups.values());
+    let all = allGroups();
     try {
       for (const [text, mode] of [[filter, "filter"], [search, "search"]] as const) {
         if (text === null) continue;
@@ -1053,6 +1056,7 @@ export function startFakeOkta(options: FakeOktaOptions = {}): FakeOkta {
     addUser: (init) => {
       const user = makeUser(init);
       users.set(user.id, user);
+      userOrder = null;
       return copy(user);
     },
     updateUser: (id, changes) => {
@@ -1070,6 +1074,7 @@ export function startFakeOkta(options: FakeOktaOptions = {}): FakeOkta {
     deleteUser: (id) => {
       userOf(id);
       users.delete(id);
+      userOrder = null;
       for (const group of groups.values()) {
         if (group.members.includes(id)) {
           group.members = group.members.filter((m) => m !== id);
@@ -1080,6 +1085,7 @@ export function startFakeOkta(options: FakeOktaOptions = {}): FakeOkta {
     addGroup: (init) => {
       const group = makeGroup(init);
       groups.set(group.id, group);
+      groupOrder = null;
       return copy(group);
     },
     renameGroup: (id, name) => {
@@ -1090,6 +1096,7 @@ export function startFakeOkta(options: FakeOktaOptions = {}): FakeOkta {
     deleteGroup: (id) => {
       groupOf(id);
       groups.delete(id);
+      groupOrder = null;
     },
     addMember: (groupId, userId) => {
       const group = groupOf(groupId);

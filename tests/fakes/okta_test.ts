@@ -533,3 +533,28 @@ Deno.test("generateOktaOrg() is deterministic and spreads statuses, missing emai
     assert.equal(new Set(group.members).size, group.members?.length);
   }
 });
+
+Deno.test("fake okta logs each request with its retry headers and status", async () => {
+  const clock = virtualClock(Date.UTC(2026, 0, 1));
+  const okta = startFakeOkta({ now: clock.now });
+  try {
+    const response = await fetch(`${okta.orgUrl}/api/v1/groups?limit=5`, {
+      headers: {
+        authorization: `SSWS ${okta.token}`,
+        "x-okta-retry-count": "1",
+        "x-okta-retry-for": "fake-1",
+      },
+    });
+    await response.body?.cancel();
+    assert.deepEqual(okta.requests(), [{
+      method: "GET",
+      path: "/api/v1/groups",
+      query: "limit=5",
+      status: 200,
+      at: Date.UTC(2026, 0, 1),
+      headers: { "x-okta-retry-count": "1", "x-okta-retry-for": "fake-1" },
+    }]);
+  } finally {
+    await okta.close();
+  }
+});

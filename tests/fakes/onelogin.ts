@@ -516,6 +516,9 @@ export function startFakeOneLogin(options: FakeOneLoginOptions = {}): FakeOneLog
 
   const byId = <T extends { id: number }>(items: Iterable<T>): T[] =>
     [...items].sort((a, b) => a.id - b.id);
+  // Users in id order, cached until a user is added or deleted.
+  let userOrder: OneLoginUser[] | null = null;
+  const allUsers = () => userOrder ??= byId(users.values());
   const iso = (ms: number) => new Date(ms).toISOString();
 
   const userJson = (user: OneLoginUser, fields: string[] | null) => {
@@ -572,7 +575,7 @@ export function startFakeOneLogin(options: FakeOneLoginOptions = {}): FakeOneLog
   };
 
   const listUsers = (url: URL, headers: Headers): Response => {
-    let all = byId(users.values());
+    let all = allUsers();
     const p = url.searchParams;
     const dates: [string, (u: OneLoginUser, t: number) => boolean][] = [
       ["updated_since", (u, t) => u.updatedAt >= t],
@@ -637,10 +640,9 @@ export function startFakeOneLogin(options: FakeOneLoginOptions = {}): FakeOneLog
     const role = roles.get(roleId);
     if (role === undefined) return send(404, v2Error(404, "NotFound", "Role not found"), headers);
     const assigned = new Set(role.users);
-    let all = byId(users.values());
-    if (url.searchParams.get("include_unassigned") !== "true") {
-      all = all.filter((u) => assigned.has(u.id));
-    }
+    let all = url.searchParams.get("include_unassigned") === "true"
+      ? allUsers()
+      : byId(role.users.flatMap((id) => users.get(id) ?? []));
     const name = url.searchParams.get("name");
     if (name !== null && name !== "") {
       all = all.filter((u) => wildcard(name, `${u.firstname} ${u.lastname}`));
@@ -807,6 +809,7 @@ export function startFakeOneLogin(options: FakeOneLoginOptions = {}): FakeOneLog
     addUser: (init) => {
       const user = makeUser(init);
       users.set(user.id, user);
+      userOrder = null;
       return copy(user);
     },
     updateUser: (id, changes) => {
@@ -817,6 +820,7 @@ export function startFakeOneLogin(options: FakeOneLoginOptions = {}): FakeOneLog
     deleteUser: (id) => {
       userOf(id);
       users.delete(id);
+      userOrder = null;
       for (const role of roles.values()) role.users = role.users.filter((u) => u !== id);
     },
     addRole: (init) => {

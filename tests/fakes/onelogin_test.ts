@@ -457,3 +457,18 @@ Deno.test("generateOneLoginAccount() is deterministic and spreads statuses and e
   assert.equal(a.roles[0]?.users?.length, 600);
   assert.equal(a.roles[100]?.users?.length, 600);
 });
+
+Deno.test("fake onelogin holds requests in flight on demand and counts the peak", async () => {
+  const fake = startFakeOneLogin({ users: [{ id: 1 }] });
+  try {
+    const t = await token(fake);
+    fake.hold();
+    const pending = [1, 2, 3].map(() => get(fake, "/api/2/users", { token: t }));
+    while (fake.held() < 3) await new Promise((resolve) => setTimeout(resolve, 1));
+    fake.release();
+    assert.deepEqual((await Promise.all(pending)).map((a) => a.status), [200, 200, 200]);
+    assert.equal(fake.counters().peakConcurrency, 3);
+  } finally {
+    await fake.close();
+  }
+});

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { type FakeOkta, generateOktaOrg, OKTA_STATUSES, startFakeOkta } from "./okta.ts";
 import { virtualClock } from "./_clock.ts";
+import { isRecord } from "../../src/guards.ts";
 
 interface Answer {
   status: number;
@@ -29,6 +30,22 @@ async function get(
   return { status: response.status, headers: response.headers, text, json };
 }
 
+/** The objects of a JSON array body (fails the test for anything else). */
+function items(json: unknown): Record<string, unknown>[] {
+  assert.ok(
+    Array.isArray(json) && json.every(isRecord),
+    `expected objects: ${JSON.stringify(json)}`,
+  );
+  return json.filter(isRecord);
+}
+
+/** The value at a path of nested objects, or undefined. */
+function at(value: unknown, ...path: string[]): unknown {
+  let current = value;
+  for (const key of path) current = isRecord(current) ? current[key] : undefined;
+  return current;
+}
+
 function links(headers: Headers): Record<string, string> {
   const result: Record<string, string> = {};
   for (const part of (headers.get("link") ?? "").split(/,(?=\s*<)/)) {
@@ -39,8 +56,7 @@ function links(headers: Headers): Record<string, string> {
 }
 
 function ids(json: unknown): string[] {
-  assert.ok(Array.isArray(json), `expected an array, got ${JSON.stringify(json)}`);
-  return json.map((item: { id: string }) => item.id);
+  return items(json).map((item) => String(item.id));
 }
 
 /** Follows `rel="next"` from `path`; returns every page's ids. */
@@ -227,7 +243,7 @@ Deno.test("fake okta leaves profile.email out for a user without email, and cred
   const okta = startFakeOkta({ users: [{ id: "00u1", login: "svc-build", email: null }] });
   try {
     const plain = await get(okta, "/api/v1/users");
-    const [user] = plain.json as Record<string, unknown>[];
+    const [user] = items(plain.json);
     assert.deepEqual(user?.profile, {
       firstName: "User",
       lastName: "1",
@@ -240,7 +256,7 @@ Deno.test("fake okta leaves profile.email out for a user without email, and cred
       contentType:
         "application/json; okta-response=omitCredentials,omitCredentialsLinks,omitTransitioningToStatus",
     });
-    const [lean] = slim.json as Record<string, unknown>[];
+    const [lean] = items(slim.json);
     assert.ok(lean !== undefined && !("credentials" in lean));
     assert.equal(
       okta.requests()[1]?.headers["content-type"]?.includes("omitCredentials"),
@@ -264,14 +280,13 @@ Deno.test("fake okta lists groups with types, stats and filters on lastMembershi
   });
   try {
     const listed = await get(okta, "/api/v1/groups?expand=stats");
-    const groups = listed.json as {
-      id: string;
-      type: string;
-      profile: { name: string };
-      _embedded: { stats: { usersCount: number } };
-    }[];
     assert.deepEqual(
-      groups.map((g) => [g.id, g.type, g.profile.name, g._embedded.stats.usersCount]),
+      items(listed.json).map((g) => [
+        g.id,
+        g.type,
+        at(g, "profile", "name"),
+        at(g, "_embedded", "stats", "usersCount"),
+      ]),
       [
         ["00g1", "BUILT_IN", "Everyone", 2],
         ["00g2", "OKTA_GROUP", "Sales", 1],
@@ -279,7 +294,7 @@ Deno.test("fake okta lists groups with types, stats and filters on lastMembershi
       ],
     );
     const plain = await get(okta, "/api/v1/groups");
-    assert.ok(!("_embedded" in Object((plain.json as unknown[])[0])));
+    assert.ok(!("_embedded" in (items(plain.json)[0] ?? {})));
 
     clock.advance(60_000);
     okta.addMember("00g2", "00u2");

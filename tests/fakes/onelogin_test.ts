@@ -1,6 +1,16 @@
 import assert from "node:assert/strict";
 import { type FakeOneLogin, generateOneLoginAccount, startFakeOneLogin } from "./onelogin.ts";
 import { virtualClock } from "./_clock.ts";
+import { isRecord } from "../../src/guards.ts";
+
+/** The objects of a JSON array body (fails the test for anything else). */
+function items(json: unknown): Record<string, unknown>[] {
+  assert.ok(
+    Array.isArray(json) && json.every(isRecord),
+    `expected objects: ${JSON.stringify(json)}`,
+  );
+  return json.filter(isRecord);
+}
 
 interface Answer {
   status: number;
@@ -48,8 +58,7 @@ async function get(
 }
 
 function ids(json: unknown): number[] {
-  assert.ok(Array.isArray(json), `expected an array, got ${JSON.stringify(json)}`);
-  return json.map((item: { id: number }) => item.id);
+  return items(json).map((item) => Number(item.id));
 }
 
 function pagingHeaders(headers: Headers): (string | null)[] {
@@ -276,7 +285,7 @@ Deno.test("fake onelogin filters users by updated_since, email wildcard, usernam
     assert.deepEqual(ids((await q("user_ids=3,1")).json), [1, 3]);
     assert.equal((await q("updated_since=yesterday")).status, 400);
     const full = await q("user_ids=1");
-    const [user] = full.json as Record<string, unknown>[];
+    const [user] = items(full.json);
     assert.equal(user !== undefined && "role_ids" in user, false);
     assert.deepEqual([user?.status, user?.state, user?.group_id], [1, 1, null]);
     assert.deepEqual((await q("fields=email,status,role_ids")).json, [
@@ -368,7 +377,7 @@ Deno.test("fake onelogin serves v1 groups in the envelope with pagination.next_l
     assert.deepEqual(names, account.groups.map((g) => g.name));
     const users = await get(fake, "/api/2/users?limit=2", { token: t });
     assert.deepEqual(
-      (users.json as { group_id: number }[]).map((u) => u.group_id),
+      items(users.json).map((u) => u.group_id),
       [500, 501],
     );
   } finally {

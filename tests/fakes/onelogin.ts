@@ -119,6 +119,11 @@ export interface FakeOneLoginOptions {
   rateLimit?: number;
   /** Rate-limit window, ms, aligned to the clock. Default one hour. */
   rateLimitWindowMs?: number;
+  /**
+   * Which calls spend the budget: `all` `/api/` calls (default), or only `v1` ones (OneLogin
+   * scopes the documented limit to v1 and says nothing of v2).
+   */
+  rateLimitScope?: "all" | "v1";
   /** Token lifetime, seconds. Default 36000. */
   tokenLifetimeSeconds?: number;
   /** `After-Cursor` on the last page: left out (default) or sent empty. */
@@ -278,6 +283,7 @@ export function startFakeOneLogin(options: FakeOneLoginOptions = {}): FakeOneLog
   const clientSecret = options.clientSecret ?? "onelogin-secret";
   const rateLimit = options.rateLimit ?? 5000;
   const windowMs = options.rateLimitWindowMs ?? 3_600_000;
+  const rateLimitScope = options.rateLimitScope ?? "all";
   const lifetime = options.tokenLifetimeSeconds ?? 36000;
   const lastPageCursor = options.lastPageCursor ?? "absent";
   let latencyMs = options.latencyMs ?? 0;
@@ -732,14 +738,15 @@ export function startFakeOneLogin(options: FakeOneLoginOptions = {}): FakeOneLog
     }
     if (!authenticated(request)) return unauthorized();
     const w = windowNow();
-    if (fault === "429" || w.used >= rateLimit) {
+    const spends = v1 || rateLimitScope === "all";
+    if (fault === "429" || (spends && w.used >= rateLimit)) {
       const headers = headersFor();
       if (fault === "429") headers.set("x-ratelimit-remaining", "0");
       return v1
         ? send(429, v1Error(429, "Too Many Requests", "Rate limit exceeded"), headers)
         : send(429, v2Error(429, "TooManyRequests", "Rate limit exceeded"), headers);
     }
-    w.used++;
+    if (spends) w.used++;
     const headers = headersFor();
     if (fault === "500" || fault === "503") {
       const status = Number(fault);

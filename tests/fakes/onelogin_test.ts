@@ -481,3 +481,18 @@ Deno.test("fake onelogin holds requests in flight on demand and counts the peak"
     await fake.close();
   }
 });
+
+Deno.test("fake onelogin can scope the budget to v1 calls only", async () => {
+  const fake = startFakeOneLogin({ rateLimit: 1, rateLimitScope: "v1", users: [{ id: 1 }] });
+  try {
+    const t = await token(fake);
+    for (let i = 0; i < 3; i++) {
+      assert.equal((await get(fake, "/api/2/users", { token: t })).status, 200);
+    }
+    assert.equal((await get(fake, "/api/1/groups", { token: t })).status, 200);
+    assert.equal((await get(fake, "/api/1/groups", { token: t })).status, 429);
+    assert.equal(fake.remaining(), 0);
+  } finally {
+    await fake.close();
+  }
+});

@@ -22,7 +22,8 @@
  *   Roles: `name` (with `*`), `fields`; role users: `include_unassigned`.
  * - `GET /api/1/groups`: the v1 envelope with a `pagination` block (`after_cursor`,
  *   `next_link`), 50 groups a page; users' `group_id` refers to these groups.
- * - Rate limit: one budget per hour (default 5,000 calls) over every `/api/` call,
+ * - Rate limit: one budget per hour (default 5,000 calls) over every `/api/` call (or only
+ *   the v1 calls, `rateLimitScope: "v1"`),
  *   `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset` (**seconds
  *   remaining**) on each; 429 when it is spent, in the v1 or v2 error shape according to the
  *   endpoint's version; `GET /auth/rate_limit` returns the same values and costs nothing.

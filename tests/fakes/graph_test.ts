@@ -129,9 +129,9 @@ Deno.test("fake graph token endpoint issues a bearer token for the client secret
 Deno.test("fake graph token endpoint answers AADSTS errors for a bad tenant, client, secret and scope", async () => {
   await withGraph({ cloud: "usgov" }, async (fake) => {
     const good = {
-      grant_type: "client_credentials",
-      client_id: fake.credentials.clientId,
-      client_secret: fake.credentials.secret,
+      "grant_type": "client_credentials",
+      "client_id": fake.credentials.clientId,
+      "client_secret": fake.credentials.secret,
       scope: "https://graph.microsoft.us/.default",
     };
     const cases: [string, Record<string, string>, number, string, number][] = [

@@ -504,6 +504,8 @@ export function startFakeGraph(options: FakeGraphOptions = {}): Promise<FakeGrap
   const groups: DirObject[] = [];
   const recycled: DirObject[] = [];
   const members = new Map<string, Membership[]>();
+  const memberIndex = new Map<string, Set<string>>();
+  let initializing = true;
   const units = new Map<string, { props: Record<string, unknown>; members: Membership[] }>();
   const tombstones: Tombstone[] = [];
   const memberChanges: MemberChange[] = [];
@@ -574,16 +576,22 @@ export function startFakeGraph(options: FakeGraphOptions = {}): Promise<FakeGrap
     const member = objects.get(memberId);
     if (list === undefined) throw new Error(`fake graph: no group ${groupId}`);
     if (member === undefined) throw new Error(`fake graph: no object ${memberId}`);
-    if (list.some((m) => m.id === memberId)) return;
+    const index = memberIndex.get(groupId) ?? new Set<string>();
+    if (index.has(memberId)) return;
+    index.add(memberId);
+    memberIndex.set(groupId, index);
     list.push({ id: memberId, ordinal: ++ordinal });
-    memberChanges.push({ groupId, memberId, type: member.type, added: true, seq: ++seq });
+    // The initial tenant needs no change log: every delta round starts after it.
+    if (!initializing) {
+      memberChanges.push({ groupId, memberId, type: member.type, added: true, seq: ++seq });
+    }
   };
   const removeMember = (groupId: string, memberId: string) => {
     const list = members.get(groupId);
     if (list === undefined) throw new Error(`fake graph: no group ${groupId}`);
+    if (memberIndex.get(groupId)?.delete(memberId) !== true) return;
     const index = list.findIndex((m) => m.id === memberId);
-    if (index === -1) return;
-    list.splice(index, 1);
+    if (index !== -1) list.splice(index, 1);
     const type = objects.get(memberId)?.type ?? "user";
     memberChanges.push({ groupId, memberId, type, added: false, seq: ++seq });
   };
@@ -633,6 +641,8 @@ export function startFakeGraph(options: FakeGraphOptions = {}): Promise<FakeGrap
       members: list,
     });
   }
+
+  initializing = false;
 
   // ---- tokens
   const tokens = new Map<string, { expiresAt: number }>();
@@ -866,7 +876,7 @@ export function startFakeGraph(options: FakeGraphOptions = {}): Promise<FakeGrap
   const listPage = (
     url: URL,
     query: Query,
-    items: readonly { object: DirObject; ordinal: number }[],
+    items: Source,
     withType: boolean,
     context: string,
   ): GraphAnswer => {
@@ -880,18 +890,17 @@ export function startFakeGraph(options: FakeGraphOptions = {}): Promise<FakeGrap
     let hi = items.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if ((items[mid]?.ordinal ?? 0) <= after) lo = mid + 1;
+      if (items.ordinalAt(mid) <= after) lo = mid + 1;
       else hi = mid;
     }
     const value: Record<string, unknown>[] = [];
     let last = after;
     let index = lo;
     for (; index < items.length && value.length < query.top; index++) {
-      const item = items[index];
-      if (item === undefined) break;
-      last = item.ordinal;
-      if (query.filter === null || query.filter(item.object)) {
-        value.push(render(item.object, query.select, withType));
+      last = items.ordinalAt(index);
+      const object = items.objectAt(index);
+      if (object !== undefined && (query.filter === null || query.filter(object))) {
+        value.push(render(object, query.select, withType));
       }
     }
     const body: Record<string, unknown> = {
@@ -908,18 +917,29 @@ export function startFakeGraph(options: FakeGraphOptions = {}): Promise<FakeGrap
     return { status: 200, headers: { "content-type": "application/json" }, body };
   };
 
-  const asItems = (list: readonly DirObject[]) =>
-    list.map((object) => ({ object, ordinal: object.ordinal }));
-  const memberItems = (list: readonly Membership[], cast: ObjectType | null) =>
-    list.flatMap((m) => {
-      const object = objects.get(m.id);
-      return object !== undefined && (cast === null || object.type === cast)
-        ? [{ object, ordinal: m.ordinal }]
-        : [];
-    });
-  const transitive = (groupId: string, cast: ObjectType | null) => {
+  /** A listing in ordinal order; `objectAt` is undefined for an entry a cast leaves out. */
+  interface Source {
+    length: number;
+    ordinalAt(index: number): number;
+    objectAt(index: number): DirObject | undefined;
+  }
+  const asItems = (list: readonly DirObject[]): Source => ({
+    length: list.length,
+    ordinalAt: (i) => list[i]?.ordinal ?? 0,
+    objectAt: (i) => list[i],
+  });
+  const memberItems = (list: readonly Membership[], cast: ObjectType | null): Source => ({
+    length: list.length,
+    ordinalAt: (i) => list[i]?.ordinal ?? 0,
+    objectAt: (i) => {
+      const object = objects.get(list[i]?.id ?? "");
+      return object !== undefined && (cast === null || object.type === cast) ? object : undefined;
+    },
+  });
+  /** Transitive members in breadth-first order (cycles visited once), positions as ordinals. */
+  const transitive = (groupId: string, cast: ObjectType | null): Source => {
     const seen = new Set<string>([groupId]);
-    const out: { object: DirObject; ordinal: number }[] = [];
+    const out: DirObject[] = [];
     const queue = [groupId];
     while (queue.length > 0) {
       const current = queue.shift() ?? "";
@@ -928,11 +948,11 @@ export function startFakeGraph(options: FakeGraphOptions = {}): Promise<FakeGrap
         seen.add(m.id);
         const object = objects.get(m.id);
         if (object === undefined) continue;
-        if (cast === null || object.type === cast) out.push({ object, ordinal: out.length + 1 });
+        if (cast === null || object.type === cast) out.push(object);
         if (object.type === "group") queue.push(object.id);
       }
     }
-    return out;
+    return { length: out.length, ordinalAt: (i) => i + 1, objectAt: (i) => out[i] };
   };
 
   // ---- delta
@@ -1222,7 +1242,7 @@ export function startFakeGraph(options: FakeGraphOptions = {}): Promise<FakeGrap
       allowed: readonly string[],
       typeName: string,
       needed: readonly string[],
-      items: () => { object: DirObject; ordinal: number }[],
+      items: () => Source,
       withType: boolean,
       context: string,
     ) =>
@@ -1960,6 +1980,7 @@ export function startFakeGraph(options: FakeGraphOptions = {}): Promise<FakeGrap
         dropFromAllGroups(id);
         objects.delete(id);
         members.delete(id);
+        memberIndex.delete(id);
         removeFrom(groups, id);
         tombstones.push({ id, kind: "group", reason: "deleted", seq: ++seq });
       },

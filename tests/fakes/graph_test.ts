@@ -901,3 +901,54 @@ Deno.test("generateTenant() output starts as a fake tenant", async () => {
     assert.equal(fake.tenantId, init.tenantId);
   });
 });
+
+Deno.test("fake graph listings are live: users added after a page appear later, deleted ones vanish", async () => {
+  const start = users(4);
+  await withGraph({ tenant: { users: start } }, async (fake) => {
+    const bearer = await token(fake);
+    const first = await get(`${fake.url}/v1.0/users?$select=id&$top=2`, bearer);
+    const added = fake.addUser({
+      id: "90000000-0000-4000-8000-000000000009",
+      userPrincipalName: "late@contoso.com",
+    });
+    fake.purgeUser(start[3]?.id ?? "");
+    const second = await get(String(first.body["@odata.nextLink"]), bearer);
+    assert.deepEqual(ids(list(first.body.value)), [start[0]?.id, start[1]?.id]);
+    assert.deepEqual(ids(list(second.body.value)), [start[2]?.id, added]);
+    assert.equal(second.body["@odata.nextLink"], undefined);
+  });
+});
+
+Deno.test("fake graph hides member users' properties from an app without User.Read.All", async () => {
+  await withGraph({ tenant, app: { permissions: ["GroupMember.Read.All"] } }, async (fake) => {
+    const bearer = await token(fake);
+    const direct = list(
+      (await get(`${fake.url}/v1.0/groups/${G2}/members?$select=id,userPrincipalName`, bearer)).body
+        .value,
+    );
+    assert.deepEqual(direct, [
+      { "@odata.type": "#microsoft.graph.user", id: U2, userPrincipalName: null },
+      { "@odata.type": "#microsoft.graph.group", id: G3 },
+    ]);
+  });
+});
+
+Deno.test("fake graph counts requests per route and the peak concurrency", async () => {
+  await withGraph({ tenant }, async (fake) => {
+    const bearer = await token(fake);
+    await Promise.all([
+      get(`${fake.url}/v1.0/users`, bearer),
+      get(`${fake.url}/v1.0/groups`, bearer),
+      get(`${fake.url}/v1.0/groups/${G1}/transitiveMembers`, bearer),
+    ]);
+    const counters = fake.counters();
+    assert.equal(counters.requests, 4);
+    assert.equal(counters.tokenRequests, 1);
+    assert.deepEqual(counters.byRoute, { users: 1, groups: 1, transitiveMembers: 1 });
+    assert.equal(counters.resourceUnits, 2 + 1 + 5);
+    assert.ok(fake.peakConcurrency() >= 1);
+    fake.resetCounters();
+    assert.deepEqual(fake.counters().byRoute, {});
+    assert.deepEqual(fake.requests(), []);
+  });
+});

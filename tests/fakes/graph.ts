@@ -512,6 +512,7 @@ export function startFakeGraph(options: FakeGraphOptions = {}): Promise<FakeGrap
 
   const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
 
+  const created = iso(startedAt);
   const userProps = (init: GraphUserInit): Record<string, unknown> => ({
     displayName: init.displayName === undefined
       ? init.userPrincipalName.split("@")[0]
@@ -528,7 +529,7 @@ export function startFakeGraph(options: FakeGraphOptions = {}): Promise<FakeGrap
     officeLocation: null,
     preferredLanguage: null,
     onPremisesImmutableId: null,
-    createdDateTime: iso(startedAt),
+    createdDateTime: created,
     deletedDateTime: null,
   });
 
@@ -541,7 +542,7 @@ export function startFakeGraph(options: FakeGraphOptions = {}): Promise<FakeGrap
     securityEnabled: init.securityEnabled ?? true,
     groupTypes: init.groupTypes ?? [],
     onPremisesSyncEnabled: null,
-    createdDateTime: iso(startedAt),
+    createdDateTime: created,
     deletedDateTime: null,
     visibility: null,
   });
@@ -2092,18 +2093,20 @@ export interface GenerateTenantOptions {
  * mail. Same options, same tenant.
  */
 export function generateTenant(options: GenerateTenantOptions): GraphTenantInit {
-  let state = (options.seed ?? 42) >>> 0 || 1;
-  const random = () => {
-    state ^= state << 13;
-    state >>>= 0;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    state >>>= 0;
-    return state / 4294967296;
+  let state = (options.seed ?? 42) >>> 0;
+  /** mulberry32: 32 random bits. */
+  const bits = () => {
+    state = (state + 0x6d2b79f5) | 0;
+    let t = Math.imul(state ^ (state >>> 15), 1 | state);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return (t ^ (t >>> 14)) >>> 0;
   };
-  const hex = (n: number) =>
-    Array.from({ length: n }, () => Math.floor(random() * 16).toString(16)).join("");
-  const guid = () => `${hex(8)}-${hex(4)}-4${hex(3)}-8${hex(3)}-${hex(12)}`;
+  const random = () => bits() / 4294967296;
+  const hex8 = () => bits().toString(16).padStart(8, "0");
+  const guid = () => {
+    const [a, b, c, d] = [hex8(), hex8(), hex8(), hex8()];
+    return `${a}-${b.slice(0, 4)}-4${b.slice(5)}-8${c.slice(1, 4)}-${c.slice(4)}${d}`;
+  };
   const domain = options.domain ?? "contoso.com";
   const users: GraphUserInit[] = [];
   for (let i = 0; i < options.users; i++) {

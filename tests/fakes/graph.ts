@@ -21,7 +21,14 @@
  * @module
  */
 
-import { createHash, createHmac, randomUUID, verify, X509Certificate } from "node:crypto";
+import {
+  constants,
+  createHash,
+  createHmac,
+  randomUUID,
+  verify,
+  X509Certificate,
+} from "node:crypto";
 import { type Front, type FrontTls, startFront } from "./_front.ts";
 
 // ----------------------------------------------------------------------------------------------
@@ -1460,7 +1467,7 @@ export function startFakeGraph(options: FakeGraphOptions = {}): Promise<FakeGrap
       : verify(
         "sha256",
         data,
-        { key: match.cert.publicKey, padding: 6, saltLength: 32 },
+        { key: match.cert.publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 },
         signature,
       );
     if (!valid) {

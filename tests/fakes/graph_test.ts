@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createHash, randomUUID, sign } from "node:crypto";
+import { constants, createHash, randomUUID, sign } from "node:crypto";
 import {
   type FakeGraph,
   type FakeGraphOptions,
@@ -224,7 +224,15 @@ function assertion(
     ...header,
   };
   const input = `${b64url(JSON.stringify(head))}.${b64url(JSON.stringify(claims))}`;
-  return `${input}.${b64url(sign("RSA-SHA256", new TextEncoder().encode(input), pair.key))}`;
+  const data = new TextEncoder().encode(input);
+  const signature = head.alg === "PS256"
+    ? sign("sha256", data, {
+      key: pair.key,
+      padding: constants.RSA_PKCS1_PSS_PADDING,
+      saltLength: 32,
+    })
+    : sign("RSA-SHA256", data, pair.key);
+  return `${input}.${b64url(signature)}`;
 }
 
 Deno.test("fake graph token endpoint verifies a signed client assertion against the app's certificate", async () => {
@@ -264,6 +272,8 @@ Deno.test("fake graph token endpoint verifies a signed client assertion against 
         )).status,
         200,
       );
+      const pss = await post(fake.tokenUrl, form(assertion(registered, claims, { alg: "PS256" })));
+      assert.equal(pss.status, 200);
       const failures: [string, number, number][] = [];
       for (
         const jwt of [

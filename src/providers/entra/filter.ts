@@ -18,6 +18,7 @@
  * @module
  */
 
+import type { DirectoryGroup, DirectoryUser } from "../../engine/types.ts";
 import { ConfigError } from "../../errors.ts";
 
 /** A parsed `sync.userFilter`. Empty sets mean "no such clause". */
@@ -155,9 +156,10 @@ export interface FilterMemberships {
 }
 
 /**
- * Whether a user passes a `sync.userFilter`. `user.id` is the object id, `user.email` the email
- * as mapped (null when there is none; compared case-insensitively). `memberships` gives the
- * lowercase ids of the transitive members of the filter's groups (required when it has group clauses).
+ * Whether a user passes a `sync.userFilter`. `user.externalId` is the object id, `user.email`
+ * the email as mapped (null when there is none; compared case-insensitively). `memberships`
+ * gives the lowercase ids of the transitive members of the filter's groups (required when it
+ * has group clauses).
  *
  * Deleted users pass the group clauses (a deleted user is no group's member any more, and must
  * stay so the import can remove it); the email clauses apply to them when they have an email.
@@ -166,7 +168,7 @@ export interface FilterMemberships {
  */
 export function userPassesFilter(
   filter: EntraUserFilter | null,
-  user: { id: string; email: string | null; deleted: boolean },
+  user: Pick<DirectoryUser, "externalId" | "email" | "deleted">,
   memberships: FilterMemberships = {},
 ): boolean {
   if (filter === null) return true;
@@ -181,13 +183,13 @@ export function userPassesFilter(
     if (memberships.includedByGroup === undefined) {
       throw new TypeError("userPassesFilter: includeGroup members were not resolved");
     }
-    if (!memberships.includedByGroup.has(user.id.toLowerCase())) return false;
+    if (!memberships.includedByGroup.has(user.externalId.toLowerCase())) return false;
   }
   if (filter.excludeGroups.size > 0) {
     if (memberships.excludedByGroup === undefined) {
       throw new TypeError("userPassesFilter: excludeGroup members were not resolved");
     }
-    if (memberships.excludedByGroup.has(user.id.toLowerCase())) return false;
+    if (memberships.excludedByGroup.has(user.externalId.toLowerCase())) return false;
   }
   return true;
 }
@@ -208,14 +210,14 @@ export interface AdministrativeUnitMemberships {
  */
 export function groupPassesFilter(
   filter: EntraGroupFilter | null,
-  group: { id: string; name: string },
+  group: Pick<DirectoryGroup, "externalId" | "name">,
   units: AdministrativeUnitMemberships = {},
 ): boolean {
   if (filter === null) return true;
   const name = group.name.trim().toLowerCase();
   if (filter.includeNames.size > 0 && !filter.includeNames.has(name)) return false;
   if (filter.excludeNames.has(name)) return false;
-  const id = group.id.toLowerCase();
+  const id = group.externalId.toLowerCase();
   if (filter.includeAdministrativeUnits.size > 0) {
     if (units.included === undefined) {
       throw new TypeError("groupPassesFilter: administrative-unit members were not resolved");

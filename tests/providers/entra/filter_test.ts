@@ -82,8 +82,8 @@ Deno.test("parseEntraGroupFilter() reads names and administrative units, and rej
 Deno.test("userPassesFilter() applies email clauses case-insensitively", () => {
   const include = parseEntraUserFilter("include:Alice@x.com");
   const exclude = parseEntraUserFilter("exclude:alice@x.com");
-  const alice = { id: "u1", email: " ALICE@x.com", deleted: false };
-  const bob = { id: "u2", email: "bob@x.com", deleted: false };
+  const alice = { externalId: "u1", email: " ALICE@x.com", deleted: false };
+  const bob = { externalId: "u2", email: "bob@x.com", deleted: false };
   assert.deepEqual(
     [
       userPassesFilter(include, alice),
@@ -103,11 +103,11 @@ Deno.test("userPassesFilter() keeps only included group members minus excluded o
     excludedByGroup: new Set(["u2"]),
   };
   const users = [
-    { id: "U1", email: "a@x.com", deleted: false },
-    { id: "u2", email: "b@x.com", deleted: false },
-    { id: "u3", email: "c@x.com", deleted: false },
-    { id: "u4", email: "d@x.com", deleted: false },
-    { id: "u5", email: null, deleted: true },
+    { externalId: "U1", email: "a@x.com", deleted: false },
+    { externalId: "u2", email: "b@x.com", deleted: false },
+    { externalId: "u3", email: "c@x.com", deleted: false },
+    { externalId: "u4", email: "d@x.com", deleted: false },
+    { externalId: "u5", email: null, deleted: true },
   ];
   assert.deepEqual(users.map((u) => userPassesFilter(filter, u, memberships)), [
     true,
@@ -123,9 +123,9 @@ Deno.test("userPassesFilter() applies email clauses to deleted users that have a
   const include = parseEntraUserFilter("include:a@x.com");
   assert.deepEqual(
     [
-      userPassesFilter(include, { id: "u1", email: "b@x.com", deleted: true }),
-      userPassesFilter(include, { id: "u1", email: null, deleted: true }),
-      userPassesFilter(include, { id: "u1", email: null, deleted: false }),
+      userPassesFilter(include, { externalId: "u1", email: "b@x.com", deleted: true }),
+      userPassesFilter(include, { externalId: "u1", email: null, deleted: true }),
+      userPassesFilter(include, { externalId: "u1", email: null, deleted: false }),
     ],
     [false, true, false],
   );
@@ -136,15 +136,30 @@ Deno.test("groupPassesFilter() applies names and administrative units", () => {
   const units = { included: new Set(["g1", "g2"]) };
   assert.deepEqual(
     [
-      groupPassesFilter(filter, { id: "G1", name: "Sales" }, units),
-      groupPassesFilter(filter, { id: "g2", name: " temp " }, units),
-      groupPassesFilter(filter, { id: "g3", name: "Ops" }, units),
+      groupPassesFilter(filter, { externalId: "G1", name: "Sales" }, units),
+      groupPassesFilter(filter, { externalId: "g2", name: " temp " }, units),
+      groupPassesFilter(filter, { externalId: "g3", name: "Ops" }, units),
     ],
     [true, false, false],
   );
   assert.equal(
-    groupPassesFilter(parseEntraGroupFilter("include:sales"), { id: "g", name: "SALES" }),
+    groupPassesFilter(parseEntraGroupFilter("include:sales"), { externalId: "g", name: "SALES" }),
     true,
   );
-  assert.throws(() => groupPassesFilter(filter, { id: "g1", name: "Sales" }), TypeError);
+  assert.throws(() => groupPassesFilter(filter, { externalId: "g1", name: "Sales" }), TypeError);
+});
+
+Deno.test("parseEntraUserFilter() hints at the syntax of the setting it names", () => {
+  try {
+    parseEntraUserFilter("bob@x.com");
+    assert.fail("no error");
+  } catch (error) {
+    assert.ok(error instanceof ConfigError);
+    assert.equal(
+      error.hint,
+      'Write sync.userFilter as clauses joined by "|", each one of include:, exclude:, ' +
+        "includeGroup:, excludeGroup: followed by comma-separated values, e.g. " +
+        '"includeGroup:<group id>|exclude:alice@example.com"',
+    );
+  }
 });

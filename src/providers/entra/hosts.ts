@@ -1,0 +1,135 @@
+/**
+ * Microsoft's national clouds: where a tenant's token endpoint and Microsoft Graph live.
+ *
+ * Each cloud has its own sign-in host and Graph host, and a token from one cloud is refused by
+ * the others: the global cloud signs in at `login.microsoftonline.com` for
+ * `https://graph.microsoft.com`, US Government (GCC High) at `login.microsoftonline.us` for
+ * `https://graph.microsoft.us`, and China (21Vianet) at `login.chinacloudapi.cn` for
+ * `https://microsoftgraph.chinacloudapi.cn`. The client-credentials token scope is always the
+ * cloud's Graph host plus `/.default`, even when `graphUrl` points elsewhere (a proxy or a test
+ * fake). bwdc sends every cloud's Graph calls to the global host; this module does not.
+ *
+ * Pure: no I/O.
+ * @module
+ */
+
+import { ConfigError } from "../../errors.ts";
+
+/** The sign-in hosts `directory.entra.identityAuthority` accepts. */
+export type IdentityAuthority =
+  | "login.microsoftonline.com"
+  | "login.microsoftonline.us"
+  | "login.chinacloudapi.cn";
+
+/** The Graph root (no trailing slash) of each cloud, by sign-in host. */
+export const GRAPH_HOSTS: Readonly<Record<IdentityAuthority, string>> = {
+  "login.microsoftonline.com": "https://graph.microsoft.com",
+  "login.microsoftonline.us": "https://graph.microsoft.us",
+  "login.chinacloudapi.cn": "https://microsoftgraph.chinacloudapi.cn",
+};
+
+/** The Entra settings {@link entraEndpoints} reads (`directory.entra.*`). */
+export interface EntraHostSettings {
+  /** The sign-in cloud. */
+  identityAuthority: IdentityAuthority;
+  /** Tenant id (GUID) or a verified domain. */
+  tenant: string;
+  /** Base that `/<tenant>/oauth2/v2.0/token` is appended to. Default `https://<identityAuthority>`. */
+  authorityUrl?: string | undefined;
+  /** Root that `/v1.0/...` is appended to. Default: the cloud's Graph host. */
+  graphUrl?: string | undefined;
+}
+
+/** Where to get a token and where to send Graph calls. */
+export interface EntraEndpoints {
+  /** The full token endpoint, e.g. `https://login.microsoftonline.com/contoso.com/oauth2/v2.0/token`. */
+  tokenUrl: string;
+  /** The Graph version root calls are made on, e.g. `https://graph.microsoft.com/v1.0`. */
+  graphBase: string;
+  /** The client-credentials scope, e.g. `https://graph.microsoft.com/.default`. */
+  scope: string;
+}
+
+const LOOPBACK_NAMES = new Set(["localhost", "[::1]", "::1"]);
+
+/** Whether a URL host name is a loopback address: `localhost`, `127.0.0.0/8` or `::1`. */
+export function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.toLowerCase();
+  if (LOOPBACK_NAMES.has(host)) return true;
+  const parts = host.split(".");
+  return parts.length === 4 && parts[0] === "127" &&
+    parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255);
+}
+
+/**
+ * Checks an endpoint URL setting and returns it without a trailing slash.
+ *
+ * Accepts `https://` URLs, and `http://` only for a loopback host (a local fake or proxy), so
+ * credentials and directory data never cross a network in clear text. Query strings and
+ * fragments are refused: paths are appended to the value.
+ * @throws {ConfigError} naming `setting` when the URL is malformed, not http(s), plain http to
+ *   a non-loopback host, or carries a query or fragment.
+ */
+export function checkEndpointUrl(value: string, setting: string): string {
+  let url: URL;
+  try {
+    url = new URL(value.trim());
+  } catch {
+    throw new ConfigError(`Invalid ${setting}: ${JSON.stringify(value)} is not a URL`, {
+      hint: `Set ${setting} to an https:// URL, e.g. https://graph.microsoft.com`,
+    });
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    throw new ConfigError(`Invalid ${setting}: ${url.protocol} URLs are not supported`, {
+      hint: `Set ${setting} to an https:// URL`,
+    });
+  }
+  if (url.protocol === "http:" && !isLoopbackHost(url.hostname)) {
+    throw new ConfigError(
+      `Invalid ${setting}: plain http:// is only allowed for a loopback host, not ${url.hostname}`,
+      { hint: `Use https:// in ${setting}` },
+    );
+  }
+  if (url.search !== "" || url.hash !== "") {
+    throw new ConfigError(`Invalid ${setting}: the URL has a query or fragment`, {
+      hint: `Set ${setting} to the base URL only, e.g. ${url.origin}`,
+    });
+  }
+  return url.href.replace(/\/+$/, "");
+}
+
+/**
+ * Works out the token endpoint, the Graph version root and the token scope for a tenant.
+ *
+ * `authorityUrl` replaces `https://<identityAuthority>` and `graphUrl` replaces the cloud's
+ * Graph host; the scope stays the cloud's Graph host plus `/.default` either way. A `graphUrl`
+ * that already ends in `/v1.0` is refused, since `/v1.0` is appended to it.
+ * @throws {ConfigError} for a bad `directory.entra.authorityUrl` or `directory.entra.graphUrl`
+ *   (see {@link checkEndpointUrl}), or an empty tenant.
+ */
+export function entraEndpoints(settings: EntraHostSettings): EntraEndpoints {
+  const tenant = settings.tenant.trim();
+  if (tenant === "") {
+    throw new ConfigError("Invalid directory.entra.tenant: it is empty", {
+      hint: "Set directory.entra.tenant to the tenant id (a GUID) or a verified domain",
+    });
+  }
+  const cloudGraph = GRAPH_HOSTS[settings.identityAuthority];
+  const authority = settings.authorityUrl === undefined
+    ? `https://${settings.identityAuthority}`
+    : checkEndpointUrl(settings.authorityUrl, "directory.entra.authorityUrl");
+  const graph = settings.graphUrl === undefined
+    ? cloudGraph
+    : checkEndpointUrl(settings.graphUrl, "directory.entra.graphUrl");
+  if (/\/v1\.0$|\/beta$/i.test(graph)) {
+    throw new ConfigError(
+      `Invalid directory.entra.graphUrl: ${graph} already names an API version`,
+      { hint: `Set directory.entra.graphUrl to the root without the version, e.g. ${cloudGraph}` },
+    );
+  }
+  return {
+    tokenUrl: `${authority}/${encodeURIComponent(tenant)}/oauth2/v2.0/token`,
+    graphBase: `${graph}/v1.0`,
+    scope: `${cloudGraph}/.default`,
+  };
+}

@@ -226,6 +226,11 @@ export interface FakeGoogle {
   clearFaults(): void;
   /** Changes the latency of the next requests (ms). */
   setLatency(ms: number): void;
+  /**
+   * Holds every Directory API request in flight (after the concurrency check) until the
+   * returned function is called: lets a test fill the concurrency cap without real waiting.
+   */
+  hold(): () => void;
   /** Issues an access token directly. */
   mintToken(options: { subject?: string; scopes?: readonly string[] }): string;
   /** Makes every issued access token expired. */
@@ -521,8 +526,9 @@ function project(value: unknown, selection: Selection | null): unknown {
     return all;
   }
   const out: Record<string, unknown> = {};
-  for (const [key, sub] of selection) {
-    if (key in value) out[key] = project(value[key], sub);
+  for (const [key, item] of Object.entries(value)) {
+    const sub = selection.get(key);
+    if (sub !== undefined) out[key] = project(item, sub);
   }
   return out;
 }
@@ -751,6 +757,9 @@ interface PageState {
   page: number;
 }
 
+/** One RSA key for every fake of the process: generating a 2048-bit key takes a while. */
+let sharedKey: Promise<{ privateKey: string; publicKey: CryptoKey }> | undefined;
+
 /** Starts the fake on 127.0.0.1 (port 0). Stop it with {@link FakeGoogle.stop}. */
 export async function startFakeGoogle(options: FakeGoogleOptions = {}): Promise<FakeGoogle> {
   const now = options.now ?? Date.now;
@@ -766,7 +775,8 @@ export async function startFakeGoogle(options: FakeGoogleOptions = {}): Promise<
   let latency = options.latencyMs ?? 0;
   const lifetime = options.tokenLifetimeSeconds ?? 3599;
 
-  const key = await makeServiceAccountKey();
+  sharedKey ??= makeServiceAccountKey();
+  const key = await sharedKey;
   const keyId = crypto.randomUUID().replaceAll("-", "");
   const secret = crypto.getRandomValues(new Uint8Array(32));
   const hmacKey = await crypto.subtle.importKey(
@@ -886,6 +896,7 @@ export async function startFakeGoogle(options: FakeGoogleOptions = {}): Promise<
   };
   let inFlight = 0;
   let baseUrl = "";
+  let held: Promise<void> | null = null;
 
   const issue = (subject: string | undefined, scopes: Iterable<string>): string => {
     const token = `ya29.fake-${crypto.randomUUID()}`;
@@ -1132,8 +1143,15 @@ export async function startFakeGoogle(options: FakeGoogleOptions = {}): Promise<
     return value;
   };
 
-  const listingKey = (route: string, params: URLSearchParams, names: string[]): string =>
-    JSON.stringify([route, ...names.map((n) => params.get(n) ?? "")]);
+  /** A short digest (FNV-1a) of the listing's route and defining parameters. */
+  const listingKey = (route: string, params: URLSearchParams, names: string[]): string => {
+    const text = JSON.stringify([route, ...names.map((n) => params.get(n) ?? "")]);
+    let hash = 0x811c9dc5;
+    for (let i = 0; i < text.length; i++) {
+      hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193) >>> 0;
+    }
+    return hash.toString(36);
+  };
 
   /** Pages `items`, projects them and answers. */
   const page = async (
@@ -1467,12 +1485,14 @@ export async function startFakeGoogle(options: FakeGoogleOptions = {}): Promise<
       async start() {
         body = new Uint8Array(await response.arrayBuffer());
       },
-      pull(controller) {
+      async pull(controller) {
         if (!sent) {
           sent = true;
           controller.enqueue(body.slice(0, Math.max(1, Math.floor(body.length / 2))));
           return;
         }
+        // Let the status line, headers and first half reach the client, then cut.
+        await new Promise((resolve) => setTimeout(resolve, 50));
         front.reset(innerPort);
         controller.close();
       },
@@ -1574,6 +1594,7 @@ export async function startFakeGoogle(options: FakeGoogleOptions = {}): Promise<
         if (latency > 0) await new Promise((resolve) => setTimeout(resolve, latency));
         return rateLimited();
       }
+      if (held !== null) await held;
       return await handle(request, info);
     } finally {
       inFlight--;
@@ -1628,6 +1649,16 @@ export async function startFakeGoogle(options: FakeGoogleOptions = {}): Promise<
     },
     setLatency: (ms) => {
       latency = ms;
+    },
+    hold: () => {
+      let release = () => {};
+      held = new Promise<void>((resolve) => {
+        release = () => {
+          held = null;
+          resolve();
+        };
+      });
+      return release;
     },
     mintToken: (o) => issue(o.subject?.toLowerCase(), o.scopes ?? GOOGLE_READONLY_SCOPES),
     expireTokens: () => {

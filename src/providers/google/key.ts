@@ -49,7 +49,9 @@ function checkPem(text: string, from: string): string {
   const block = PEM_BLOCK.exec(pem);
   if (block === null) {
     throw invalidKey(
-      `${from} is neither a PEM private key nor a service-account JSON key file`,
+      from === "the secret"
+        ? "the secret is neither a PEM private key nor a service-account JSON key file"
+        : `${from} is not a PEM private key`,
     );
   }
   const label = block[1] ?? "";
@@ -122,7 +124,7 @@ export function parseServiceAccountKey(
   const type = parsed["type"];
   if (type !== undefined && type !== "service_account") {
     throw invalidKey(
-      `the JSON file is a ${String(type)} credential, not a service-account key`,
+      `the JSON file is a credential of type ${String(type)}, not a service-account key`,
       `Create a key for the service account (IAM → Service accounts → Keys → Add key → JSON) and set it with ${HOW}`,
     );
   }

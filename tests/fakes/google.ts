@@ -1154,12 +1154,13 @@ export async function startFakeGoogle(options: FakeGoogleOptions = {}): Promise<
   };
 
   /** Pages `items`, projects them and answers. */
-  const page = async (
+  const page = async <T>(
     params: URLSearchParams,
     listing: string,
     collection: "users" | "groups" | "members",
-    items: unknown[],
+    items: T[],
     size: number,
+    resource: (item: T) => Record<string, unknown>,
   ): Promise<Response> => {
     let offset = 0;
     let number = 1;
@@ -1170,7 +1171,7 @@ export async function startFakeGoogle(options: FakeGoogleOptions = {}): Promise<
       offset = read.offset;
       number = read.page;
     }
-    const slice = items.slice(offset, offset + size);
+    const slice = items.slice(offset, offset + size).map(resource);
     const body: Record<string, unknown> = {
       kind: `admin#directory#${collection}`,
       etag: etag(listing),
@@ -1199,6 +1200,21 @@ export async function startFakeGoogle(options: FakeGoogleOptions = {}): Promise<
       });
     }
     return json(200, project(body, selection));
+  };
+
+  /** `orderBy=email` (with `sortOrder`) sorts by email; otherwise directory order. */
+  const ordered = <T>(items: T[], params: URLSearchParams, email: (item: T) => string): T[] => {
+    if (params.get("orderBy")?.toLowerCase() !== "email") return items;
+    const sorted = [...items].sort((a, b) => email(a).localeCompare(email(b)));
+    return params.get("sortOrder")?.toUpperCase() === "DESCENDING" ? sorted.reverse() : sorted;
+  };
+
+  /** Whether `orderBy` and `sortOrder` hold values Google accepts. */
+  const badOrder = (params: URLSearchParams, keys: string[]): boolean => {
+    const orderBy = params.get("orderBy");
+    const sortOrder = params.get("sortOrder");
+    return (orderBy !== null && !keys.includes(orderBy.toLowerCase())) ||
+      (sortOrder !== null && !["ASCENDING", "DESCENDING"].includes(sortOrder.toUpperCase()));
   };
 
   const orgUnitMatches = (path: string, want: string) => {
@@ -1285,6 +1301,7 @@ export async function startFakeGoogle(options: FakeGoogleOptions = {}): Promise<
     if (scope instanceof Response) return scope;
     const size = pageSize(params, 500, 100);
     if (size instanceof Response) return size;
+    if (badOrder(params, ["email", "familyname", "givenname"])) return invalidInput();
     const showDeleted = params.get("showDeleted") === "true";
     const inScope = users.filter((u) =>
       u.deleted === showDeleted &&
@@ -1302,7 +1319,14 @@ export async function startFakeGoogle(options: FakeGoogleOptions = {}): Promise<
       "projection",
       "viewType",
     ]);
-    return page(params, listing, "users", found.map(userResource), size);
+    return page(
+      params,
+      listing,
+      "users",
+      ordered(found, params, (u) => u.primaryEmail ?? ""),
+      size,
+      userResource,
+    );
   };
 
   const listGroups = (params: URLSearchParams): Promise<Response> | Response => {
@@ -1310,6 +1334,7 @@ export async function startFakeGoogle(options: FakeGoogleOptions = {}): Promise<
     if (scope instanceof Response) return scope;
     const size = pageSize(params, 200, 200);
     if (size instanceof Response) return size;
+    if (badOrder(params, ["email"])) return invalidInput();
     const inScope = groups.filter((g) =>
       scope.domain === null || domainOf(g.email) === scope.domain
     );
@@ -1322,7 +1347,14 @@ export async function startFakeGoogle(options: FakeGoogleOptions = {}): Promise<
       "orderBy",
       "sortOrder",
     ]);
-    return page(params, listing, "groups", found.map(groupResource), size);
+    return page(
+      params,
+      listing,
+      "groups",
+      ordered(found, params, (g) => g.email),
+      size,
+      groupResource,
+    );
   };
 
   const derivedMembers = (group: GroupRecord): MemberRecord[] => {
@@ -1368,7 +1400,7 @@ export async function startFakeGoogle(options: FakeGoogleOptions = {}): Promise<
       "roles",
       "includeDerivedMembership",
     ]);
-    return page(params, listing, "members", members.map(memberResource), size);
+    return page(params, listing, "members", members, size, memberResource);
   };
 
   const PREFIX = "/admin/directory/v1";

@@ -437,6 +437,20 @@ Deno.test("fake google users.list pages by maxResults, omits nextPageToken on th
   });
 });
 
+Deno.test("fake google users.list orders by email when asked and refuses an unknown order", async () => {
+  await withFake({}, async (fake) => {
+    const order = { customer: "my_customer", orderBy: "email", sortOrder: "DESCENDING" };
+    assert.deepEqual(await all(fake, "/users", { ...order, maxResults: 2 }, "users"), [
+      ["104", "103"],
+      ["102", "101"],
+      ["100"],
+    ]);
+    const bad = await get(fake, "/users", { customer: "my_customer", orderBy: "colour" });
+    assert.equal(bad.status, 400);
+    assert.equal(reasonOf(bad.body), "invalid");
+  });
+});
+
 Deno.test("fake google page tokens are bound to their query and expire after 3 days", async () => {
   const clock = virtualClock();
   await withFake({ now: clock.now }, async (fake) => {

@@ -6,8 +6,9 @@
  * - The JWT-bearer token exchange of a service account with domain-wide delegation: the RS256
  *   signature is verified against the service account's public key; `iss`, `sub` (the
  *   impersonated user), `scope` (checked against the scopes delegated to the client id), `aud`
- *   (the production token URL or this fake's own) and `iat`/`exp` (short-lived, within a minute
- *   of skew) are checked, and failures use Google's `error`/`error_description` bodies.
+ *   (Google's token URL, its legacy one, or this fake's own: Google's libraries always put the
+ *   production URL there) and `iat`/`exp` (at most an hour apart, within a minute of skew) are
+ *   checked, and failures use Google's `error`/`error_description` bodies.
  * - `users.list`, `groups.list` and `members.list` with Google's parameters and rules:
  *   `customer` (`my_customer` or the account's id) covers every domain of the account and
  *   `domain` narrows to one; when both are given, `domain` decides (Google does this, which is
@@ -954,7 +955,10 @@ export async function startFakeGoogle(options: FakeGoogleOptions = {}): Promise<
     }
     if (!valid) return oauthError(400, "invalid_grant", "Invalid JWT Signature.");
     const aud = claims["aud"];
-    if (aud !== GOOGLE_TOKEN_AUDIENCE && aud !== `${baseUrl}/token`) {
+    if (
+      aud !== GOOGLE_TOKEN_AUDIENCE && aud !== "https://accounts.google.com/o/oauth2/token" &&
+      aud !== `${baseUrl}/token`
+    ) {
       return oauthError(400, "invalid_grant", "Invalid JWT: Failed audience check.");
     }
     const iat = claims["iat"];

@@ -36,6 +36,7 @@
  * @module
  */
 
+import { isRecord } from "../../src/guards.ts";
 import { type Front, startFront } from "./_front.ts";
 
 /** The three read-only Directory API scopes a sync needs. */
@@ -325,10 +326,6 @@ function base64UrlEncode(bytes: Uint8Array): string {
   let binary = "";
   for (const byte of bytes) binary += String.fromCharCode(byte);
   return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 function pem(label: string, der: ArrayBuffer): string {

@@ -102,6 +102,7 @@ export function buildProgram(deps: CliDeps): Command {
     )
     .option("-q, --quiet", "print results and errors only (no progress, warnings or confirmations)")
     .option("--verbose", "print debug progress, causes and stack traces")
+    .option("--progress", "show progress of long reads on stderr even when it is not a terminal")
     .option("--no-color", "no colours (also NO_COLOR)")
     .helpOption("-h, --help", "show help")
     .addHelpText("after", ROOT_HELP);

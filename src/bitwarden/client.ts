@@ -92,6 +92,8 @@ export interface ReadProgress {
   requests: number;
   /** Waits for the request budget or the server (`Retry-After`). */
   throttleWaits: number;
+  /** True on the last call, when the read is over. */
+  done?: boolean;
 }
 
 /** The GETs-per-minute budget of Bitwarden's US and EU clouds (their limit is 200). */
@@ -278,6 +280,7 @@ export class BitwardenClient {
         })
       ),
     );
+    this.#progress(objects, true);
     return { members, groups: withMembers.filter((g): g is OrgGroup => g !== null) };
   }
 
@@ -310,8 +313,9 @@ export class BitwardenClient {
     this.close();
   }
 
-  #progress(objects: number): void {
+  #progress(objects: number, done = false): void {
     this.#options.onProgress?.({
+      ...(done ? { done: true } : {}),
       objects,
       requests: this.#transport.stats().requests,
       throttleWaits: this.#transport.retryWaits() + this.#budget.waits,

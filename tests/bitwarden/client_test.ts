@@ -509,17 +509,26 @@ Deno.test("a self-hosted server has no GET budget unless server.maxRequestsPerMi
 
 Deno.test("readOrganization() reports progress: objects read, requests and waits", async () => {
   const groups = Array.from({ length: 5 }, (_, i) => ({ name: `G${i}`, externalId: `g${i}` }));
-  const seen: { objects: number; requests: number; throttleWaits: number }[] = [];
+  const seen: { objects: number; requests: number; throttleWaits: number; done?: boolean }[] = [];
   await using h = await harness({ groups, members: [{ email: "a@x.test", externalId: "a" }] }, {
     readConcurrency: 1,
     maxRequestsPerMinute: 3,
     onProgress: (p) => seen.push(p),
   });
   await h.client.readOrganization();
-  assert.deepEqual(seen.map((p) => p.objects), [1, 2, 3, 4, 5, 6]);
-  assert.deepEqual(seen.map((p) => p.requests), [3, 4, 5, 6, 7, 8]);
+  assert.deepEqual(seen.map((p) => p.objects), [1, 2, 3, 4, 5, 6, 6]);
+  assert.deepEqual(seen.map((p) => p.requests), [3, 4, 5, 6, 7, 8, 8]);
+  assert.deepEqual(seen.map((p) => p.done === true), [
+    false,
+    false,
+    false,
+    false,
+    false,
+    false,
+    true,
+  ]);
   // Three GETs a minute: the lists and G0 fill the first window, G1–G3 the second, G4 the third.
-  assert.deepEqual(seen.map((p) => p.throttleWaits), [0, 0, 1, 1, 1, 2]);
+  assert.deepEqual(seen.map((p) => p.throttleWaits), [0, 0, 1, 1, 1, 2, 2]);
 });
 
 Deno.test("a redirect is reported with its target, never followed", async () => {

@@ -11,6 +11,9 @@
  * Transport details:
  * - gzip and deflate: `fetch` asks for them (`Accept-Encoding`) and decodes them; a body that
  *   fails to decode is an {@link HttpBodyError} `truncated`.
+ * - proxies: `./proxy.ts` decides. One limit of Deno's fetch: a direct `https://` request is
+ *   made by Deno's own proxy handling, which proxies loopback hosts too when `HTTPS_PROXY` is set
+ *   and `NO_PROXY` is not; list them in `NO_PROXY` for an `https://` service on loopback.
  * - keep-alive: connections are pooled per host and reused; `freshConnection: true` sends a
  *   request on a connection that is never reused (Deno's fetch silently resends a request, a
  *   POST too, when a reused connection closes before the answer; a non-idempotent request that
@@ -234,10 +237,12 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
     if (decision.kind === "proxy") {
       base.proxy = { url: decision.url };
       key = `proxy ${decision.url}`;
-    } else if (anyProxyVariable()) {
-      // Deno's fetch applies the proxy variables itself (loopback included): a direct
+    } else if (url.protocol === "http:" && anyProxyVariable()) {
+      // Deno's fetch applies the proxy variables itself (loopback included): a direct plain-HTTP
       // connection is made explicit by pinning the transport to the target's host and port.
-      const port = Number(url.port !== "" ? url.port : url.protocol === "https:" ? 443 : 80);
+      // (A pinned transport carries no TLS, so a direct https:// request is left to Deno's own
+      // handling of the same variables, which also honours NO_PROXY.)
+      const port = Number(url.port !== "" ? url.port : 80);
       const hostname = url.hostname.replace(/^\[|\]$/g, "");
       base.proxy = { transport: "tcp", hostname, port };
       key = `direct ${hostname}:${port}`;

@@ -19,9 +19,9 @@ interface Seen {
 }
 
 /** A local server; `handler` answers every request. */
-async function serve(
+function serve(
   handler: (request: Request) => Response | Promise<Response>,
-): Promise<{ url: string; seen: Seen[]; [Symbol.asyncDispose](): Promise<void> }> {
+): { url: string; seen: Seen[]; [Symbol.asyncDispose](): Promise<void> } {
   const seen: Seen[] = [];
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request) => {
     seen.push({ method: request.method, url: request.url, headers: new Headers(request.headers) });
@@ -37,7 +37,7 @@ async function serve(
 }
 
 Deno.test("json() parses a 2xx body and sends the user agent and Accept", async () => {
-  await using server = await serve(() => Response.json({ value: [1, 2] }));
+  await using server = serve(() => Response.json({ value: [1, 2] }));
   const http = createHttpClient({ userAgent: "roster-test/1" });
   const answer = await http.json({ url: `${server.url}/v1.0/users` });
   http.close();
@@ -50,7 +50,7 @@ Deno.test("json() parses a 2xx body and sends the user agent and Accept", async 
 
 Deno.test("a gzip body is asked for and decoded", async () => {
   const text = JSON.stringify({ users: Array.from({ length: 500 }, (_, i) => `user${i}@x.test`) });
-  await using server = await serve(async () => {
+  await using server = serve(async () => {
     const gzipped = await new Response(
       new Blob([text]).stream().pipeThrough(new CompressionStream("gzip")),
     ).arrayBuffer();
@@ -70,7 +70,7 @@ Deno.test("a non-2xx answer is HttpStatusError with the provider's raw and parse
     errorCode: "E0000006",
     errorSummary: "You do not have permission to perform the requested action",
   };
-  await using server = await serve(() =>
+  await using server = serve(() =>
     Response.json(body, { status: 403, headers: { "X-Okta-Request-Id": "r1" } })
   );
   const http = createHttpClient();
@@ -88,7 +88,7 @@ Deno.test("a non-2xx answer is HttpStatusError with the provider's raw and parse
 });
 
 Deno.test("a redirect is not followed: request() returns it, json() names its target", async () => {
-  await using server = await serve(() =>
+  await using server = serve(() =>
     new Response(null, { status: 302, headers: { location: "/moved/here" } })
   );
   const http = createHttpClient();
@@ -102,7 +102,7 @@ Deno.test("a redirect is not followed: request() returns it, json() names its ta
 });
 
 Deno.test("a 2xx body that is not JSON is HttpBodyError invalid-json with an excerpt", async () => {
-  await using server = await serve(() => new Response("<html><title>Login</title></html>"));
+  await using server = serve(() => new Response("<html><title>Login</title></html>"));
   const http = createHttpClient();
   const error = await http.json({ url: server.url }).then(() => null, (e) => e);
   http.close();
@@ -139,7 +139,7 @@ Deno.test("a body cut short by the server is HttpBodyError truncated", async () 
 
 Deno.test("a request without an answer in time is HttpNetworkError timeout", async () => {
   const { promise: released, resolve: release } = Promise.withResolvers<void>();
-  await using server = await serve(async () => {
+  await using server = serve(async () => {
     await released;
     return new Response("late");
   });
@@ -191,7 +191,7 @@ Deno.test("a 429 storm ends in success, with no more 429s than requests in fligh
   const clock = virtualClock();
   let closedUntil = 0;
   let throttled = 0;
-  await using server = await serve((request) => {
+  await using server = serve((request) => {
     const now = clock.now();
     const count = server.seen.length;
     // The tenant's limit: the 6th request opens a 2-second window where everything is refused.
@@ -224,7 +224,7 @@ Deno.test("a 429 storm ends in success, with no more 429s than requests in fligh
 
 Deno.test("a server that keeps throttling ends in RetryExhaustedError after a bounded number of requests", async () => {
   const clock = virtualClock();
-  await using server = await serve(() =>
+  await using server = serve(() =>
     Response.json({ errorCode: "E0000047" }, { status: 429, headers: { "Retry-After": "1" } })
   );
   const http = createHttpClient();
@@ -249,7 +249,7 @@ Deno.test("an Okta-style paged read paces itself by the rate-limit headers and n
   let used = 0;
   let refused = 0;
   const total = 20;
-  await using server = await serve((request) => {
+  await using server = serve((request) => {
     const now = clock.now();
     if (now >= windowEnd) {
       windowEnd = now + 60_000;

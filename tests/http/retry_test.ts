@@ -42,10 +42,9 @@ Deno.test("retry() returns the first success and waits the backoff between attem
   const clock = virtualClock(NOW);
   const attempts: number[] = [];
   const events: string[] = [];
-  const result = await retry(async (n) => {
+  const result = await retry((n) => {
     attempts.push(n);
-    if (n < 3) throw network("reset");
-    return "done";
+    return n < 3 ? Promise.reject(network("reset")) : Promise.resolve("done");
   }, {
     isRetriable: () => true,
     now: clock.now,

@@ -64,7 +64,9 @@ Environment:
                            the organization API key for login (also bwdc's BW_CLIENTID, BW_CLIENTSECRET)
   ROSTER_MEMORY_BUDGET_MB  memory a run may reach before roster frees garbage itself (default 256);
                            raise it on hosts with memory to spare for faster large reads
-  HTTPS_PROXY, NO_PROXY    proxy for the Bitwarden API
+  HTTPS_PROXY, HTTP_PROXY, NO_PROXY
+                           proxy for HTTP requests (Bitwarden, cloud directories); loopback
+                           hosts are direct unless NO_PROXY is set
 
 Results go to stdout, logs and progress to stderr. Run roster <command> --help for details.`;
 

@@ -1,12 +1,12 @@
 /**
  * Reading error bodies from Bitwarden, Vaultwarden and whatever proxy stands in front of them.
  *
- * Bodies come in many shapes (`bitwarden-api.md` §4, §5): the Public API's
+ * Bodies come in many shapes: the Public API's
  * `{"object":"error","message","errors"}`, the internal `validationErrors`, Vaultwarden's
  * `errorModel` and its `{"error":{"code","reason","description"}}` catcher, OAuth's
  * `{"error","error_description"}`, empty bodies, and HTML pages from nginx or Cloudflare.
  * {@link parseErrorBody} turns any of them into one {@link ServerError}. Keys are matched
- * case-insensitively, as the seed tool does.
+ * case-insensitively, as bwdc does.
  * @module
  */
 

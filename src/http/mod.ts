@@ -2,11 +2,12 @@
  * roster's provider-neutral HTTP layer: one client on `fetch` (`./client.ts`), one retry policy
  * (`./retry.ts`), throttling by the server's signals (`./throttle.ts`), paging helpers
  * (`./paging.ts`), and sessions that put them together (`./session.ts`). Errors are neutral
- * (`./errors.ts`); each caller maps them to its own RosterError.
+ * (`./errors.ts`, described by `./describe.ts`); each caller maps them to its own RosterError.
  * @module
  */
 
 export * from "./client.ts";
+export * from "./describe.ts";
 export * from "./errors.ts";
 export * from "./paging.ts";
 export * from "./proxy.ts";

@@ -288,3 +288,23 @@ Deno.test("an Okta-style paged read paces itself by the rate-limit headers and n
   // 50% of 6 is 3 requests per 60 s window: 20 pages need 6 waits for the next window.
   assert.equal(api.stats().throttleWaits, 6);
 });
+
+Deno.test("requests reuse one kept-alive connection; freshConnection ones never do", async () => {
+  const ports: number[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (_req, info) => {
+    ports.push(info.remoteAddr.port);
+    return Response.json("ok");
+  });
+  const url = `http://127.0.0.1:${server.addr.port}/`;
+  const http = createHttpClient({ env: () => undefined });
+  try {
+    for (let i = 0; i < 3; i++) await http.json({ url });
+    for (let i = 0; i < 2; i++) await http.json({ url, method: "POST", freshConnection: true });
+  } finally {
+    http.close();
+    await server.shutdown();
+  }
+  assert.equal(new Set(ports.slice(0, 3)).size, 1);
+  assert.equal(new Set(ports.slice(3)).size, 2);
+  assert.equal(ports.slice(3).includes(ports[0] ?? 0), false);
+});

@@ -187,7 +187,11 @@ export class RateLimitBucket {
         return;
       }
       const current = this.#state;
-      if (current === null) continue;
+      if (current === null || current.resetAt === Infinity) {
+        // The window is unknown since the reset: go, and let the next answer tell.
+        this.#inFlight++;
+        return;
+      }
       const before = this.#now();
       const waitMs = Math.max(0, current.resetAt - before) + this.#margin;
       this.#waits++;

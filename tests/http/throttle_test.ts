@@ -198,3 +198,14 @@ Deno.test("AdaptiveLimiter pauses every caller for the server's wait after a thr
   assert.deepEqual(started, [NOW + 5_000, NOW + 5_000]);
   assert.deepEqual(clock.sleeps, [5_000]);
 });
+
+Deno.test("RateLimitBucket never waits forever when more requests are in flight than the refilled limit", async () => {
+  const clock = virtualClock(NOW);
+  const bucket = new RateLimitBucket({ now: clock.now, sleep: clock.sleep });
+  await bucket.acquire();
+  bucket.update(oktaHeaders(2, 0, NOW + 10_000));
+  await bucket.acquire(); // waits for the reset
+  await bucket.acquire();
+  await bucket.acquire(); // three in flight, limit 2, no answer yet
+  assert.deepEqual(clock.sleeps, [11_000]);
+});

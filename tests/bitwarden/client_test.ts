@@ -550,7 +550,7 @@ Deno.test("a redirect is reported with its target, never followed", async () => 
   assert.ok(error instanceof BitwardenUnavailableError);
   assert.equal(
     error.message,
-    `Bitwarden answered POST /public/organization/import with a redirect: 301 to ${target}/public/organization/import`,
+    `Bitwarden answered POST /public/organization/import with a redirect: 301 Moved Permanently to ${target}/public/organization/import`,
   );
   assert.equal(
     error.hint,

@@ -65,7 +65,9 @@ Environment:
                            the organization API key for login (also bwdc's BW_CLIENTID, BW_CLIENTSECRET)
   ROSTER_MEMORY_BUDGET_MB  memory a run may reach before roster frees garbage itself (default 256);
                            raise it on hosts with memory to spare for faster large reads
-  HTTPS_PROXY, NO_PROXY    proxy for the Bitwarden API
+  HTTPS_PROXY, HTTP_PROXY, NO_PROXY
+                           proxy for HTTP requests (Bitwarden, cloud directories); loopback
+                           hosts are direct unless NO_PROXY is set
 
 Results go to stdout, logs and progress to stderr. Run roster <command> --help for details.`;
 
@@ -103,6 +105,7 @@ export function buildProgram(deps: CliDeps): Command {
     )
     .option("-q, --quiet", "print results and errors only (no progress, warnings or confirmations)")
     .option("--verbose", "print debug progress, causes and stack traces")
+    .option("--progress", "show progress of long reads on stderr even when it is not a terminal")
     .option("--no-color", "no colours (also NO_COLOR)")
     .helpOption("-h, --help", "show help")
     .addHelpText("after", ROOT_HELP);

@@ -1,6 +1,6 @@
 /**
- * The organization API key and the access token it buys (`bitwarden-api.md` §1,
- * `bwdc-behaviour.md` §4.6).
+ * The organization API key and the access token it buys, requested as the Bitwarden Directory
+ * Connector (bwdc) requests it.
  *
  * The token is a `client_credentials` grant with `scope=api.organization`, plus the device
  * fields Vaultwarden requires. It is cached in memory and fetched again a minute before it
@@ -75,7 +75,7 @@ export interface TokenManagerOptions {
   timeoutMs: number;
 }
 
-/** Seed-tool device types: 6 Windows, 7 macOS, 8 Linux (the default). */
+/** bwdc's device types: 6 Windows, 7 macOS, 8 Linux (the default). */
 function device(): { type: string; name: string } {
   switch (Deno.build.os) {
     case "windows":

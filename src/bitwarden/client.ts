@@ -2,12 +2,10 @@
  * The Bitwarden / Vaultwarden organization API client: log in with the organization API key,
  * send `POST /public/organization/import`, and read members and groups for a dry-run diff.
  *
- * Contract: `docs/bitwarden-api.md` (§1 token, §2 import, §3 reads, §4 errors and rate limits,
- * §5 Vaultwarden). The retry policy is documented in `./http.ts`.
- *
- * Proxies: Deno's `fetch` honours `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY`, also with the custom
- * HTTP client made for `server.caFile` (checked: an `https://` request then goes through the proxy
- * as a `CONNECT` tunnel). Nothing to configure in roster.
+ * The transport is roster's HTTP layer (`../http/`): timeouts, keep-alive, `server.caFile`,
+ * `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` (an `https://` request goes through the proxy as a
+ * `CONNECT` tunnel) and the one retry policy; `./http.ts` holds the Bitwarden retry decision and
+ * the Bitwarden wording of its failures.
  * @module
  */
 
@@ -17,8 +15,6 @@ import {
   BitwardenAuthError,
   BitwardenRejectedError,
   BitwardenUnavailableError,
-  ConfigError,
-  errorMessage,
   SeatLimitError,
 } from "../errors.ts";
 import { VERSION } from "../version.ts";
@@ -40,7 +36,7 @@ import {
   type RetryMode,
 } from "./http.ts";
 import type { OrgGroup, OrgMember, OrgView } from "../engine/plan.ts";
-import { resolveServerUrls, type ServerUrls } from "./urls.ts";
+import { isBitwardenCloud, resolveServerUrls, type ServerUrls } from "./urls.ts";
 import { isRecord } from "../guards.ts";
 
 export type { ApiKey, OrgGroup, OrgMember, OrgView, ServerUrls };
@@ -70,13 +66,38 @@ export interface BitwardenClientOptions {
   retry?: { maxAttempts?: number; maxElapsedMs?: number; baseDelayMs?: number };
   /** Parallel GETs of `readOrganization` (default 4). */
   readConcurrency?: number;
-  /** GETs started in any 60 s (default 180, under the cloud's 200 per minute). */
-  getsPerMinute?: number;
+  /**
+   * GETs started in any 60 s (`server.maxRequestsPerMinute`); null for no budget. Default: 180
+   * (under the cloud's limit of 200 per minute) when the URLs are Bitwarden's cloud, else null.
+   */
+  maxRequestsPerMinute?: number | null;
+  /** Reads the proxy variables (tests). Default: the process environment. */
+  env?: (name: string) => string | undefined;
+  /**
+   * Called while {@link BitwardenClient.readOrganization} runs, after every request, with what
+   * was read so far (progress on stderr).
+   */
+  onProgress?: (progress: ReadProgress) => void;
   /** Per-attempt timeouts: token and reads (default 120 s), the import (default 30 min). */
   timeouts?: { requestMs?: number; importMs?: number };
   /** The User-Agent header (default `roster/<version>`). */
   userAgent?: string;
 }
+
+/** What an organization read has done so far. */
+export interface ReadProgress {
+  /** Members and groups read (a group counts when its members have been read). */
+  objects: number;
+  /** HTTP requests sent by this client (token included). */
+  requests: number;
+  /** Waits for the request budget or the server (`Retry-After`). */
+  throttleWaits: number;
+  /** True on the last call, when the read is over. */
+  done?: boolean;
+}
+
+/** The GETs-per-minute budget of Bitwarden's US and EU clouds (their limit is 200). */
+export const CLOUD_GETS_PER_MINUTE = 180;
 
 const defaultSleep = (ms: number): Promise<void> =>
   new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
@@ -112,8 +133,6 @@ export class BitwardenClient {
   readonly #headers: Record<string, string>;
   readonly #requestTimeoutMs: number;
   readonly #importTimeoutMs: number;
-  #pooledClient: Promise<Deno.HttpClient | undefined> | undefined;
-  #freshClient: Promise<Deno.HttpClient | undefined> | undefined;
   #closed = false;
 
   /**
@@ -153,7 +172,8 @@ export class BitwardenClient {
           ? {}
           : { baseDelayMs: options.retry.baseDelayMs }),
       },
-      httpClient: (fresh) => this.#client(fresh),
+      ...(options.caFile === undefined ? {} : { caFile: options.caFile }),
+      ...(options.env === undefined ? {} : { env: options.env }),
     });
     this.#tokens = new TokenManager({
       transport: this.#transport,
@@ -164,7 +184,10 @@ export class BitwardenClient {
       now,
       timeoutMs: this.#requestTimeoutMs,
     });
-    this.#budget = new RequestBudget(options.getsPerMinute ?? 180, { now, sleep });
+    const perMinute = options.maxRequestsPerMinute === undefined
+      ? (isBitwardenCloud(this.urls) ? CLOUD_GETS_PER_MINUTE : null)
+      : options.maxRequestsPerMinute;
+    this.#budget = new RequestBudget(perMinute, { now, sleep });
   }
 
   /**
@@ -222,7 +245,8 @@ export class BitwardenClient {
    * a dry-run diff. Groups without an external id (never touched by the import) get
    * `memberIds: []` without a request, to spare the GET budget.
    *
-   * GETs run at most `readConcurrency` at a time and at most `getsPerMinute` per minute.
+   * GETs run at most `readConcurrency` at a time and at most `maxRequestsPerMinute` per minute.
+   * `onProgress` is called after the lists and after every group's members.
    * With `memberships: false` only the member and group lists are read (two requests) and every
    * group's `memberIds` is null: enough for the removal guard, without one read per group.
    *
@@ -237,19 +261,26 @@ export class BitwardenClient {
     const groups = parseList(groupsResponse, "GET /public/groups").map((item) =>
       toGroup(item, "GET /public/groups")
     );
+    let objects = members.length + groups.filter((g) => g.externalId === null).length;
+    this.#progress(objects);
     const limit = pLimit(Math.max(1, this.#options.readConcurrency ?? 4));
     const withMembers = await Promise.all(
       groups.map((group) =>
         limit(async (): Promise<OrgGroup | null> => {
           if (group.externalId === null) return group;
-          if (options.memberships === false) return { ...group, memberIds: null };
+          if (options.memberships === false) {
+            this.#progress(++objects);
+            return { ...group, memberIds: null };
+          }
           const path = `/public/groups/${encodeURIComponent(group.id)}/member-ids`;
           const response = await this.#read(path);
+          this.#progress(++objects);
           if (response === null) return null; // deleted since the list was read
           return { ...group, memberIds: parseIdArray(response, `GET ${path}`) };
         })
       ),
     );
+    this.#progress(objects, true);
     return { members, groups: withMembers.filter((g): g is OrgGroup => g !== null) };
   }
 
@@ -271,14 +302,10 @@ export class BitwardenClient {
     return this.#transport.stats();
   }
 
-  /** Releases the HTTP clients this client made. The client is unusable afterwards. */
+  /** Releases the HTTP connections this client made. The client is unusable afterwards. */
   close(): void {
     this.#closed = true;
-    for (const pending of [this.#pooledClient, this.#freshClient]) {
-      pending?.then((client) => client?.close(), () => {});
-    }
-    this.#pooledClient = undefined;
-    this.#freshClient = undefined;
+    this.#transport.close();
   }
 
   /** Same as {@link close}. */
@@ -286,18 +313,13 @@ export class BitwardenClient {
     this.close();
   }
 
-  #client(fresh: boolean): Promise<Deno.HttpClient | undefined> {
-    if (this.#closed) {
-      return Promise.reject(new BitwardenUnavailableError("The Bitwarden client is closed"));
-    }
-    const caFile = this.#options.caFile;
-    if (fresh) {
-      this.#freshClient ??= makeHttpClient(caFile, true);
-      return this.#freshClient;
-    }
-    if (caFile === undefined) return Promise.resolve(undefined);
-    this.#pooledClient ??= makeHttpClient(caFile, false);
-    return this.#pooledClient;
+  #progress(objects: number, done = false): void {
+    this.#options.onProgress?.({
+      ...(done ? { done: true } : {}),
+      objects,
+      requests: this.#transport.stats().requests,
+      throttleWaits: this.#transport.retryWaits() + this.#budget.waits,
+    });
   }
 
   /** A GET that answers null on 404. */
@@ -352,6 +374,7 @@ export class BitwardenClient {
         ...(options.mode === "import" ? { freshConnection: true } : {}),
       });
     };
+    if (this.#closed) throw new BitwardenUnavailableError("The Bitwarden client is closed");
     let token = await this.#tokens.token();
     let response = await send(token.value);
     if (response.status === 401) {
@@ -383,37 +406,6 @@ export class BitwardenClient {
       );
     }
     return response;
-  }
-}
-
-async function makeHttpClient(
-  caFile: string | undefined,
-  fresh: boolean,
-): Promise<Deno.HttpClient> {
-  const options: Deno.CreateHttpClientOptions = fresh ? { poolMaxIdlePerHost: 0 } : {};
-  if (caFile === undefined) return Deno.createHttpClient(options);
-  let pem: string;
-  try {
-    pem = await Deno.readTextFile(caFile);
-  } catch (error) {
-    throw new ConfigError(`Cannot read server.caFile "${caFile}": ${errorMessage(error)}`, {
-      hint:
-        "Set server.caFile to a readable PEM file of the CA that signed the server's certificate",
-      cause: error,
-    });
-  }
-  if (!pem.includes("-----BEGIN CERTIFICATE-----")) {
-    throw new ConfigError(`Invalid server.caFile "${caFile}": it holds no PEM certificate`, {
-      hint: "Set server.caFile to a PEM file (-----BEGIN CERTIFICATE-----)",
-    });
-  }
-  try {
-    return Deno.createHttpClient({ ...options, caCerts: [pem] });
-  } catch (error) {
-    throw new ConfigError(`Invalid server.caFile "${caFile}": ${errorMessage(error)}`, {
-      hint: "Set server.caFile to a PEM file (-----BEGIN CERTIFICATE-----)",
-      cause: error,
-    });
   }
 }
 

@@ -1,16 +1,17 @@
 /**
  * Reading error bodies from Bitwarden, Vaultwarden and whatever proxy stands in front of them.
  *
- * Bodies come in many shapes (`bitwarden-api.md` §4, §5): the Public API's
+ * Bodies come in many shapes: the Public API's
  * `{"object":"error","message","errors"}`, the internal `validationErrors`, Vaultwarden's
  * `errorModel` and its `{"error":{"code","reason","description"}}` catcher, OAuth's
  * `{"error","error_description"}`, empty bodies, and HTML pages from nginx or Cloudflare.
  * {@link parseErrorBody} turns any of them into one {@link ServerError}. Keys are matched
- * case-insensitively, as the seed tool does.
+ * case-insensitively, as bwdc does.
  * @module
  */
 
 import { isRecord } from "../guards.ts";
+import { statusText } from "../http/describe.ts";
 
 /** One entry of an `errors`/`validationErrors` map: the key (a C# path) and its messages. */
 export interface FieldError {
@@ -138,36 +139,7 @@ export function parseErrorBody(status: number, body: string): ServerError {
   return result;
 }
 
-/** Standard reason phrases for the statuses a client meets. */
-const REASONS: Record<number, string> = {
-  400: "Bad Request",
-  401: "Unauthorized",
-  402: "Payment Required",
-  403: "Forbidden",
-  404: "Not Found",
-  405: "Method Not Allowed",
-  408: "Request Timeout",
-  409: "Conflict",
-  413: "Payload Too Large",
-  415: "Unsupported Media Type",
-  422: "Unprocessable Entity",
-  429: "Too Many Requests",
-  500: "Internal Server Error",
-  502: "Bad Gateway",
-  503: "Service Unavailable",
-  504: "Gateway Timeout",
-  520: "Unknown Error",
-  521: "Web Server Is Down",
-  522: "Connection Timed Out",
-  523: "Origin Is Unreachable",
-  524: "A Timeout Occurred",
-};
-
-/** `404 Not Found`, or just `499` for a status without a known reason. */
-export function statusText(status: number): string {
-  const reason = REASONS[status];
-  return reason === undefined ? String(status) : `${status} ${reason}`;
-}
+export { statusText };
 
 /** Strips one trailing period (house style: messages end without one). */
 export function withoutPeriod(text: string): string {

@@ -1,7 +1,7 @@
 /**
  * Where the Bitwarden API and identity servers are, from the `server.*` settings.
  *
- * The rules are the seed tool's (`bwdc-behaviour.md` §2.4): an explicit `server.api` or
+ * The rules are bwdc's: an explicit `server.api` or
  * `server.identity` wins; otherwise `<server.url>/api` and `<server.url>/identity`; otherwise the
  * US cloud. `bitwarden.com` means the US cloud and `eu` the EU cloud.
  * @module
@@ -22,7 +22,7 @@ export interface ServerUrls {
 export const US_API_URL = "https://api.bitwarden.com";
 /** The US cloud's identity base. */
 export const US_IDENTITY_URL = "https://identity.bitwarden.com";
-/** The EU cloud's base, as the seed tool configures it. */
+/** The EU cloud's base, as bwdc configures it. */
 export const EU_BASE_URL = "https://vault.bitwarden.eu";
 
 const US_ALIASES = new Set(["bitwarden.com", "https://bitwarden.com", "us", "vault.bitwarden.com"]);

@@ -10,6 +10,7 @@ import { loadConfig } from "../config/store.ts";
 import type { Config } from "../config/schema.ts";
 import { UsageError } from "../errors.ts";
 import { Logger, type LogLevel } from "../output/log.ts";
+import { ProgressFactory } from "../output/progress.ts";
 import { colorAllowed, type Io, type OutputFormat, Renderer } from "../output/render.ts";
 import { openStateStore, type StateStore } from "../state/store.ts";
 
@@ -25,6 +26,8 @@ export interface GlobalOptions {
   verbose: boolean;
   /** `--no-color` turns this off. */
   color: boolean;
+  /** `--progress`: progress on stderr even when it is not a terminal. */
+  progress: boolean;
 }
 
 /** What the CLI is run with: injectable for in-process runs. */
@@ -70,6 +73,7 @@ export function globalOptions(command: Command): GlobalOptions {
     quiet: options["quiet"] === true,
     verbose: options["verbose"] === true,
     color: options["color"] !== false,
+    progress: options["progress"] === true,
   };
 }
 
@@ -84,6 +88,7 @@ export function scanGlobalOptions(argv: readonly string[]): GlobalOptions {
     quiet: false,
     verbose: false,
     color: true,
+    progress: false,
   };
   for (let index = 0; index < argv.length; index++) {
     const arg = argv[index];
@@ -101,6 +106,8 @@ export function scanGlobalOptions(argv: readonly string[]): GlobalOptions {
       globals.verbose = true;
     } else if (arg === "--no-color") {
       globals.color = false;
+    } else if (arg === "--progress") {
+      globals.progress = true;
     }
   }
   return globals;
@@ -108,8 +115,14 @@ export function scanGlobalOptions(argv: readonly string[]): GlobalOptions {
 
 /** Builds the context of a command action from its commander command. */
 export function commandContext(deps: CliDeps, command: Command): CommandContext {
-  const io = deps.io;
   const globals = globalOptions(command);
+  const progress = new ProgressFactory(deps.io, {
+    quiet: globals.quiet,
+    force: globals.progress,
+    color: globals.color,
+  });
+  // Results and log lines first erase a progress line that is on screen.
+  const io = progress.enabled ? progress.wrapIo(deps.io) : deps.io;
   if (globals.quiet && globals.verbose) {
     throw new UsageError("Conflicting options: --quiet and --verbose", {
       hint: "Use one of them",
@@ -124,6 +137,7 @@ export function commandContext(deps: CliDeps, command: Command): CommandContext 
   const log = new Logger(io, {
     level,
     color: colorAllowed(io, { flag: globals.color, terminal: io.stderrIsTerminal() }),
+    progress,
   });
   const paths = dataPaths(resolveDataDir(globals.dataDir, io));
   let warned = false;

@@ -47,6 +47,13 @@ export const serverSchema = z.strictObject({
   identity: url.optional(),
   /** PEM file of extra CA certificates for a self-hosted server behind a private CA. */
   caFile: path.optional(),
+  /**
+   * Most GET requests roster starts against the Bitwarden API in any 60 seconds (organization
+   * reads of `plan`, `sync`, `status`), 0 for no budget. Unset: 180 on Bitwarden's US and EU
+   * clouds (their limit is 200 GETs a minute per client), no budget on a self-hosted server or
+   * Vaultwarden, whose limits are their own.
+   */
+  maxRequestsPerMinute: z.number().int().min(0).max(1_000_000).optional(),
 });
 
 /** `directory.ldap.*`: LDAP and Active Directory (seed tool field names). */

@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { ProgressFactory } from "./progress.ts";
 import { type Io, type Styles, styles } from "./render.ts";
 
 /** How much the logger prints (`--quiet`, default, `--verbose`). */
@@ -15,12 +16,18 @@ export type LogLevel = "quiet" | "normal" | "verbose";
 export class Logger {
   /** The level chosen on the command line. */
   readonly level: LogLevel;
+  /** Progress of long reads on stderr (`--progress`), when the command has one. */
+  readonly progress: ProgressFactory | undefined;
   readonly #io: Io;
   readonly #style: Styles;
 
-  constructor(io: Io, options: { level: LogLevel; color: boolean }) {
+  constructor(
+    io: Io,
+    options: { level: LogLevel; color: boolean; progress?: ProgressFactory },
+  ) {
     this.#io = io;
     this.level = options.level;
+    this.progress = options.progress;
     this.#style = styles(options.color);
   }
 

@@ -15,6 +15,7 @@ import { resolveServerUrls } from "../bitwarden/urls.ts";
 import type { Config } from "../config/schema.ts";
 import { BitwardenAuthError, errorMessage, UsageError } from "../errors.ts";
 import type { Logger } from "../output/log.ts";
+import type { ProgressFactory } from "../output/progress.ts";
 import type { Io } from "../output/render.ts";
 import type { AuthRecord, StateStore } from "../state/store.ts";
 
@@ -147,7 +148,9 @@ export async function requireAuth(store: StateStore): Promise<StoredAuth> {
 /** What a command needs to talk to Bitwarden. */
 export interface ClientContext {
   /** Where the client's progress and retry notices go. */
-  log: Pick<Logger, "debug" | "info" | "warn">;
+  log: Pick<Logger, "debug" | "info" | "warn"> & { progress?: ProgressFactory | undefined };
+  /** Progress of long reads on stderr; default: the logger's (`--progress`). */
+  progress?: Pick<ProgressFactory, "organization">;
 }
 
 /** Options of {@link createClient}. */
@@ -171,11 +174,18 @@ export async function createClient(
   const urls: ServerUrls = resolveServerUrls(context.config.server);
   organizationIdOf(options.apiKey.clientId);
   const log = context.log;
+  const progress = context.progress ?? log.progress;
   return new BitwardenClient({
     urls,
     apiKey: options.apiKey,
     deviceIdentifier: await options.store.deviceIdentifier(),
     ...(context.config.server.caFile === undefined ? {} : { caFile: context.config.server.caFile }),
+    ...(context.config.server.maxRequestsPerMinute === undefined ? {} : {
+      maxRequestsPerMinute: context.config.server.maxRequestsPerMinute === 0
+        ? null
+        : context.config.server.maxRequestsPerMinute,
+    }),
+    ...(progress === undefined ? {} : { onProgress: progress.organization() }),
     log: (level, message) => log[level](message),
   });
 }

@@ -470,7 +470,10 @@ Deno.test("readOrganization() maps members and groups with their member ids", as
 
 Deno.test("readOrganization() stays within the GET budget and the concurrency bound", async () => {
   const groups = Array.from({ length: 300 }, (_, i) => ({ name: `G${i}`, externalId: `g${i}` }));
-  await using h = await harness({ rateLimits: true, groups }, { readConcurrency: 4 });
+  await using h = await harness({ rateLimits: true, groups }, {
+    readConcurrency: 4,
+    maxRequestsPerMinute: 180,
+  });
   const view = await h.client.readOrganization();
   assert.equal(view?.groups.length, 300);
   assert.equal(h.fake.requests().filter((r) => r.status === 429).length, 0);
@@ -491,4 +494,82 @@ Deno.test("the hosts layout (separate identity and API servers) works end to end
     "identity /connect/token",
     "api /public/organization/import",
   ]);
+});
+
+Deno.test("a self-hosted server has no GET budget unless server.maxRequestsPerMinute sets one", async () => {
+  const groups = Array.from({ length: 200 }, (_, i) => ({ name: `G${i}`, externalId: `g${i}` }));
+  await using h = await harness({ groups }, { readConcurrency: 4 });
+  await h.client.readOrganization();
+  assert.deepEqual(h.clock.sleeps, []);
+  await using limited = await harness({ groups }, { readConcurrency: 4, maxRequestsPerMinute: 50 });
+  await limited.client.readOrganization();
+  // 202 GETs at 50 a minute: four full windows are waited for.
+  assert.equal(limited.clock.sleeps.length, 4);
+});
+
+Deno.test("readOrganization() reports progress: objects read, requests and waits", async () => {
+  const groups = Array.from({ length: 5 }, (_, i) => ({ name: `G${i}`, externalId: `g${i}` }));
+  const seen: { objects: number; requests: number; throttleWaits: number; done?: boolean }[] = [];
+  await using h = await harness({ groups, members: [{ email: "a@x.test", externalId: "a" }] }, {
+    readConcurrency: 1,
+    maxRequestsPerMinute: 3,
+    onProgress: (p) => seen.push(p),
+  });
+  await h.client.readOrganization();
+  assert.deepEqual(seen.map((p) => p.objects), [1, 2, 3, 4, 5, 6, 6]);
+  assert.deepEqual(seen.map((p) => p.requests), [3, 4, 5, 6, 7, 8, 8]);
+  assert.deepEqual(seen.map((p) => p.done === true), [
+    false,
+    false,
+    false,
+    false,
+    false,
+    false,
+    true,
+  ]);
+  // Three GETs a minute: the lists and G0 fill the first window, G1–G3 the second, G4 the third.
+  assert.deepEqual(seen.map((p) => p.throttleWaits), [0, 0, 1, 1, 1, 2, 2]);
+});
+
+Deno.test("a redirect is reported with its target, never followed", async () => {
+  const target = "https://vault.example.test/api";
+  const redirecting: typeof fetch = (input, init) => {
+    const url = String(input);
+    if (url.endsWith("/public/organization/import")) {
+      return Promise.resolve(
+        new Response(null, {
+          status: 301,
+          headers: { location: `${target}/public/organization/import` },
+        }),
+      );
+    }
+    return fetch(input, init);
+  };
+  await using h = await harness({}, { fetch: redirecting });
+  const error = await h.client.importOrganization(importOf([])).then(() => null, (e) => e);
+  assert.ok(error instanceof BitwardenUnavailableError);
+  assert.equal(
+    error.message,
+    `Bitwarden answered POST /public/organization/import with a redirect: 301 Moved Permanently to ${target}/public/organization/import`,
+  );
+  assert.equal(
+    error.hint,
+    `roster does not follow redirects: if ${target}/public/organization/import is the server's real address, set server.url (or server.api and server.identity) to it`,
+  );
+  assert.equal(h.fake.requests().filter((r) => r.path.endsWith("/import")).length, 0);
+});
+
+Deno.test("a 429 give-up says the rate limit, not that the server is down", async () => {
+  await using h = await harness({}, { retry: { maxAttempts: 2 } });
+  h.fake.failNext(2, "html429", { retryAfter: "5", path: "/public/members" });
+  const error = await h.client.listMembers().then(() => null, (e) => e);
+  assert.ok(error instanceof BitwardenUnavailableError);
+  assert.match(
+    error.message,
+    /^Bitwarden is unavailable: GET \/public\/members answered 429 Too Many Requests: .* \(2 attempts in 5\.0 s\)$/,
+  );
+  assert.equal(
+    error.hint,
+    "Bitwarden kept answering 429 Too Many Requests: another client may share the organization's rate limit. Run again in a few minutes, or lower server.maxRequestsPerMinute",
+  );
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describeServerError, parseErrorBody } from "../../src/bitwarden/errors.ts";
-import { parseRetryAfter } from "../../src/bitwarden/http.ts";
+import { parseRetryAfter } from "../../src/http/throttle.ts";
 
 Deno.test("parseErrorBody() reads the public error, with errors", () => {
   const parsed = parseErrorBody(

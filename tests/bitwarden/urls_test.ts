@@ -3,7 +3,7 @@ import { isBitwardenCloud, resolveServerUrls } from "../../src/bitwarden/urls.ts
 import { organizationIdOf } from "../../src/bitwarden/auth.ts";
 import { ConfigError } from "../../src/errors.ts";
 
-Deno.test("resolveServerUrls() follows the seed tool's rules", () => {
+Deno.test("resolveServerUrls() follows bwdc's rules", () => {
   const us = { api: "https://api.bitwarden.com", identity: "https://identity.bitwarden.com" };
   const eu = {
     api: "https://vault.bitwarden.eu/api",

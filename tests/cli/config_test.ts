@@ -207,7 +207,13 @@ Deno.test("config list --output json gives the whole config, defaults applied, s
   assert.equal(result.code, 0);
   const doc = json(result.stdout);
   assert.deepEqual(Object.keys(field(doc)), ["server", "directory", "sync"]);
-  assert.deepEqual(field(doc, "server"), { url: null, api: null, identity: null, caFile: null });
+  assert.deepEqual(field(doc, "server"), {
+    url: null,
+    api: null,
+    identity: null,
+    caFile: null,
+    maxRequestsPerMinute: null,
+  });
   assert.deepEqual(Object.keys(field(doc, "directory")), [
     "type",
     "ldap",

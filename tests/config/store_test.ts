@@ -18,11 +18,12 @@ Deno.test("SETTINGS lists every schema leaf and every secret by dot path", () =>
   const keys = SETTINGS.map((setting) => setting.key);
   assert.equal(new Set(keys).size, keys.length);
   for (const secret of SECRET_KEYS) assert.ok(keys.includes(secret), secret);
-  assert.deepEqual(keys.slice(0, 5), [
+  assert.deepEqual(keys.slice(0, 6), [
     "server.url",
     "server.api",
     "server.identity",
     "server.caFile",
+    "server.maxRequestsPerMinute",
     "directory.type",
   ]);
   assert.equal(keys.at(-1), "sync.maxRemovalsPercent");

@@ -15,7 +15,7 @@ import { createLdapProvider, generalizedTime } from "../../src/providers/ldap.ts
 import type { DirectoryPage, ProviderContext, ReadOptions } from "../../src/providers/provider.ts";
 import { killSlapdSync, startSlapd } from "./_slapd.ts";
 
-const STAFF_LDIF = fileURLToPath(new URL("./testdata/ldap/staff.ldif", import.meta.url));
+const STAFF_LDIF = fileURLToPath(new URL("./testdata/staff.ldif", import.meta.url));
 const BULK_USERS = 130;
 
 // The certificate names IP:127.0.0.1 and DNS:ldap.roster.test, so "localhost" is a mismatch.

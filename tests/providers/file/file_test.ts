@@ -5,7 +5,7 @@ import { ConfigError, DirectoryDataError, DirectoryError, RosterError } from "..
 import { createFileProvider, FILE_PAGE_SIZE } from "../../src/providers/file.ts";
 import type { DirectoryPage, ReadOptions } from "../../src/providers/provider.ts";
 
-const DATA = new URL("./testdata/file/", import.meta.url).pathname;
+const DATA = new URL("./testdata/", import.meta.url).pathname;
 
 interface Result {
   users: DirectoryUser[];

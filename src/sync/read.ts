@@ -26,11 +26,12 @@ export interface ReadResult {
   incremental: boolean;
   /**
    * The read was a delta against the last complete snapshot (`done.delta`): `snapshot` holds
-   * the added and changed objects and `removed` the ids removed, still to be merged.
+   * the added and changed objects and `removed` the ids removed, still to be merged. Absent:
+   * not a delta.
    */
-  delta: boolean;
+  delta?: boolean;
   /** Delta reads: externalIds of users and groups removed since the last complete snapshot. */
-  removed: { users: string[]; groups: string[] };
+  removed?: { users: string[]; groups: string[] };
   /** Provider state to keep for the next run. */
   state?: Record<string, string>;
   /** The provider's typed notices, in order. */
@@ -93,12 +94,14 @@ export async function readDirectory(
         const result: ReadResult = {
           snapshot,
           incremental: page.incremental,
-          delta: page.incremental && page.delta === true,
-          removed,
           notices,
           counts,
         };
         if (page.state !== undefined) result.state = page.state;
+        if (page.incremental && page.delta === true) {
+          result.delta = true;
+          result.removed = removed;
+        }
         return result;
       }
     }

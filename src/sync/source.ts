@@ -80,7 +80,7 @@ export async function readSource(options: ReadSourceOptions): Promise<ReadResult
   });
   const snapshots = options.dataDir === undefined ? undefined : new SnapshotStore(options.dataDir);
   let result = read;
-  if (read.delta) {
+  if (read.delta === true) {
     const stored = state === undefined || snapshots === undefined
       ? undefined
       : await snapshots.load(state);
@@ -91,7 +91,10 @@ export async function readSource(options: ReadSourceOptions): Promise<ReadResult
       );
       result = await readDirectory(provider, { ...base, mode: "full" });
     } else {
-      const snapshot = applyDelta(stored, { changed: read.snapshot, removed: read.removed });
+      const snapshot = applyDelta(stored, {
+        changed: read.snapshot,
+        removed: read.removed ?? { users: [], groups: [] },
+      });
       result = {
         ...read,
         snapshot,
@@ -100,7 +103,9 @@ export async function readSource(options: ReadSourceOptions): Promise<ReadResult
     }
   }
   if (source.readsDeltas && snapshots !== undefined && result.state !== undefined) {
-    if (!result.incremental || result.delta) await snapshots.save(result.state, result.snapshot);
+    if (!result.incremental || result.delta === true) {
+      await snapshots.save(result.state, result.snapshot);
+    }
   }
   return result;
 }

@@ -1,9 +1,14 @@
 import assert from "node:assert/strict";
-import { configSchema } from "../../src/config/schema.ts";
-import type { DirectoryGroup, DirectoryUser, SkippedEntry } from "../../src/engine/types.ts";
-import { ConfigError, DirectoryDataError, DirectoryError, RosterError } from "../../src/errors.ts";
-import { createFileProvider, FILE_PAGE_SIZE } from "../../src/providers/file.ts";
-import type { DirectoryPage, ReadOptions } from "../../src/providers/provider.ts";
+import { configSchema } from "../../../src/config/schema.ts";
+import type { DirectoryGroup, DirectoryUser, SkippedEntry } from "../../../src/engine/types.ts";
+import {
+  ConfigError,
+  DirectoryDataError,
+  DirectoryError,
+  RosterError,
+} from "../../../src/errors.ts";
+import { createFileProvider, FILE_PAGE_SIZE } from "../../../src/providers/file/mod.ts";
+import type { DirectoryPage, ReadOptions } from "../../../src/providers/provider.ts";
 
 const DATA = new URL("./testdata/", import.meta.url).pathname;
 
@@ -20,7 +25,7 @@ interface Result {
 function provider(file: Record<string, unknown>, sync: Record<string, unknown> = {}) {
   const config = configSchema.parse({ directory: { type: "file", file }, sync });
   return createFileProvider({
-    config,
+    settings: { file: config.directory.file, sync: config.sync },
     secret: () => Promise.resolve(undefined),
     log: () => {},
   });

@@ -7,12 +7,20 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { Attribute, Change, Client } from "ldapts";
-import { configSchema } from "../../src/config/schema.ts";
-import { buildSyncData } from "../../src/engine/mod.ts";
-import type { DirectoryGroup, DirectoryUser, SkippedEntry } from "../../src/engine/types.ts";
-import { ConfigError, DirectoryError, SourceIncompleteError } from "../../src/errors.ts";
-import { createLdapProvider, generalizedTime } from "../../src/providers/ldap.ts";
-import type { DirectoryPage, ProviderContext, ReadOptions } from "../../src/providers/provider.ts";
+import { configSchema } from "../../../src/config/schema.ts";
+import { buildSyncData } from "../../../src/engine/mod.ts";
+import type { DirectoryGroup, DirectoryUser, SkippedEntry } from "../../../src/engine/types.ts";
+import { ConfigError, DirectoryError, SourceIncompleteError } from "../../../src/errors.ts";
+import {
+  createLdapProvider,
+  generalizedTime,
+  type LdapSettings,
+} from "../../../src/providers/ldap/mod.ts";
+import type {
+  DirectoryPage,
+  ProviderContext,
+  ReadOptions,
+} from "../../../src/providers/provider.ts";
 import { killSlapdSync, startSlapd } from "./_slapd.ts";
 
 const STAFF_LDIF = fileURLToPath(new URL("./testdata/staff.ldif", import.meta.url));
@@ -38,7 +46,7 @@ interface Setup {
   logs?: string[];
 }
 
-function context(setup: Setup = {}): ProviderContext {
+function context(setup: Setup = {}): ProviderContext<LdapSettings> {
   const config = configSchema.parse({
     directory: {
       type: "ldap",
@@ -56,7 +64,7 @@ function context(setup: Setup = {}): ProviderContext {
   });
   const password = "password" in setup ? setup.password : slapd.adminPassword;
   return {
-    config,
+    settings: { ldap: config.directory.ldap, sync: config.sync },
     secret: (key) => Promise.resolve(key === "directory.ldap.password" ? password : undefined),
     log: (level, message) => setup.logs?.push(`${level}: ${message}`),
   };

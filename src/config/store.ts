@@ -11,7 +11,7 @@ import { z } from "zod";
 import { ConfigError } from "../errors.ts";
 import { type Config, configSchema, type DirectoryType, SECRET_KEYS } from "./schema.ts";
 import { isRecord } from "../guards.ts";
-import { SOURCES } from "../providers/registry.ts";
+import { type SourceDescriptor, SOURCES } from "../providers/registry.ts";
 
 /** The kind of value a setting holds, which decides how a command-line string is read. */
 export type SettingKind = "string" | "integer" | "number" | "boolean" | "enum";
@@ -483,6 +483,8 @@ export function isSecret(key: string): boolean {
 export interface ValidateConfigOptions {
   /** Resolves a secret from the state store. */
   secret: (key: string) => Promise<string | undefined>;
+  /** The source descriptor to check against. @default `SOURCES[config.directory.type]` */
+  source?: SourceDescriptor;
 }
 
 /**
@@ -503,7 +505,7 @@ export async function validateConfig(
     });
   }
   const missing: string[] = [];
-  const source = SOURCES[type];
+  const source = options.source ?? SOURCES[type];
   for (const key of source.requiredSettings) {
     const present = isSecret(key)
       ? (await options.secret(key)) !== undefined

@@ -56,7 +56,7 @@ export class SnapshotStore {
     return isSnapshot(value) ? value : undefined;
   }
 
-  /** Stores `snapshot` with provider state `state`; keeps the {@link KEEP} newest. */
+  /** Stores `snapshot` with provider state `state`; keeps the {@link KEEP} last saved. */
   async save(
     state: Readonly<Record<string, string>>,
     snapshot: DirectorySnapshot,
@@ -65,13 +65,22 @@ export class SnapshotStore {
     const path = `${this.#dir}/${snapshotKey(state)}.json`;
     await Deno.writeTextFile(`${path}.tmp`, JSON.stringify(snapshot), { mode: 0o600 });
     await Deno.rename(`${path}.tmp`, path);
-    const files: { name: string; mtime: number }[] = [];
-    for await (const entry of Deno.readDir(this.#dir)) {
-      if (!entry.isFile || !entry.name.endsWith(".json")) continue;
-      const info = await Deno.stat(`${this.#dir}/${entry.name}`);
-      files.push({ name: entry.name, mtime: info.mtime?.getTime() ?? 0 });
+    // The save order, newest first, in `order.json`: pruning does not depend on file times.
+    const orderPath = `${this.#dir}/order.json`;
+    let order: string[] = [];
+    try {
+      const value: unknown = JSON.parse(await Deno.readTextFile(orderPath));
+      if (Array.isArray(value)) order = value.filter((v): v is string => typeof v === "string");
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound) && !(error instanceof SyntaxError)) throw error;
     }
-    files.sort((x, y) => y.mtime - x.mtime);
-    for (const old of files.slice(KEEP)) await Deno.remove(`${this.#dir}/${old.name}`);
+    const key = snapshotKey(state);
+    order = [key, ...order.filter((k) => k !== key)];
+    for (const old of order.slice(KEEP)) {
+      await Deno.remove(`${this.#dir}/${old}.json`).catch((error: unknown) => {
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+      });
+    }
+    await Deno.writeTextFile(orderPath, JSON.stringify(order.slice(0, KEEP)), { mode: 0o600 });
   }
 }

@@ -22,7 +22,7 @@ import {
   toBwdcTestResponse,
   toTestReport,
 } from "../engine/mod.ts";
-import { sourceOf } from "../providers/registry.ts";
+import { type SourceDescriptor, sourceOf } from "../providers/registry.ts";
 import { relieveMemory } from "../runtime/memory.ts";
 import { SnapshotStore } from "../state/snapshot.ts";
 import type { StateStore } from "../state/store.ts";
@@ -43,6 +43,8 @@ export interface ReadSourceOptions {
    * Without it a delta read always falls back to a full read.
    */
   dataDir?: string;
+  /** The source to read. @default the descriptor of `config.directory.type` */
+  source?: SourceDescriptor;
 }
 
 /**
@@ -53,8 +55,8 @@ export interface ReadSourceOptions {
  */
 export async function readSource(options: ReadSourceOptions): Promise<ReadResult> {
   const { store, config, log } = options;
-  await validateConfig(config, { secret: (key) => store.getSecret(key) });
-  const source = sourceOf(config);
+  const source = options.source ?? sourceOf(config);
+  await validateConfig(config, { secret: (key) => store.getSecret(key), source });
   const provider = source.create(config, {
     secret: (key) => store.getSecret(key),
     log,

@@ -233,7 +233,7 @@ Deno.test("LDIF userFilter and groupFilter are evaluated like a server would", a
   });
   assert.deepEqual(r.users.map((u) => u.referenceId), [
     "CN=Ann Lee,CN=Users,OU=Corp,DC=example,DC=com",
-    // deleted objects are read with the object-class filter only, as the seed tool does
+    // deleted objects are read with the object-class filter only, as bwdc does
     "CN=Gone\\0ADEL:0b0a0908-0d0c-0f0e-1011-121314151617,CN=Deleted Objects,DC=example,DC=com",
   ]);
   assert.deepEqual(r.groups.map((g) => g.name), ["All Staff"]);

@@ -566,7 +566,7 @@ Deno.test("ldap read() incremental: nothing changed, then adds, removals and mem
     JON.toLowerCase(),
   ]]);
 
-  // The seed tool's bug: the group check must use the group time, not the user time.
+  // bwdc's bug: the group check must use the group time, not the user time.
   const userTimeOnly = await read(INC, {
     mode: "incremental",
     since: { users: since, groups: since },

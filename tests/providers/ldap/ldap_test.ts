@@ -582,3 +582,22 @@ Deno.test("generalizedTime() formats UTC whole seconds", () => {
 Deno.test("ldap test slapd stops", async () => {
   await slapd.stop();
 });
+
+Deno.test("ldap provider: in AD mode an unreadable CN=Deleted Objects is the typed notice deletedObjectsUnreadable", async () => {
+  const provider = createLdapProvider(context({ ldap: { ad: true } }));
+  const notices: DirectoryPage[] = [];
+  let done = false;
+  for await (const page of provider.read({ users: true, groups: false, mode: "full" })) {
+    if (page.kind === "notice") notices.push(page);
+    if (page.kind === "done") done = true;
+  }
+  assert.equal(done, true);
+  assert.deepEqual(notices.map((n) => n.kind === "notice" ? [n.code, n.level] : []), [
+    ["deletedObjectsUnreadable", "warn"],
+  ]);
+  const message = notices[0]?.kind === "notice" ? notices[0].message : "";
+  assert.ok(
+    message.startsWith(`Cannot query deleted users in CN=Deleted Objects,${BASE}: `),
+    message,
+  );
+});

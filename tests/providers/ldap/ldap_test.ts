@@ -579,10 +579,6 @@ Deno.test("generalizedTime() formats UTC whole seconds", () => {
   assert.equal(generalizedTime(new Date("2024-01-02T03:04:05.678Z")), "20240102030405Z");
 });
 
-Deno.test("ldap test slapd stops", async () => {
-  await slapd.stop();
-});
-
 Deno.test("ldap provider: in AD mode an unreadable CN=Deleted Objects is the typed notice deletedObjectsUnreadable", async () => {
   const provider = createLdapProvider(context({ ldap: { ad: true } }));
   const notices: DirectoryPage[] = [];
@@ -600,4 +596,8 @@ Deno.test("ldap provider: in AD mode an unreadable CN=Deleted Objects is the typ
     message.startsWith(`Cannot query deleted users in CN=Deleted Objects,${BASE}: `),
     message,
   );
+});
+
+Deno.test("ldap test slapd stops", async () => {
+  await slapd.stop();
 });

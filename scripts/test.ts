@@ -5,7 +5,7 @@
  * When `slapd` or `ldapsearch` is missing, this installs Debian's `slapd` and `ldap-utils` with
  * apt (as root, or through sudo) before running `deno test`.
  *
- * The Active Directory tests (`tests/providers/samba_ad_test.ts`) run against a real Samba AD DC
+ * The Active Directory tests (`tests/providers/ldap/samba_ad_test.ts`) run against a real Samba AD DC
  * on the fixed ports 389/636, so they need root. Running as root with apt, this installs Samba
  * when it is missing (about 50 s with `apt-get update`); set `ROSTER_SAMBA_INSTALL=0` to skip
  * that. Without root or Samba those tests are reported as ignored, with the reason.

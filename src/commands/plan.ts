@@ -31,8 +31,8 @@ import {
   removalWhy,
   type SyncRunRecord,
 } from "../sync/run.ts";
+import { buildData, readSource } from "../sync/source.ts";
 import { type CliDeps, type CommandContext, commandContext, withState } from "./context.ts";
-import { buildData, readSource } from "./test.ts";
 import { plural } from "../output/render.ts";
 
 /**
@@ -85,7 +85,13 @@ async function makePlan(
     const client = await createClient({ log: context.log, config }, { apiKey: auth, store });
     progress.server = client.urls.api;
     try {
-      const read = await readSource(context, { store, config, incremental: false });
+      const read = await readSource({
+        store,
+        config,
+        incremental: false,
+        log: (level, message) => context.log[level](message),
+        dataDir: context.paths.dir,
+      });
       progress.read = { users: read.counts.users, groups: read.counts.groups };
       const data = buildData(config, read);
       const requests = buildImportRequests(data, importOptions(config));

@@ -6,12 +6,13 @@
 
 import { Command } from "commander";
 import { resolveServerUrls } from "../bitwarden/urls.ts";
-import { configValue, isSecret, REQUIRED_SETTINGS } from "../config/store.ts";
+import { configValue, isSecret } from "../config/store.ts";
+import { sourceOf, SOURCES } from "../providers/registry.ts";
 import type { Config } from "../config/schema.ts";
 import type { RunRecord } from "../state/store.ts";
 import { VERSION } from "../version.ts";
 import { type CliDeps, type CommandContext, commandContext, withState } from "./context.ts";
-import { RUN_HEADERS, runRow } from "./history.ts";
+import { RUN_HEADERS, runRow } from "../output/runs.ts";
 
 /** How many runs `status` shows. */
 export const STATUS_RUNS = 5;
@@ -43,26 +44,7 @@ export interface StatusDocument {
 }
 
 function directorySource(config: Config): string | null {
-  const d = config.directory;
-  switch (d.type) {
-    case "file":
-      return d.file.path ?? null;
-    case "ldap": {
-      if (d.ldap.hostname === undefined) return null;
-      const scheme = d.ldap.ssl && !d.ldap.startTls ? "ldaps" : "ldap";
-      return `${scheme}://${d.ldap.hostname}:${d.ldap.port}${d.ldap.startTls ? " (StartTLS)" : ""}`;
-    }
-    case "entra":
-      return d.entra.tenant ?? null;
-    case "google":
-      return d.google.domain ?? null;
-    case "okta":
-      return d.okta.orgUrl ?? null;
-    case "onelogin":
-      return d.onelogin.clientId === undefined ? null : `onelogin ${d.onelogin.region}`;
-    case undefined:
-      return null;
-  }
+  return config.directory.type === undefined ? null : sourceOf(config).describeTarget(config);
 }
 
 async function statusAction(context: CommandContext): Promise<void> {
@@ -71,7 +53,7 @@ async function statusAction(context: CommandContext): Promise<void> {
     const missing: string[] = [];
     const type = config.directory.type;
     if (type !== undefined) {
-      for (const key of REQUIRED_SETTINGS[type]) {
+      for (const key of SOURCES[type].requiredSettings) {
         const present = isSecret(key)
           ? (await store.getSecret(key)) !== undefined
           : configValue(config, key) !== undefined;

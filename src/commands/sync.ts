@@ -23,8 +23,8 @@ import {
   type SyncRunRecord,
 } from "../sync/run.ts";
 import { watch } from "../sync/watch.ts";
+import { buildData, readSource } from "../sync/source.ts";
 import { type CliDeps, type CommandContext, commandContext } from "./context.ts";
-import { buildData, readSource } from "./test.ts";
 
 /** The flags of `sync` and `daemon`. */
 export interface SyncCommandOptions extends SyncOptions {
@@ -240,7 +240,14 @@ async function runRecorded(
             client,
             log: context.log,
             now: context.now,
-            read: (incremental) => readSource(context, { store, config, incremental }),
+            read: (incremental) =>
+              readSource({
+                store,
+                config,
+                incremental,
+                log: (level, message) => context.log[level](message),
+                dataDir: context.paths.dir,
+              }),
             build: (read) => buildData(config, read),
             lock,
           },

@@ -6,112 +6,13 @@
 
 import { relieveMemory } from "../runtime/memory.ts";
 import { Command, Option } from "commander";
-import type { Config } from "../config/schema.ts";
-import { validateConfig } from "../config/store.ts";
-import {
-  buildSyncData,
-  type BwdcTestResponse,
-  type SyncData,
-  type TestReport,
-  toBwdcTestResponse,
-  toTestReport,
-} from "../engine/mod.ts";
+import type { TestReport } from "../engine/mod.ts";
 import { ExitCode, RosterError, UsageError } from "../errors.ts";
-import { fileFormat } from "../providers/file.ts";
-import { createProvider } from "../providers/registry.ts";
-import type { StateStore } from "../state/store.ts";
-import { readDirectory, type ReadResult } from "../sync/read.ts";
+import { readAndReport } from "../sync/source.ts";
 import { type CliDeps, type CommandContext, commandContext, withState } from "./context.ts";
 
 /** `test --format`. */
 export type TestFormat = "roster" | "bwdc";
-
-/**
- * The include/exclude set filters, for sources whose filters the engine applies (CSV and JSON
- * files, cloud directories). LDAP and LDIF filters are applied by the provider.
- */
-export function setFiltersFor(config: Config): { users?: string; groups?: string } | undefined {
-  const type = config.directory.type;
-  if (type === "ldap" || type === undefined) return undefined;
-  if (type === "file") {
-    const path = config.directory.file.path;
-    if (path === undefined || fileFormat(path, config.directory.file.format) === "ldif") {
-      return undefined;
-    }
-  }
-  const filters: { users?: string; groups?: string } = {};
-  if (config.sync.userFilter !== undefined) filters.users = config.sync.userFilter;
-  if (config.sync.groupFilter !== undefined) filters.groups = config.sync.groupFilter;
-  return filters;
-}
-
-/**
- * Validates the configuration and reads the directory (incrementally when asked and allowed):
- * the shared first step of `test`, `plan` and `sync`.
- */
-export async function readSource(
-  context: CommandContext,
-  options: { store: StateStore; config: Config; incremental: boolean },
-): Promise<ReadResult> {
-  const { store, config } = options;
-  await validateConfig(config, { secret: (key) => store.getSecret(key) });
-  const provider = createProvider({
-    config,
-    secret: (key) => store.getSecret(key),
-    log: (level, message) => context.log[level](message),
-  });
-  const incremental = options.incremental && !config.sync.overwriteExisting;
-  const since = incremental ? await store.getSyncTimes() : undefined;
-  const state = incremental ? await store.getProviderState() : undefined;
-  return await readDirectory(provider, {
-    users: config.sync.users || config.sync.groups,
-    groups: config.sync.groups,
-    mode: incremental ? "incremental" : "full",
-    ...(since === undefined ? {} : {
-      since: {
-        ...(since.users === undefined ? {} : { users: since.users }),
-        ...(since.groups === undefined ? {} : { groups: since.groups }),
-      },
-    }),
-    ...(state === undefined ? {} : { state }),
-    log: (level, message) => context.log[level](message),
-  });
-}
-
-/** Runs the engine on what was read, with the `sync.*` options of `config`. */
-export function buildData(config: Config, read: ReadResult): SyncData {
-  const setFilters = setFiltersFor(config);
-  return buildSyncData(read.snapshot, {
-    syncUsers: config.sync.users,
-    syncGroups: config.sync.groups,
-    removeDisabled: config.sync.removeDisabled,
-    ...(setFilters === undefined ? {} : { setFilters }),
-    betweenStages: relieveMemory,
-  });
-}
-
-/**
- * Reads the directory, runs the engine and builds the report. Only the report leaves, so the
- * snapshot and the engine's data can be freed (see `relieveMemory`) before the output is
- * written: a large directory's peak memory is then not the sum of every phase.
- */
-async function readAndReport(
-  context: CommandContext,
-  options: {
-    store: StateStore;
-    config: Config;
-    incremental: boolean;
-    counted: (counts: { users: number; groups: number }) => void;
-    bwdc: boolean;
-  },
-): Promise<{ kind: "bwdc"; value: BwdcTestResponse } | { kind: "report"; value: TestReport }> {
-  const read = await readSource(context, options);
-  options.counted({ users: read.counts.users, groups: read.counts.groups });
-  const data = buildData(options.config, read);
-  return options.bwdc
-    ? { kind: "bwdc", value: toBwdcTestResponse(data) }
-    : { kind: "report", value: toTestReport(data) };
-}
 
 /** Renders a {@link TestReport} as the four sections of `roster test`. */
 export function testReportLines(
@@ -180,9 +81,11 @@ async function testAction(context: CommandContext, options: TestOptions): Promis
     let readCounts = { users: 0, groups: 0 };
     try {
       const config = await context.loadConfig();
-      const document = await readAndReport(context, {
+      const document = await readAndReport({
         store,
         config,
+        log: (level, message) => context.log[level](message),
+        dataDir: context.paths.dir,
         incremental: options.last,
         counted: (counts) => readCounts = counts,
         bwdc: options.format === "bwdc",
@@ -237,7 +140,7 @@ export function testCommand(deps: CliDeps): Command {
     .addOption(
       new Option(
         "--format <format>",
-        "JSON flavour: roster's report, or the seed tool's exact test JSON (implies JSON)",
+        "JSON flavour: roster's report, or bwdc's exact test JSON (implies JSON)",
       )
         .choices(["roster", "bwdc"])
         .default("roster"),
@@ -256,7 +159,7 @@ Examples:
   roster test
   roster test | less
   roster test --output json | jq .summary
-  roster test --format bwdc        # the seed tool's JSON, for existing scripts
+  roster test --format bwdc        # bwdc's JSON, for existing scripts
   roster test --last               # only changes since the last sync`,
     );
 }

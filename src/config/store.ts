@@ -11,6 +11,7 @@ import { z } from "zod";
 import { ConfigError } from "../errors.ts";
 import { type Config, configSchema, type DirectoryType, SECRET_KEYS } from "./schema.ts";
 import { isRecord } from "../guards.ts";
+import { type SourceDescriptor, SOURCES } from "../providers/registry.ts";
 
 /** The kind of value a setting holds, which decides how a command-line string is read. */
 export type SettingKind = "string" | "integer" | "number" | "boolean" | "enum";
@@ -128,7 +129,7 @@ function buildSettings(): Setting[] {
 /** Every setting, in schema order (secrets at the end of their section). */
 export const SETTINGS: readonly Setting[] = buildSettings();
 
-/** The seed tool's setting names (`bwdc config <setting>`), accepted as aliases. */
+/** bwdc's setting names (`bwdc config <setting>`), accepted as aliases. */
 export const SETTING_ALIASES: Readonly<Record<string, string>> = {
   "server": "server.url",
   "directory": "directory.type",
@@ -140,12 +141,12 @@ export const SETTING_ALIASES: Readonly<Record<string, string>> = {
   "onelogin.secret": "directory.onelogin.clientSecret",
 };
 
-/** The seed tool's numeric directory types (`bwdc config directory 0`). */
+/** bwdc's numeric directory types (`bwdc config directory 0`). */
 const SEED_DIRECTORY_TYPES = ["ldap", "entra", "google", "okta", "onelogin"];
 
 /**
- * Finds a setting by dot path, case-insensitively (as the seed tool does), or by one of the
- * seed tool's aliases. Throws a {@link ConfigError} listing close matches when it is unknown.
+ * Finds a setting by dot path, case-insensitively (as bwdc does), or by one of the
+ * bwdc's aliases. Throws a {@link ConfigError} listing close matches when it is unknown.
  */
 export function findSetting(key: string): Setting {
   const wanted = key.trim().toLowerCase();
@@ -478,34 +479,18 @@ export function isSecret(key: string): boolean {
   return isSecretKey(key);
 }
 
-/** The settings each directory type needs before it can be read. */
-export const REQUIRED_SETTINGS: Readonly<Record<DirectoryType, readonly string[]>> = {
-  ldap: [
-    "directory.ldap.hostname",
-    "directory.ldap.rootPath",
-    "directory.ldap.username",
-    "directory.ldap.password",
-  ],
-  entra: ["directory.entra.tenant", "directory.entra.applicationId", "directory.entra.key"],
-  google: [
-    "directory.google.clientEmail",
-    "directory.google.adminUser",
-    "directory.google.privateKey",
-  ],
-  okta: ["directory.okta.orgUrl", "directory.okta.token"],
-  onelogin: ["directory.onelogin.clientId", "directory.onelogin.clientSecret"],
-  file: ["directory.file.path"],
-};
-
 /** Options of {@link validateConfig}. */
 export interface ValidateConfigOptions {
   /** Resolves a secret from the state store. */
   secret: (key: string) => Promise<string | undefined>;
+  /** The source descriptor to check against. @default `SOURCES[config.directory.type]` */
+  source?: SourceDescriptor;
 }
 
 /**
  * Checks that the configuration is complete for its directory type: the type is set, every
- * required setting (and secret) is present, and no options contradict each other. Throws a
+ * required setting (and secret) of its source's descriptor (`src/providers/registry.ts`) is
+ * present, the filters parse as that source reads them, and no options contradict each other. Throws a
  * {@link ConfigError} naming every missing key; returns the directory type.
  */
 export async function validateConfig(
@@ -520,7 +505,8 @@ export async function validateConfig(
     });
   }
   const missing: string[] = [];
-  for (const key of REQUIRED_SETTINGS[type]) {
+  const source = options.source ?? SOURCES[type];
+  for (const key of source.requiredSettings) {
     const present = isSecret(key)
       ? (await options.secret(key)) !== undefined
       : configValue(config, key) !== undefined;
@@ -540,6 +526,7 @@ export async function validateConfig(
       },
     );
   }
+  source.validateFilters(config);
   if (config.sync.overwriteExisting && config.sync.largeImport) {
     throw new ConfigError(
       "Conflicting settings: sync.overwriteExisting cannot be used with sync.largeImport",

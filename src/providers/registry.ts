@@ -1,48 +1,226 @@
 /**
- * The provider registry: one explicit table from `directory.type` to the factory that reads
- * it. Adding a source means adding one line here (no discovery).
+ * The provider registry: one descriptor per `directory.type`, in one explicit table (no
+ * discovery). Config validation (`src/config/store.ts`), `status`, `test`, `plan` and `sync`
+ * ask the descriptor instead of knowing each source, so adding a source means its own folder
+ * under `src/providers/`, its line in {@link SOURCES} and its settings in the config schema.
+ *
+ * A descriptor is written with {@link defineSource}, typed by the source's settings slice `S`
+ * (e.g. `{ ldap: config.directory.ldap, sync: config.sync }`); the table holds the
+ * slice-erased {@link SourceDescriptor}, whose methods take the whole config and slice it.
  * @module
  */
 
-import { DIRECTORY_TYPES, type DirectoryType } from "../config/schema.ts";
+import type { Config, DirectoryType } from "../config/schema.ts";
+import { DIRECTORY_TYPES } from "../config/schema.ts";
 import { ConfigError } from "../errors.ts";
-import { createFileProvider } from "./file.ts";
-import { createLdapProvider } from "./ldap.ts";
-import type { DirectoryProvider, ProviderContext, ProviderFactory } from "./provider.ts";
+import { createFileProvider, fileFormat, type FileSettings } from "./file/mod.ts";
+import { checkedFilter } from "./file/ldif.ts";
+import { createLdapProvider, type LdapSettings, validateLdapFilters } from "./ldap/mod.ts";
+import type { DirectoryProvider, ProviderContext } from "./provider.ts";
 
-/** Every directory type and its factory; `undefined` means not supported yet. */
-export const PROVIDERS: Readonly<Record<DirectoryType, ProviderFactory | undefined>> = {
-  ldap: createLdapProvider,
-  entra: undefined,
-  google: undefined,
-  okta: undefined,
-  onelogin: undefined,
-  file: createFileProvider,
+/**
+ * How a source's `sync.userFilter` / `sync.groupFilter` are interpreted:
+ * - `provider`: the provider applies them itself (LDAP filters, RFC 4515: the `ldap` source
+ *   sends them to the server, LDIF files evaluate them) and the engine applies none;
+ * - `engine`: bwdc's set syntax (`include:a,b`, `exclude:a,b`), applied by the engine
+ *   (`src/engine/filter.ts`) to names and emails; cloud sources may also accept bwdc's
+ *   `…|native` suffix for a server-side part they apply themselves.
+ */
+export type FilterHandling = "provider" | "engine";
+
+/** What a source declares; written once per source with {@link defineSource}. */
+export interface SourceDefinition<S> {
+  /** The `directory.type` it serves. */
+  type: DirectoryType;
+  /** Dot paths that must be set (secrets included) before the source can be read. */
+  requiredSettings: readonly string[];
+  /** Dot paths of its secret settings (also listed in the schema's `SECRET_KEYS`). */
+  secretSettings: readonly string[];
+  /** Its settings slice of the validated config. */
+  settings(config: Config): S;
+  /** The provider factory; absent while the source is not supported yet. */
+  create?: (context: ProviderContext<S>) => DirectoryProvider;
+  /** How `sync.userFilter`/`groupFilter` are interpreted (may depend on settings, e.g. format). */
+  filters(settings: S): FilterHandling;
+  /** Checks the filters' syntax for this source; throws a `ConfigError` naming the setting. */
+  validateFilters(settings: S): void;
+  /** What `status` shows as the source: host, file, tenant …; null when not configured. */
+  describeTarget(settings: S): string | null;
+  /**
+   * The provider returns delta reads (`done.delta`): the pipeline then keeps the last complete
+   * snapshot to merge them into (`src/state/snapshot.ts`). @default false
+   */
+  readsDeltas?: boolean;
+}
+
+/** A descriptor as the rest of roster sees it: every method takes the whole config. */
+export interface SourceDescriptor {
+  readonly type: DirectoryType;
+  readonly requiredSettings: readonly string[];
+  readonly secretSettings: readonly string[];
+  /** Whether roster can read this source today. */
+  readonly supported: boolean;
+  /** See {@link SourceDefinition.readsDeltas}. */
+  readonly readsDeltas: boolean;
+  /** Builds the provider with its settings slice; throws a `ConfigError` when not supported. */
+  create(config: Config, deps: ProviderDeps): DirectoryProvider;
+  filters(config: Config): FilterHandling;
+  validateFilters(config: Config): void;
+  describeTarget(config: Config): string | null;
+}
+
+/** What a provider needs besides its settings. */
+export type ProviderDeps = Omit<ProviderContext<unknown>, "settings">;
+
+/** Wraps a typed {@link SourceDefinition} into a {@link SourceDescriptor}. */
+export function defineSource<S>(definition: SourceDefinition<S>): SourceDescriptor {
+  const { create } = definition;
+  return {
+    type: definition.type,
+    requiredSettings: definition.requiredSettings,
+    secretSettings: definition.secretSettings,
+    supported: create !== undefined,
+    readsDeltas: definition.readsDeltas === true,
+    create(config, deps) {
+      if (create === undefined) throw notSupported(definition.type);
+      return create({ ...deps, settings: definition.settings(config) });
+    },
+    filters: (config) => definition.filters(definition.settings(config)),
+    validateFilters: (config) => definition.validateFilters(definition.settings(config)),
+    describeTarget: (config) => definition.describeTarget(definition.settings(config)),
+  };
+}
+
+/** A source that is not supported yet: its settings are known, it has no provider. */
+function planned<S>(
+  type: DirectoryType,
+  options: {
+    requiredSettings: readonly string[];
+    secretSettings: readonly string[];
+    settings: (config: Config) => S;
+    describeTarget: (settings: S) => string | null;
+  },
+): SourceDescriptor {
+  return defineSource<S>({
+    type,
+    ...options,
+    filters: () => "engine",
+    validateFilters: () => {},
+  });
+}
+
+const ldap = defineSource<LdapSettings>({
+  type: "ldap",
+  requiredSettings: [
+    "directory.ldap.hostname",
+    "directory.ldap.rootPath",
+    "directory.ldap.username",
+    "directory.ldap.password",
+  ],
+  secretSettings: ["directory.ldap.password"],
+  settings: (config) => ({ ldap: config.directory.ldap, sync: config.sync }),
+  create: createLdapProvider,
+  filters: () => "provider",
+  validateFilters: (settings) => validateLdapFilters(settings.sync),
+  describeTarget: ({ ldap }) => {
+    if (ldap.hostname === undefined) return null;
+    const scheme = ldap.ssl && !ldap.startTls ? "ldaps" : "ldap";
+    return `${scheme}://${ldap.hostname}:${ldap.port}${ldap.startTls ? " (StartTLS)" : ""}`;
+  },
+});
+
+/** LDIF files apply LDAP filters themselves; CSV and JSON files leave bwdc's sets to the engine. */
+function fileFilters(settings: FileSettings): FilterHandling {
+  const path = settings.file.path;
+  if (path === undefined) return "provider";
+  return fileFormat(path, settings.file.format) === "ldif" ? "provider" : "engine";
+}
+
+const file = defineSource<FileSettings>({
+  type: "file",
+  requiredSettings: ["directory.file.path"],
+  secretSettings: [],
+  settings: (config) => ({ file: config.directory.file, sync: config.sync }),
+  create: createFileProvider,
+  filters: fileFilters,
+  validateFilters: (settings) => {
+    if (fileFilters(settings) !== "provider") return;
+    checkedFilter(settings.sync.userFilter, "sync.userFilter");
+    checkedFilter(settings.sync.groupFilter, "sync.groupFilter");
+  },
+  describeTarget: (settings) => settings.file.path ?? null,
+});
+
+/** Every directory type and its descriptor. */
+export const SOURCES: Readonly<Record<DirectoryType, SourceDescriptor>> = {
+  ldap,
+  entra: planned("entra", {
+    requiredSettings: [
+      "directory.entra.tenant",
+      "directory.entra.applicationId",
+      "directory.entra.key",
+    ],
+    secretSettings: ["directory.entra.key"],
+    settings: (config) => config.directory.entra,
+    describeTarget: (entra) => entra.tenant ?? null,
+  }),
+  google: planned("google", {
+    requiredSettings: [
+      "directory.google.clientEmail",
+      "directory.google.adminUser",
+      "directory.google.privateKey",
+    ],
+    secretSettings: ["directory.google.privateKey"],
+    settings: (config) => config.directory.google,
+    describeTarget: (google) => google.domain ?? null,
+  }),
+  okta: planned("okta", {
+    requiredSettings: ["directory.okta.orgUrl", "directory.okta.token"],
+    secretSettings: ["directory.okta.token"],
+    settings: (config) => config.directory.okta,
+    describeTarget: (okta) => okta.orgUrl ?? null,
+  }),
+  onelogin: planned("onelogin", {
+    requiredSettings: ["directory.onelogin.clientId", "directory.onelogin.clientSecret"],
+    secretSettings: ["directory.onelogin.clientSecret"],
+    settings: (config) => config.directory.onelogin,
+    describeTarget: (onelogin) =>
+      onelogin.clientId === undefined ? null : `onelogin ${onelogin.region}`,
+  }),
+  file,
 };
 
 /** The directory types roster can read today. */
 export const SUPPORTED_TYPES: readonly DirectoryType[] = DIRECTORY_TYPES.filter((type) =>
-  PROVIDERS[type] !== undefined
+  SOURCES[type].supported
 );
 
+function notSupported(type: DirectoryType): ConfigError {
+  return new ConfigError(`Directory type ${type} is not supported yet`, {
+    hint: `Supported today: ${SUPPORTED_TYPES.join(", ")}`,
+    details: { key: "directory.type", value: type },
+  });
+}
+
 /**
- * Creates the provider for `context.config.directory.type`. Throws a {@link ConfigError} when
- * no directory is configured or its type is not supported yet.
+ * The descriptor of `config.directory.type`. Throws a {@link ConfigError} when no directory is
+ * configured.
  */
-export function createProvider(context: ProviderContext): DirectoryProvider {
-  const type = context.config.directory.type;
+export function sourceOf(config: Config): SourceDescriptor {
+  const type = config.directory.type;
   if (type === undefined) {
     throw new ConfigError("No directory configured: directory.type is not set", {
       hint: "roster config set directory.type file (or ldap), then its settings",
       details: { key: "directory.type" },
     });
   }
-  const factory = PROVIDERS[type];
-  if (factory === undefined) {
-    throw new ConfigError(`Directory type ${type} is not supported yet`, {
-      hint: `Supported today: ${SUPPORTED_TYPES.join(", ")}`,
-      details: { key: "directory.type", value: type },
-    });
-  }
-  return factory(context);
+  return SOURCES[type];
+}
+
+/**
+ * Creates the provider for `config.directory.type` with its settings slice. Throws a
+ * {@link ConfigError} when no directory is configured or its type is not supported yet.
+ */
+export function createProvider(config: Config, deps: ProviderDeps): DirectoryProvider {
+  return sourceOf(config).create(config, deps);
 }

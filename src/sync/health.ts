@@ -3,11 +3,13 @@
  *
  * Providers already throw `SourceIncompleteError` for what they can see (a failed or truncated
  * page, a size or time limit). This gate adds what only history shows: a full read that finds
- * no users, or no groups, where the last successful full read found several.
+ * no users, or no groups, where the last successful full read found several; and it acts on
+ * the read's typed notices ({@link checkReadNotices}).
  * @module
  */
 
 import { SourceIncompleteError } from "../errors.ts";
+import type { DirectoryNotice } from "../providers/provider.ts";
 
 /** Counts of one directory read. */
 export interface ReadCounts {
@@ -52,6 +54,38 @@ export function checkSourceHealth(
       hint:
         "check the directory connection, credentials, paths and filters (roster test shows what is read); if the directory really is empty now, run again with --allow-empty",
       details: { current, previous },
+    },
+  );
+}
+
+/** Options of {@link checkReadNotices}. */
+export interface ReadNoticesOptions {
+  /**
+   * How many members the sync would remove or delete (the plan's `remove`, plus members sent
+   * as deleted without an organization view). 0 means the sync is not destructive.
+   */
+  removals: number;
+}
+
+/**
+ * Acts on the read's typed notices: a `deletedObjectsUnreadable` notice (deleted users could
+ * not be listed, e.g. AD `CN=Deleted Objects` without the right to list it) means the read
+ * does not show the whole truth about deletions, so a sync that would remove or delete anyone
+ * stops with {@link SourceIncompleteError}. A sync that removes no one goes on (the notice
+ * stays a warning).
+ */
+export function checkReadNotices(
+  notices: readonly DirectoryNotice[],
+  options: ReadNoticesOptions,
+): void {
+  const unreadable = notices.find((notice) => notice.code === "deletedObjectsUnreadable");
+  if (unreadable === undefined || options.removals === 0) return;
+  throw new SourceIncompleteError(
+    `Cannot trust the directory read for removals: ${unreadable.message}`,
+    {
+      hint:
+        "Nothing was sent. Give the bind account the right to list deleted objects (AD: CN=Deleted Objects), then run again",
+      details: { code: unreadable.code, removals: options.removals },
     },
   );
 }

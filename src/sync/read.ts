@@ -9,9 +9,8 @@
 import { relieveMemory } from "../runtime/memory.ts";
 import type { DirectorySnapshot } from "../engine/types.ts";
 import { SourceIncompleteError } from "../errors.ts";
-import type { DirectoryProvider, ReadOptions } from "../providers/provider.ts";
+import type { DirectoryNotice, DirectoryProvider, ReadOptions } from "../providers/provider.ts";
 
-/** What a read gathered. */
 /** Counts of one read. */
 export interface ReadCounts {
   users: number;
@@ -25,10 +24,18 @@ export interface ReadResult {
   snapshot: DirectorySnapshot;
   /** Whether the read was incremental in the end. */
   incremental: boolean;
+  /**
+   * The read was a delta against the last complete snapshot (`done.delta`): `snapshot` holds
+   * the added and changed objects and `removed` the ids removed, still to be merged. Absent:
+   * not a delta.
+   */
+  delta?: boolean;
+  /** Delta reads: externalIds of users and groups removed since the last complete snapshot. */
+  removed?: { users: string[]; groups: string[] };
   /** Provider state to keep for the next run. */
   state?: Record<string, string>;
-  /** The provider's notices, in order. */
-  notices: string[];
+  /** The provider's typed notices, in order. */
+  notices: DirectoryNotice[];
   counts: ReadCounts;
 }
 
@@ -49,7 +56,8 @@ export async function readDirectory(
   const { log, ...readOptions } = options;
   const emit = log ?? (() => {});
   const snapshot: DirectorySnapshot = { users: [], groups: [], skipped: [] };
-  const notices: string[] = [];
+  const notices: DirectoryNotice[] = [];
+  const removed: { users: string[]; groups: string[] } = { users: [], groups: [] };
   const counts: ReadCounts = { users: 0, groups: 0, skipped: 0, pages: 0 };
   emit("debug", `Reading the ${provider.name} directory (${readOptions.mode})`);
   for await (const page of provider.read(readOptions)) {
@@ -57,12 +65,14 @@ export async function readDirectory(
     switch (page.kind) {
       case "users":
         for (const user of page.users) snapshot.users.push(user);
+        if (page.removed !== undefined) { for (const id of page.removed) removed.users.push(id); }
         counts.users += page.users.length;
         relieveMemory();
         emit("debug", `Read ${page.users.length} users (${counts.users} so far)`);
         break;
       case "groups":
         for (const group of page.groups) snapshot.groups.push(group);
+        if (page.removed !== undefined) { for (const id of page.removed) removed.groups.push(id); }
         counts.groups += page.groups.length;
         relieveMemory();
         emit("debug", `Read ${page.groups.length} groups (${counts.groups} so far)`);
@@ -72,7 +82,7 @@ export async function readDirectory(
         counts.skipped += page.entries.length;
         break;
       case "notice":
-        notices.push(page.message);
+        notices.push(page);
         emit(page.level, page.message);
         break;
       case "done": {
@@ -88,6 +98,10 @@ export async function readDirectory(
           counts,
         };
         if (page.state !== undefined) result.state = page.state;
+        if (page.incremental && page.delta === true) {
+          result.delta = true;
+          result.removed = removed;
+        }
         return result;
       }
     }

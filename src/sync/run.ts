@@ -46,7 +46,7 @@ import { plural } from "../output/render.ts";
 /** The log lines a sync writes (a {@link Logger}, or one that routes them elsewhere). */
 export type SyncLog = Pick<Logger, "debug" | "info" | "warn" | "error">;
 import type { Counts, RunOutcome, RunRecord, StateStore } from "../state/store.ts";
-import { checkSourceHealth } from "./health.ts";
+import { checkReadNotices, checkSourceHealth } from "./health.ts";
 import { describeDrift, detectDrift, type Drift, orgFingerprint } from "./drift.ts";
 import type { HeldLock } from "./lock.ts";
 import type { ReadResult } from "./read.ts";
@@ -537,6 +537,12 @@ export async function syncOnce(
       } stay`,
     );
   }
+  checkReadNotices(read.notices, {
+    removals: plan.summary.remove +
+      (org === null
+        ? toSend.reduce((n, r) => n + r.members.filter((m) => m.deleted).length, 0)
+        : 0),
+  });
   const guard = checkRemovalGuard(plan, guardOptions(config, options.allowRemovals));
   if (!guard.allowed) {
     throw removalGuardError(plan, guard, { config, allowRemovals: options.allowRemovals, data });

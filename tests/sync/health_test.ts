@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { checkSourceHealth } from "../../src/sync/health.ts";
+import { checkReadNotices, checkSourceHealth } from "../../src/sync/health.ts";
 import { SourceIncompleteError } from "../../src/errors.ts";
 
 const both = { users: true, groups: true };
@@ -51,4 +51,23 @@ Deno.test("checkSourceHealth() accepts empty reads that are expected", () => {
     read: { users: false, groups: true },
     allowEmpty: false,
   });
+});
+
+Deno.test("checkReadNotices() stops a sync that removes members when deleted objects were unreadable", () => {
+  const notices = [{
+    kind: "notice" as const,
+    code: "deletedObjectsUnreadable" as const,
+    level: "warn" as const,
+    message: "Cannot query deleted users in CN=Deleted Objects,DC=example,DC=com: denied",
+  }];
+  assert.throws(() => checkReadNotices(notices, { removals: 2 }), (error: unknown) => {
+    assert.ok(error instanceof SourceIncompleteError);
+    assert.equal(
+      error.message,
+      "Cannot trust the directory read for removals: Cannot query deleted users in CN=Deleted Objects,DC=example,DC=com: denied",
+    );
+    return true;
+  });
+  checkReadNotices(notices, { removals: 0 });
+  checkReadNotices([{ ...notices[0]!, code: "referralsNotFollowed" }], { removals: 2 });
 });

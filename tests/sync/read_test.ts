@@ -25,7 +25,7 @@ Deno.test("readDirectory() gathers pages in order until done", async () => {
   const result = await readDirectory(
     provider([
       { kind: "users", users: [user("a")] },
-      { kind: "notice", level: "warn", message: "careful" },
+      { kind: "notice", code: "tlsSettingsIgnored", level: "warn", message: "careful" },
       { kind: "users", users: [user("b")] },
       {
         kind: "groups",
@@ -49,7 +49,9 @@ Deno.test("readDirectory() gathers pages in order until done", async () => {
   assert.equal(result.snapshot.skipped.length, 1);
   assert.equal(result.incremental, true);
   assert.deepEqual(result.state, { delta: "x" });
-  assert.deepEqual(result.notices, ["careful"]);
+  assert.deepEqual(result.notices, [
+    { kind: "notice", code: "tlsSettingsIgnored", level: "warn", message: "careful" },
+  ]);
   assert.deepEqual(result.counts, { users: 2, groups: 1, skipped: 1, pages: 6 });
   assert.ok(logged.includes("warn careful"));
 });

@@ -10,9 +10,9 @@
 
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { instanceEnv, sh } from "../../scripts/_shell.ts";
+import { instanceEnv, sh } from "../../../scripts/_shell.ts";
 
-const REPO = fileURLToPath(new URL("../..", import.meta.url));
+const REPO = fileURLToPath(new URL("../../..", import.meta.url));
 const SAMBA_SH = join(REPO, "scripts", "samba.sh");
 
 /** A running Samba AD DC. */

@@ -1,11 +1,16 @@
 import assert from "node:assert/strict";
-import { configSchema } from "../../src/config/schema.ts";
-import type { DirectoryGroup, DirectoryUser, SkippedEntry } from "../../src/engine/types.ts";
-import { ConfigError, DirectoryDataError, DirectoryError, RosterError } from "../../src/errors.ts";
-import { createFileProvider, FILE_PAGE_SIZE } from "../../src/providers/file.ts";
-import type { DirectoryPage, ReadOptions } from "../../src/providers/provider.ts";
+import { configSchema } from "../../../src/config/schema.ts";
+import type { DirectoryGroup, DirectoryUser, SkippedEntry } from "../../../src/engine/types.ts";
+import {
+  ConfigError,
+  DirectoryDataError,
+  DirectoryError,
+  RosterError,
+} from "../../../src/errors.ts";
+import { createFileProvider, FILE_PAGE_SIZE } from "../../../src/providers/file/mod.ts";
+import type { DirectoryPage, ReadOptions } from "../../../src/providers/provider.ts";
 
-const DATA = new URL("./testdata/file/", import.meta.url).pathname;
+const DATA = new URL("./testdata/", import.meta.url).pathname;
 
 interface Result {
   users: DirectoryUser[];
@@ -20,7 +25,7 @@ interface Result {
 function provider(file: Record<string, unknown>, sync: Record<string, unknown> = {}) {
   const config = configSchema.parse({ directory: { type: "file", file }, sync });
   return createFileProvider({
-    config,
+    settings: { file: config.directory.file, sync: config.sync },
     secret: () => Promise.resolve(undefined),
     log: () => {},
   });
@@ -228,7 +233,7 @@ Deno.test("LDIF userFilter and groupFilter are evaluated like a server would", a
   });
   assert.deepEqual(r.users.map((u) => u.referenceId), [
     "CN=Ann Lee,CN=Users,OU=Corp,DC=example,DC=com",
-    // deleted objects are read with the object-class filter only, as the seed tool does
+    // deleted objects are read with the object-class filter only, as bwdc does
     "CN=Gone\\0ADEL:0b0a0908-0d0c-0f0e-1011-121314151617,CN=Deleted Objects,DC=example,DC=com",
   ]);
   assert.deepEqual(r.groups.map((g) => g.name), ["All Staff"]);

@@ -7,10 +7,10 @@
 
 import assert from "node:assert/strict";
 import { Client } from "ldapts";
-import { configSchema } from "../../src/config/schema.ts";
-import { createLdapProvider } from "../../src/providers/ldap.ts";
-import type { DirectoryUser } from "../../src/engine/types.ts";
-import { type FakePage, pageCookie, startFakeLdap } from "../fakes/ldap_paging.ts";
+import { configSchema } from "../../../src/config/schema.ts";
+import { createLdapProvider } from "../../../src/providers/ldap/mod.ts";
+import type { DirectoryUser } from "../../../src/engine/types.ts";
+import { type FakePage, pageCookie, startFakeLdap } from "../../fakes/ldap_paging.ts";
 
 const BASE = "dc=example,dc=com";
 const person = (uid: string) => ({
@@ -42,7 +42,7 @@ async function readUsers(port: number): Promise<DirectoryUser[]> {
     },
   });
   const provider = createLdapProvider({
-    config,
+    settings: { ldap: config.directory.ldap, sync: config.sync },
     secret: () => Promise.resolve("secret"),
     log: () => {},
   });

@@ -12,12 +12,16 @@
 
 import assert from "node:assert/strict";
 import { Attribute, Change, Client } from "ldapts";
-import { configSchema } from "../../src/config/schema.ts";
-import { buildSyncData } from "../../src/engine/mod.ts";
-import type { DirectoryGroup, DirectoryUser, SkippedEntry } from "../../src/engine/types.ts";
-import { DirectoryError } from "../../src/errors.ts";
-import { createLdapProvider } from "../../src/providers/ldap.ts";
-import type { DirectoryPage, ProviderContext, ReadOptions } from "../../src/providers/provider.ts";
+import { configSchema } from "../../../src/config/schema.ts";
+import { buildSyncData } from "../../../src/engine/mod.ts";
+import type { DirectoryGroup, DirectoryUser, SkippedEntry } from "../../../src/engine/types.ts";
+import { DirectoryError } from "../../../src/errors.ts";
+import { createLdapProvider, type LdapSettings } from "../../../src/providers/ldap/mod.ts";
+import type {
+  DirectoryPage,
+  ProviderContext,
+  ReadOptions,
+} from "../../../src/providers/provider.ts";
 import { killSambaSync, type SambaInstance, startSamba, unicodePwd } from "./_samba.ts";
 
 const BULK = 3000;
@@ -137,7 +141,7 @@ interface Setup {
   password?: string;
 }
 
-function context(setup: Setup = {}): ProviderContext {
+function context(setup: Setup = {}): ProviderContext<LdapSettings> {
   const s = dc();
   const config = configSchema.parse({
     directory: {
@@ -159,7 +163,7 @@ function context(setup: Setup = {}): ProviderContext {
   });
   const password = setup.password ?? s.adminPassword;
   return {
-    config,
+    settings: { ldap: config.directory.ldap, sync: config.sync },
     secret: (key) => Promise.resolve(key === "directory.ldap.password" ? password : undefined),
     log: () => {},
   };

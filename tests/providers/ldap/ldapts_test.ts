@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { Attribute, BerReader, BerWriter, MessageParser, SearchEntry } from "ldapts";
-import { berElementLength } from "../../src/ldap/ldapts_speedups.ts";
+import { berElementLength } from "../../../src/providers/ldap/ldapts.ts";
 
 /** The BER of a SearchResultEntry message with `count` member values. */
 function searchEntry(messageId: number, dn: string, count: number): Buffer {

@@ -9,10 +9,10 @@
 
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type GenerateOptions, writeLdif } from "../../scripts/gen_ldif.ts";
-import { instanceEnv, sh } from "../../scripts/_shell.ts";
+import { type GenerateOptions, writeLdif } from "../../../scripts/gen_ldif.ts";
+import { instanceEnv, sh } from "../../../scripts/_shell.ts";
 
-const REPO = fileURLToPath(new URL("../..", import.meta.url));
+const REPO = fileURLToPath(new URL("../../..", import.meta.url));
 const SLAPD_SH = join(REPO, "scripts", "slapd.sh");
 const MKCERTS_SH = join(REPO, "scripts", "mkcerts.sh");
 

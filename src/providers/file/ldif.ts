@@ -1,0 +1,204 @@
+/**
+ * LDIF files, read with exactly the rules of a live LDAP server (the shared helpers in
+ * `src/ldap/`): object classes, email, group name and member attributes,
+ * `sync.userPath`/`groupPath` under `directory.file.rootPath` (subtree scope),
+ * `sync.userFilter`/`groupFilter` as LDAP filters evaluated by roster, and AD mode
+ * (`directory.file.ad`: objectGUID, userAccountControl, deleted objects).
+ * @module
+ */
+
+import type { FileSettings } from "./mod.ts";
+import { ConfigError, DirectoryDataError, errorMessage } from "../../errors.ts";
+import { DnSyntaxError, isDnWithin, normalizeDn, normalizeRdns, parseDn } from "../../ldap/dn.ts";
+import {
+  entryToGroup,
+  entryToUser,
+  escapeFilterValue,
+  groupSearchFilter,
+  type LdapEntry,
+  ldapMappingSettings,
+  RefPool,
+  searchBase,
+  userSearchFilter,
+} from "../../ldap/entry.ts";
+import {
+  type LdapFilter,
+  matchesFilter,
+  parseLdapFilter,
+  unsupportedMatchingRules,
+  validateLdapFilter,
+} from "../../ldap/filter.ts";
+import { readLdif } from "../../ldap/ldif.ts";
+import type { Item } from "./records.ts";
+
+/** The LDIF reading rules resolved from the settings. */
+export interface LdifRules {
+  settings: ReturnType<typeof ldapMappingSettings>;
+  userFilter: LdapFilter;
+  groupFilter: LdapFilter;
+  deletedFilter: LdapFilter;
+  userBase: string;
+  groupBase: string;
+  /** Base of AD deleted objects, or undefined to accept `CN=Deleted Objects` anywhere. */
+  deletedBase: string | undefined;
+  notices: Item[];
+}
+
+/**
+ * Checks an LDAP filter for an LDIF file: RFC 4515 syntax, and only the matching rules roster
+ * evaluates itself. Throws a `ConfigError` naming `setting`.
+ */
+export function checkedFilter(text: string | undefined, setting: string): void {
+  if (text === undefined) return;
+  validateLdapFilter(text, setting);
+  const unsupported = unsupportedMatchingRules(parseLdapFilter(text));
+  if (unsupported.length > 0) {
+    throw new ConfigError(
+      `Unsupported LDAP filter in ${setting} for a file: matching rule ${
+        unsupported.join(", ")
+      } needs a live directory server`,
+      {
+        hint: `Change ${setting}: with an LDIF file roster evaluates filters itself and supports ` +
+          "equality, presence, substrings, >=, <=, ~= and the AD bitwise rules " +
+          "1.2.840.113556.1.4.803/804 (LDAP_MATCHING_RULE_IN_CHAIN is not supported)",
+        details: { setting, rules: unsupported },
+      },
+    );
+  }
+}
+
+function checkedBase(base: string, settings: string): string {
+  try {
+    parseDn(base);
+    return base;
+  } catch (error) {
+    const detail = error instanceof DnSyntaxError ? error.message : errorMessage(error);
+    throw new ConfigError(`Invalid search base "${base}": ${detail}`, {
+      hint: `Fix ${settings}: each must be a DN such as ou=People or dc=example,dc=com`,
+      details: { base },
+    });
+  }
+}
+
+/** `CN=Deleted Objects` under the domain part of a root DN (from its first `dc=` RDN on). */
+function deletedObjectsBase(rootPath: string): string {
+  const rdns = normalizeRdns(rootPath);
+  const first = rdns.findIndex((rdn) => rdn.split("+").some((ava) => ava.startsWith("dc=")));
+  return ["cn=deleted objects", ...rdns.slice(Math.max(first, 0))].join(",");
+}
+
+/** Checks the settings and resolves the LDIF rules; throws a `ConfigError` naming the setting. */
+export function ldifRules(config: FileSettings): LdifRules {
+  const file = config.file;
+  const settings = ldapMappingSettings(config.sync, { ad: file.ad });
+  checkedFilter(settings.userFilter, "sync.userFilter");
+  checkedFilter(settings.groupFilter, "sync.groupFilter");
+  const notices: Item[] = [];
+  const root = file.rootPath;
+  // Without a root DN, relative paths cannot be placed: only explicit paths apply, as full DNs.
+  const userPath = root === undefined ? config.sync.userPath : settings.userPath;
+  const groupPath = root === undefined ? config.sync.groupPath : settings.groupPath;
+  if (
+    root === undefined && file.ad &&
+    (config.sync.userPath === undefined || config.sync.groupPath === undefined)
+  ) {
+    notices.push({
+      kind: "notice",
+      code: "pathDefaultNotApplied",
+      level: "info",
+      message: "directory.file.rootPath is not set, so the AD default path CN=Users is not " +
+        "applied: users and groups are read from the whole file",
+    });
+  }
+  const pathSettings = root === undefined
+    ? "sync.userPath and sync.groupPath"
+    : "directory.file.rootPath, sync.userPath and sync.groupPath";
+  if (root !== undefined) checkedBase(root, "directory.file.rootPath");
+  const userBase = checkedBase(searchBase(root, userPath), pathSettings);
+  const groupBase = checkedBase(searchBase(root, groupPath), pathSettings);
+  const cls = escapeFilterValue(settings.userObjectClass);
+  return {
+    settings,
+    userFilter: parseLdapFilter(userSearchFilter(settings)),
+    groupFilter: parseLdapFilter(groupSearchFilter(settings)),
+    deletedFilter: parseLdapFilter(`(&(objectClass=${cls})(isDeleted=TRUE))`),
+    userBase,
+    groupBase,
+    deletedBase: root === undefined ? undefined : deletedObjectsBase(root),
+    notices,
+  };
+}
+
+function inDeletedObjects(entry: LdapEntry, rules: LdifRules): boolean {
+  if (rules.deletedBase !== undefined) return isDnWithin(entry.dn, rules.deletedBase);
+  try {
+    const rdns = parseDn(entry.dn);
+    return rdns.slice(1).some((rdn) =>
+      rdn.length === 1 && rdn[0]?.type.toLowerCase() === "cn" &&
+      rdn[0].value.toLowerCase() === "deleted objects"
+    );
+  } catch {
+    return false;
+  }
+}
+
+/** Reads LDIF entries from `stream` and yields the users, groups, skipped entries and notices. */
+export async function* ldifItems(
+  stream: ReadableStream<Uint8Array>,
+  path: string,
+  rules: LdifRules,
+): AsyncGenerator<Item> {
+  yield* rules.notices;
+  const s = rules.settings;
+  const pool = new RefPool();
+  const seen = new Map<string, number>();
+  let users = 0;
+  let usersOutside = 0;
+  for await (const entry of readLdif(stream, { source: path })) {
+    const key = pool.intern(normalizeDn(entry.dn));
+    const first = seen.get(key);
+    if (first !== undefined) {
+      throw new DirectoryDataError(
+        `Duplicate entry in LDIF ${path} at line ${entry.line}: ${entry.dn} already appears at ` +
+          `line ${first}`,
+        {
+          hint: "Remove one of the two records (a directory has one entry per DN)",
+          details: { path, line: entry.line, dn: entry.dn },
+        },
+      );
+    }
+    seen.set(key, entry.line);
+
+    const deleted = s.ad && matchesFilter(rules.deletedFilter, entry);
+    if (deleted) {
+      // A live AD returns tombstones only from the Deleted Objects container.
+      if (inDeletedObjects(entry, rules)) {
+        users++;
+        yield { kind: "user", user: entryToUser(entry, s, { deleted: true, pool }) };
+      }
+      continue;
+    }
+    if (matchesFilter(rules.userFilter, entry)) {
+      if (isDnWithin(entry.dn, rules.userBase)) {
+        users++;
+        yield { kind: "user", user: entryToUser(entry, s, { pool }) };
+      } else usersOutside++;
+    }
+    if (matchesFilter(rules.groupFilter, entry) && isDnWithin(entry.dn, rules.groupBase)) {
+      const group = entryToGroup(entry, s, { pool });
+      if ("memberRefs" in group) yield { kind: "group", group };
+      else yield { kind: "skipped", entry: group };
+    }
+  }
+  if (usersOutside > 0) {
+    yield {
+      kind: "notice",
+      code: "entriesOutsideBase",
+      level: users === 0 ? "warn" : "info",
+      message: `${usersOutside} user entries in ${path} are outside the user search base ` +
+        `"${rules.userBase}" and were left out`,
+    };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------

@@ -1,0 +1,100 @@
+/**
+ * The user and group reads of the `ldap` provider: each LDAP page is mapped to directory users,
+ * groups and skipped entries (by the shared rules in `src/ldap/entry.ts`) and yielded at once,
+ * so raw entries are never held for the whole directory. Only the attributes the mapping needs
+ * are requested. Each DN also goes into the read's digest for the next incremental check.
+ * @module
+ */
+
+import type { DirectoryGroup, DirectoryUser, SkippedEntry } from "../../engine/types.ts";
+import {
+  entryToGroup,
+  entryToUser,
+  groupSearchFilter,
+  searchBase,
+  userAttributes,
+  userSearchFilter,
+} from "../../ldap/entry.ts";
+import type { DirectoryPage } from "../provider.ts";
+import { completeRanges, deletedUserPages, rangedKey, requestedGroupAttributes } from "./ad.ts";
+import type { Session } from "./connection.ts";
+import type { DnDigest } from "./incremental.ts";
+import { type Client, toLdapEntry } from "./ldapts.ts";
+import { search } from "./search.ts";
+import type { ReadPlan, SearchSpec } from "./settings.ts";
+
+/** What the user and group reads of one read share. */
+export interface StreamContext {
+  session: Session;
+  plan: ReadPlan;
+  referrals: string[];
+  full: boolean;
+  usersDigest: DnDigest;
+  groupsDigest: DnDigest;
+}
+
+/** Reads the users (and, in a full AD read, the tombstones of deleted users). */
+export async function* userPages(ctx: StreamContext): AsyncGenerator<DirectoryPage> {
+  const { plan, session } = ctx;
+  const s = plan.settings;
+  const client = await session.open();
+  const spec: SearchSpec = {
+    what: "users",
+    base: searchBase(plan.rootPath, s.userPath),
+    baseSetting: "sync.userPath",
+    filter: userSearchFilter(s),
+    attributes: userAttributes(s),
+  };
+  for await (const page of search(client, spec, { plan, referrals: ctx.referrals })) {
+    const users: DirectoryUser[] = [];
+    for (const raw of page) {
+      const user = entryToUser(toLdapEntry(raw), s, { pool: plan.pool });
+      const key = user.refs?.[0];
+      if (key === undefined) ctx.usersDigest.add(raw.dn);
+      else ctx.usersDigest.addNormalized(key);
+      users.push(user);
+    }
+    yield { kind: "users", users };
+  }
+  if (s.ad && ctx.full) yield* deletedUserPages(client, plan);
+  await session.close(client);
+}
+
+/** Reads the groups, completing ranged member lists. */
+export async function* groupPages(ctx: StreamContext): AsyncGenerator<DirectoryPage> {
+  const { plan, session } = ctx;
+  const s = plan.settings;
+  const client = await session.open();
+  let rangeClient: Client | undefined;
+  const openRangeClient = async () => rangeClient ??= await session.open();
+  const spec: SearchSpec = {
+    what: "groups",
+    base: searchBase(plan.rootPath, s.groupPath),
+    baseSetting: "sync.groupPath",
+    filter: groupSearchFilter(s),
+    attributes: requestedGroupAttributes(s),
+  };
+  try {
+    for await (const page of search(client, spec, { plan, referrals: ctx.referrals })) {
+      const groups: DirectoryGroup[] = [];
+      const skipped: SkippedEntry[] = [];
+      for (const raw of page) {
+        let entry = toLdapEntry(raw);
+        if (s.ad || rangedKey(entry, s.memberAttribute) !== undefined) {
+          entry = await completeRanges(entry, s.memberAttribute, plan, openRangeClient);
+        }
+        const mapped = entryToGroup(entry, s, { pool: plan.pool });
+        const key = "memberRefs" in mapped ? mapped.refs?.[0] : undefined;
+        if (key === undefined) ctx.groupsDigest.add(raw.dn);
+        else ctx.groupsDigest.addNormalized(key);
+        if ("memberRefs" in mapped) groups.push(mapped);
+        else skipped.push(mapped);
+      }
+      yield { kind: "groups", groups };
+      if (skipped.length > 0) yield { kind: "skipped", entries: skipped };
+    }
+  } finally {
+    if (rangeClient !== undefined) await session.close(rangeClient);
+  }
+  await session.close(client);
+}

@@ -1,0 +1,111 @@
+/**
+ * The paged search loop of the `ldap` provider. Paging is roster's own loop over the server's
+ * RFC 2696 cookie, not ldapts' `searchPaginated`, which ends the search at a page that comes
+ * back empty even when the server sent a cookie to continue (AD does). Any size, time or admin
+ * limit, failed page or lost connection throws `SourceIncompleteError` (see `errors.ts`).
+ * @module
+ */
+
+import { SourceIncompleteError } from "../../errors.ts";
+import { searchError } from "./errors.ts";
+import { type Client, type RawEntry, searchOnce } from "./ldapts.ts";
+import type { ReadPlan, SearchSpec } from "./settings.ts";
+
+/**
+ * How many pages in a row may come back empty with a continuation cookie (AD does this when a
+ * page's time budget runs out before a match) before the search is given up as incomplete.
+ */
+export const MAX_EMPTY_PAGES = 10_000;
+
+/**
+ * Runs one search and yields its entries page by page. Paged searches (RFC 2696) send one
+ * request per page and follow the server's cookie until it is empty, also through pages that
+ * come back empty; unpaged ones come back whole and are split into pages of `pageSize`. Only
+ * non-empty pages are yielded; continuation references are appended to `referrals`. One search
+ * at a time per connection. Throws `SourceIncompleteError` for any failed or limited page.
+ */
+export async function* search(
+  client: Client,
+  spec: SearchSpec,
+  options: { plan: ReadPlan; referrals: string[] },
+): AsyncGenerator<RawEntry[]> {
+  const { plan, referrals } = options;
+  const request = {
+    base: spec.base,
+    filter: spec.filter,
+    attributes: spec.attributes,
+    timeLimit: plan.connection.timeLimit,
+    showDeleted: spec.showDeleted === true,
+  };
+  let read = 0;
+  let pages = 0;
+  try {
+    if (plan.paged) {
+      let cookie: Uint8Array = new Uint8Array(0);
+      let emptyInARow = 0;
+      for (;;) {
+        const answer = await searchOnce(client, {
+          ...request,
+          page: { size: plan.pageSize, cookie },
+        });
+        pages++;
+        const next = answer.cookie;
+        read += answer.entries.length;
+        referrals.push(...answer.references);
+        if (answer.entries.length > 0) yield answer.entries;
+        // No control: the server did not page and sent everything; an empty cookie: the end.
+        if (next === undefined || next.length === 0) break;
+        if (answer.entries.length === 0 && answer.references.length === 0) {
+          if (++emptyInARow >= MAX_EMPTY_PAGES) {
+            throw new SourceIncompleteError(
+              `LDAP ${spec.what} search under ${spec.base} was incomplete: the server sent ` +
+                `${emptyInARow} empty pages in a row, each with a cookie to continue, after ` +
+                `${read} entries`,
+              {
+                hint: "Check the server's logs; narrow the search with sync.userPath/groupPath " +
+                  "and filters, or raise directory.ldap.pageSize",
+                details: { search: spec.what, base: spec.base, entriesRead: read, pages },
+              },
+            );
+          }
+        } else {
+          emptyInARow = 0;
+        }
+        cookie = next;
+      }
+    } else {
+      const answer = await searchOnce(client, request);
+      referrals.push(...answer.references);
+      const all = answer.entries;
+      for (let i = 0; i < all.length; i += plan.pageSize) {
+        const page = all.slice(i, i + plan.pageSize);
+        read += page.length;
+        yield page;
+      }
+    }
+  } catch (error) {
+    throw searchError(error, spec, read, plan);
+  }
+}
+
+/** Merges async iterators, yielding whichever produces first; at most one pending item each. */
+export async function* merge<T>(sources: AsyncIterator<T>[]): AsyncGenerator<T> {
+  const pending = new Map<number, Promise<{ index: number; step: IteratorResult<T> }>>();
+  const pull = (index: number) => {
+    const source = sources[index];
+    if (source === undefined) return;
+    pending.set(index, source.next().then((step) => ({ index, step })));
+  };
+  sources.forEach((_, index) => pull(index));
+  try {
+    while (pending.size > 0) {
+      const { index, step } = await Promise.race(pending.values());
+      pending.delete(index);
+      if (step.done) continue;
+      pull(index);
+      yield step.value;
+    }
+  } finally {
+    for (const promise of pending.values()) promise.catch(() => {});
+  }
+}

@@ -1,0 +1,57 @@
+import assert from "node:assert/strict";
+import { configSchema } from "../../src/config/schema.ts";
+import { ConfigError } from "../../src/errors.ts";
+import { SOURCES, SUPPORTED_TYPES } from "../../src/providers/registry.ts";
+
+const deps = { secret: () => Promise.resolve(undefined), log: () => {} };
+
+Deno.test("SOURCES lists ldap and file as supported and the cloud sources as not yet", () => {
+  assert.deepEqual([...SUPPORTED_TYPES].sort(), ["file", "ldap"]);
+  const config = configSchema.parse({ directory: { type: "okta" } });
+  assert.throws(() => SOURCES.okta.create(config, deps), (error: unknown) => {
+    assert.ok(error instanceof ConfigError);
+    assert.equal(error.message, "Directory type okta is not supported yet");
+    return true;
+  });
+});
+
+Deno.test("the file descriptor leaves bwdc set filters to the engine for CSV and JSON, not LDIF", () => {
+  const of = (path: string) =>
+    SOURCES.file.filters(configSchema.parse({ directory: { type: "file", file: { path } } }));
+  assert.equal(of("users.csv"), "engine");
+  assert.equal(of("users.json"), "engine");
+  assert.equal(of("users.ldif"), "provider");
+  assert.equal(
+    SOURCES.ldap.filters(configSchema.parse({ directory: { type: "ldap" } })),
+    "provider",
+  );
+});
+
+Deno.test("validateFilters() checks LDAP filter syntax for ldap and LDIF, and nothing for CSV", () => {
+  const sync = { userFilter: "(&(objectClass=person)" };
+  const ldap = configSchema.parse({ directory: { type: "ldap" }, sync });
+  assert.throws(() => SOURCES.ldap.validateFilters(ldap), ConfigError);
+  const ldif = configSchema.parse({ directory: { type: "file", file: { path: "a.ldif" } }, sync });
+  assert.throws(() => SOURCES.file.validateFilters(ldif), ConfigError);
+  const csv = configSchema.parse({
+    directory: { type: "file", file: { path: "a.csv" } },
+    sync: { userFilter: "include:a@example.com" },
+  });
+  SOURCES.file.validateFilters(csv);
+});
+
+Deno.test("describeTarget() shows the LDAP URL with its TLS mode and the file path", () => {
+  const ldap = configSchema.parse({
+    directory: { type: "ldap", ldap: { hostname: "ldap.example.com", port: 389, startTls: true } },
+  });
+  assert.equal(SOURCES.ldap.describeTarget(ldap), "ldap://ldap.example.com:389 (StartTLS)");
+  const file = configSchema.parse({ directory: { type: "file", file: { path: "dir.ldif" } } });
+  assert.equal(SOURCES.file.describeTarget(file), "dir.ldif");
+  assert.equal(SOURCES.ldap.describeTarget(configSchema.parse({})), null);
+});
+
+Deno.test("every descriptor's secret settings are among its required settings", () => {
+  for (const source of Object.values(SOURCES)) {
+    for (const key of source.secretSettings) assert.ok(source.requiredSettings.includes(key), key);
+  }
+});

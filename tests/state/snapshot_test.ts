@@ -1,0 +1,32 @@
+import assert from "node:assert/strict";
+import { snapshotKey, SnapshotStore } from "../../src/state/snapshot.ts";
+
+const snapshot = (id: string) => ({
+  users: [{ referenceId: id, externalId: id, email: null, disabled: false, deleted: false }],
+  groups: [],
+  skipped: [],
+});
+
+Deno.test("SnapshotStore keeps a snapshot per provider state, files mode 0600, the two newest only", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "roster-snapshot-" });
+  try {
+    const store = new SnapshotStore(dir);
+    assert.equal(await store.load({ link: "1" }), undefined);
+    await store.save({ link: "1" }, snapshot("a"));
+    await store.save({ link: "2" }, snapshot("b"));
+    assert.deepEqual(await store.load({ link: "1" }), snapshot("a"));
+    assert.deepEqual(await store.load({ link: "2" }), snapshot("b"));
+    const info = await Deno.stat(`${dir}/snapshots/${snapshotKey({ link: "2" })}.json`);
+    assert.equal((info.mode ?? 0) & 0o777, 0o600);
+    await store.save({ link: "3" }, snapshot("c"));
+    assert.equal(await store.load({ link: "1" }), undefined);
+    assert.deepEqual(await store.load({ link: "3" }), snapshot("c"));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("snapshotKey() does not depend on the order of the state's keys", () => {
+  assert.equal(snapshotKey({ a: "1", b: "2" }), snapshotKey({ b: "2", a: "1" }));
+  assert.notEqual(snapshotKey({ a: "1" }), snapshotKey({ a: "2" }));
+});

@@ -12,13 +12,13 @@ import { fileURLToPath } from "node:url";
 import { openStateStore } from "../../src/state/store.ts";
 import { startFakeBitwarden } from "../fakes/bitwarden.ts";
 import { REPO_ROOT, seedConfig, type TempDataDir, tempDataDir } from "../_helpers.ts";
-import { killSlapdSync, startSlapd } from "../providers/_slapd.ts";
+import { killSlapdSync, startSlapd } from "../providers/ldap/_slapd.ts";
 import { doc } from "./_sync_env.ts";
 
 const TESTDATA = join(REPO_ROOT, "tests", "migrate", "testdata");
 const ORG = "6f1d2c3b-4a59-4e8f-9b21-0c7d5e3a9f10";
 const STAFF_LDIF = fileURLToPath(
-  new URL("../providers/testdata/ldap/staff.ldif", import.meta.url),
+  new URL("../providers/ldap/testdata/staff.ldif", import.meta.url),
 );
 
 const slapd = await startSlapd({ ldif: [STAFF_LDIF] });

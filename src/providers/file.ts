@@ -28,9 +28,9 @@ import {
 } from "../errors.ts";
 import { DnSyntaxError, isDnWithin, normalizeDn, normalizeRdns, parseDn } from "../ldap/dn.ts";
 import {
+  deletedUserSearchFilter,
   entryToGroup,
   entryToUser,
-  escapeFilterValue,
   groupSearchFilter,
   ldapMappingSettings,
   RefPool,
@@ -46,6 +46,7 @@ import {
   validateLdapFilter,
 } from "../ldap/filter.ts";
 import { readLdif } from "../ldap/ldif.ts";
+import { resolveEncoding, utf8Stream } from "../text/decode.ts";
 import type { DirectoryPage, DirectoryProvider, ProviderContext, ReadOptions } from "./provider.ts";
 
 /** Records per `users`, `groups` or `skipped` page. */
@@ -146,10 +147,12 @@ async function* readFile(
   const format = fileFormat(path, config.directory.file.format);
   // Validate settings before touching the file.
   const ldif = format === "ldif" ? ldifRules(config) : undefined;
+  const encoding = config.directory.file.encoding;
+  resolveEncoding(encoding);
   if (options.mode === "incremental") {
     context.log("debug", "The file provider always reads the whole file");
   }
-  const stream = await openFile(path);
+  const stream = utf8Stream(await openFile(path), { encoding, source: path });
   const items = ldif !== undefined
     ? ldifItems(stream, path, ldif)
     : format === "csv"
@@ -295,12 +298,11 @@ function ldifRules(config: Config): LdifRules {
   if (root !== undefined) checkedBase(root, "directory.file.rootPath");
   const userBase = checkedBase(searchBase(root, userPath), pathSettings);
   const groupBase = checkedBase(searchBase(root, groupPath), pathSettings);
-  const cls = escapeFilterValue(settings.userObjectClass);
   return {
     settings,
     userFilter: parseLdapFilter(userSearchFilter(settings)),
     groupFilter: parseLdapFilter(groupSearchFilter(settings)),
-    deletedFilter: parseLdapFilter(`(&(objectClass=${cls})(isDeleted=TRUE))`),
+    deletedFilter: parseLdapFilter(deletedUserSearchFilter(settings)),
     userBase,
     groupBase,
     deletedBase: root === undefined ? undefined : deletedObjectsBase(root),

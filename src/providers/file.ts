@@ -152,7 +152,11 @@ async function* readFile(
   if (options.mode === "incremental") {
     context.log("debug", "The file provider always reads the whole file");
   }
-  const stream = utf8Stream(await openFile(path), { encoding, source: path });
+  const stream = utf8Stream(await openFile(path), {
+    encoding,
+    source: path,
+    refuseReplacement: format !== "ldif",
+  });
   const items = ldif !== undefined
     ? ldifItems(stream, path, ldif)
     : format === "csv"

@@ -47,6 +47,12 @@ export interface DecodeOptions {
   encoding?: string;
   /** The file's name, for errors (e.g. its path). */
   source: string;
+  /**
+   * Also refuse U+FFFD, the replacement character, written in the file itself (default false):
+   * it marks characters an earlier conversion lost. Right for CSV and JSON, whose every field is
+   * data; the LDIF reader checks only the values it uses instead.
+   */
+  refuseReplacement?: boolean;
 }
 
 /**
@@ -99,6 +105,16 @@ function hexByte(bytes: Uint8Array, at: number): string {
 }
 
 const encoder = new TextEncoder();
+
+/** The offset of the UTF-8 bytes of U+FFFD (EF BF BD), or -1. */
+function indexOfReplacement(bytes: Uint8Array): number {
+  let at = bytes.indexOf(0xef);
+  while (at >= 0 && at + 2 < bytes.length) {
+    if (bytes[at + 1] === 0xbf && bytes[at + 2] === 0xbd) return at;
+    at = bytes.indexOf(0xef, at + 1);
+  }
+  return -1;
+}
 
 /**
  * Reads a file's bytes in its encoding and gives them back as UTF-8 without a BOM, checked, so
@@ -171,6 +187,16 @@ export function utf8Stream(
         line + countNewlines(bytes, bad),
         `byte ${hexByte(bytes, bad)} is not valid UTF-8, so the file is not UTF-8`,
         setHint("windows-1252"),
+      );
+    }
+    const replacement = options.refuseReplacement === true ? indexOfReplacement(bytes) : -1;
+    if (replacement >= 0) {
+      fail(
+        line + countNewlines(bytes, replacement),
+        "the file contains U+FFFD, the replacement character, so characters were already lost " +
+          "when it was written",
+        "Export the file again from the directory, in UTF-8 (or name its encoding in " +
+          `${ENCODING_SETTING})`,
       );
     }
     const nul = named === undefined ? bytes.indexOf(0) : -1;

@@ -254,3 +254,26 @@ Deno.test("file provider refuses a base64 LDIF value that is not UTF-8, naming D
       "UTF-8 text",
   );
 });
+
+Deno.test("file provider refuses a CSV that already holds U+FFFD, and an LDIF name that does", async () => {
+  const csv = await tempFile(
+    "damaged.csv",
+    new TextEncoder().encode("type,id,name\ngroup,g1,Eink\uFFFDufer\n"),
+  );
+  const error = await refused(read({ path: csv }), DirectoryDataError);
+  assert.equal(
+    error.message,
+    `Cannot read ${csv} at line 2: the file contains U+FFFD, the replacement character, so ` +
+      "characters were already lost when it was written",
+  );
+  const ldif = await tempFile(
+    "damaged.ldif",
+    new TextEncoder().encode("dn: cn=g,dc=x\nobjectClass: groupOfNames\ncn: Eink\uFFFDufer\n"),
+  );
+  const ldifError = await refused(read({ path: ldif }), DirectoryDataError);
+  assert.equal(
+    ldifError.message,
+    "Cannot use attribute cn of cn=g,dc=x (LDIF line 1): the value contains U+FFFD, the " +
+      "replacement character, so characters were already lost when it was written",
+  );
+});

@@ -131,3 +131,22 @@ Deno.test("firstInvalidUtf8() finds overlong forms, surrogates, code points abov
   assert.equal(firstInvalidUtf8(bytes(0x41, 0xe2, 0x82)), 1); // truncated at the end
   assert.equal(firstInvalidUtf8(bytes(0x41, 0xe2, 0x82), false), -1); // more may follow
 });
+
+Deno.test("utf8Stream() refuses a U+FFFD written in the file when asked (CSV and JSON)", async () => {
+  const damaged = utf8.encode("group,g1,,Eink\uFFFDufer\n");
+  assert.equal(await decode([damaged]), "group,g1,,Eink\uFFFDufer\n");
+  const stream = utf8Stream(ReadableStream.from([utf8.encode("x\n"), damaged]), {
+    source: "dir.csv",
+    refuseReplacement: true,
+  });
+  const error = await Array.fromAsync(stream).then(
+    () => assert.fail("expected the file to be refused"),
+    (e: unknown) => e,
+  );
+  assert.ok(error instanceof DirectoryDataError);
+  assert.equal(
+    error.message,
+    "Cannot read dir.csv at line 2: the file contains U+FFFD, the replacement character, so " +
+      "characters were already lost when it was written",
+  );
+});

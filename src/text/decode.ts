@@ -96,8 +96,24 @@ export function firstInvalidUtf8(bytes: Uint8Array, final = true): number {
 
 function countNewlines(bytes: Uint8Array, end: number): number {
   let count = 0;
-  for (let i = 0; i < end; i++) if (bytes[i] === 0x0a) count++;
+  let at = bytes.indexOf(0x0a);
+  while (at >= 0 && at < end) {
+    count++;
+    at = bytes.indexOf(0x0a, at + 1);
+  }
   return count;
+}
+
+const fatalUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/** Whether bytes are well-formed UTF-8: the native decoder, then the scan only on failure. */
+function isUtf8(bytes: Uint8Array): boolean {
+  try {
+    fatalUtf8.decode(bytes);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function hexByte(bytes: Uint8Array, at: number): string {
@@ -181,7 +197,7 @@ export function utf8Stream(
   };
 
   const checkUtf8 = (bytes: Uint8Array, final: boolean): Uint8Array => {
-    const bad = firstInvalidUtf8(bytes, final);
+    const bad = isUtf8(bytes) ? -1 : firstInvalidUtf8(bytes, final);
     if (bad >= 0) {
       fail(
         line + countNewlines(bytes, bad),

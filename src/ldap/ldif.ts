@@ -29,7 +29,7 @@ export interface ReadLdifOptions {
 
 /** An attribute description: a name or OID, then options, including AD's `range=0-1499`. */
 const ATTRIBUTE_NAME =
-  /^(?:[A-Za-z][A-Za-z0-9-]*|[0-9]+(?:\.[0-9]+)*)(?:;(?:[A-Za-z0-9-]+|range=[0-9]+-(?:[0-9]+|\*)))*$/;
+  /^(?:[A-Za-z][A-Za-z0-9-]*|[0-9]+(?:\.[0-9]+)*)(?:;(?:[A-Za-z0-9-]+|range=[0-9]+-(?:[0-9]+|\*)))*$/i;
 /** Attributes whose base64 values are always kept as bytes: AD's binary identifiers. */
 const BINARY_ATTRIBUTES = new Set(["objectguid", "objectsid"]);
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });

@@ -241,7 +241,7 @@ Deno.test("readLdif() accepts ranged attribute names, joins complete ranges, kee
   const text = [
     "dn: CN=Big,DC=x",
     "member;range=0-0: CN=a,DC=x",
-    "member;range=1-*: CN=b,DC=x",
+    "member;Range=1-*: CN=b,DC=x",
     "objectSid:: AQUAAAAAAAUVAAAAxzU6Qo5rdIRVoa7GUQQAAA==",
     "",
   ].join("\n");

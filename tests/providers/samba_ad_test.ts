@@ -270,6 +270,11 @@ function windowsGuid(bytes: Uint8Array): string {
     `${hex(view.getUint16(6, true), 4)}-${tail.slice(0, 4)}-${tail.slice(4)}`;
 }
 
+/** A group's member references from its `member` attribute (not its primary-group ones). */
+function memberDns(group: DirectoryGroup): string[] {
+  return group.memberRefs.filter((ref) => !ref.startsWith("primarygroup:"));
+}
+
 function byRef<T extends { referenceId: string }>(items: T[], ref: string): T {
   const found = items.find((i) => i.referenceId.toLowerCase() === ref.toLowerCase());
   assert.ok(found !== undefined, `no ${ref}`);
@@ -292,7 +297,10 @@ test("samba ad read() over LDAPS as the admin UPN maps users with objectGUID ext
     assert.match(expected, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
     assert.equal(user.externalId, expected);
     assert.equal(user.externalId, (await guidByLdbsearch(ref)).toLowerCase());
-    assert.deepEqual(user.refs, [ref.toLowerCase()]);
+    // The DN, and the reference of the primary group (Domain Users, RID 513) by SID.
+    assert.equal(user.refs?.length, 2);
+    assert.equal(user.refs?.[0], ref.toLowerCase());
+    assert.match(user.refs?.[1] ?? "", /^primarygroup:S-1-5-21-\d+-\d+-\d+-513$/);
   }
   const engineering = byRef(r.groups, TEAM("Engineering"));
   assert.equal(
@@ -379,12 +387,12 @@ test("samba ad read() builds sAMAccountName + emailSuffix for users without mail
 test("samba ad read() completes a 3,000-member group with ranged retrieval and all members resolve", async () => {
   const r = await read({ ldap: { pageSize: 500 } });
   const big = byRef(r.groups, TEAM("Big"));
-  assert.equal(big.memberRefs.length, BULK);
+  assert.equal(memberDns(big).length, BULK);
   const expected = Array.from(
     { length: BULK },
     (_, i) => dn(`CN=${bulkName(i + 1)},OU=Bulk,OU=Staff`).toLowerCase(),
   );
-  assert.deepEqual([...big.memberRefs].sort(), expected.sort());
+  assert.deepEqual([...memberDns(big)].sort(), expected.sort());
   const data = buildSyncData(
     { users: r.users, groups: r.groups, skipped: r.skipped },
     { syncUsers: true, syncGroups: true, removeDisabled: false },
@@ -396,7 +404,7 @@ test("samba ad read() completes a 3,000-member group with ranged retrieval and a
   assert.deepEqual(data.unresolved, []);
   // Users came in pages of at most 500 (3,004 users: at least 7 pages).
   assert.ok(r.userPages >= 7, `${r.userPages} user pages`);
-  assert.equal(byRef(r.groups, TEAM("Empty")).memberRefs.length, 0);
+  assert.equal(memberDns(byRef(r.groups, TEAM("Empty"))).length, 0);
 });
 
 test("samba ad read() pages through every user with small pages, without duplicates", async () => {
@@ -436,7 +444,7 @@ test("samba ad read() feeds nested groups with a cycle (AD allows one) to the en
   try {
     const r = await read({ sync: { userFilter: "(!(sAMAccountName=bulk*))" } });
     assert.deepEqual(
-      [...byRef(r.groups, TEAM("Platform")).memberRefs].sort(),
+      [...memberDns(byRef(r.groups, TEAM("Platform")))].sort(),
       [CAROL().toLowerCase(), TEAM("Engineering").toLowerCase()].sort(),
     );
     const data = buildSyncData(

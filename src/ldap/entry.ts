@@ -274,16 +274,20 @@ function text(entry: LdapEntry, attribute: string, value: string | Uint8Array): 
   }
 }
 
-/** A name or email that will be sent: refused when it holds U+FFFD, the replacement character. */
+/**
+ * A name, email or DN (an externalId outside AD) that will be sent: refused when it holds
+ * U+FFFD, the replacement character (ldapts decodes a DN that is not UTF-8 with it).
+ */
 function sendable(entry: LdapEntry, attribute: string, value: string): string {
   if (!value.includes("\uFFFD")) return value;
+  const what = attribute === "DN" ? `the DN ${entry.dn}` : `attribute ${attribute} of ${entry.dn}`;
   throw new DirectoryDataError(
-    `Cannot use attribute ${attribute} of ${entry.dn}${
-      whereOf(entry)
-    }: the value contains U+FFFD, the replacement character, so characters were already lost ` +
-      "when it was written",
+    `Cannot use ${what}${whereOf(entry)}: the value contains U+FFFD, the replacement ` +
+      "character, so characters were already lost when it was written",
     {
-      hint: `Correct the value of ${attribute} on ${entry.dn} in the directory`,
+      hint: attribute === "DN"
+        ? `Rename ${entry.dn} in the directory (a DN that is not UTF-8 is read with U+FFFD)`
+        : `Correct the value of ${attribute} on ${entry.dn} in the directory`,
       details: { dn: entry.dn, attribute },
     },
   );
@@ -371,7 +375,7 @@ export function entryToUser(
   }
   return {
     referenceId: entry.dn,
-    externalId: (s.ad ? guidOf(entry) : undefined) ?? entry.dn,
+    externalId: (s.ad ? guidOf(entry) : undefined) ?? sendable(entry, "DN", entry.dn),
     email,
     disabled: s.ad && uacDisabled(entry),
     deleted: options.deleted ?? false,
@@ -439,7 +443,7 @@ export function entryToGroup(
   }
   return {
     referenceId: entry.dn,
-    externalId: (s.ad ? guidOf(entry) : undefined) ?? entry.dn,
+    externalId: (s.ad ? guidOf(entry) : undefined) ?? sendable(entry, "DN", entry.dn),
     name,
     memberRefs,
     refs,

@@ -323,3 +323,17 @@ Deno.test("entryToUser() and entryToGroup() refuse text values that are not UTF-
   assert.ok("name" in group);
   assert.equal(group.name, "Einkäufer");
 });
+
+Deno.test("entryToUser() refuses a DN with U+FFFD when the DN is the externalId", () => {
+  const damaged = entry("uid=m\uFFFDller,dc=x", { mail: ["m@x.test"] });
+  assert.throws(() => entryToUser(damaged, LDAP), {
+    message: "Cannot use the DN uid=m\uFFFDller,dc=x: the value contains U+FFFD, the " +
+      "replacement character, so characters were already lost when it was written",
+  });
+  // In AD mode the objectGUID is sent, not the DN.
+  const guid = new Uint8Array(16).fill(1);
+  assert.equal(
+    entryToUser({ ...damaged, attributes: new Map([["objectguid", [guid]]]) }, AD).externalId,
+    "01010101-0101-0101-0101-010101010101",
+  );
+});

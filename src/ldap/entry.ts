@@ -9,9 +9,12 @@
  */
 
 import type { Config } from "../config/schema.ts";
+import { normalizeEmail } from "../engine/normalize.ts";
 import type { DirectoryGroup, DirectoryUser, SkippedEntry } from "../engine/types.ts";
+import { DirectoryDataError, SourceIncompleteError } from "../errors.ts";
+import { excludedClasses, groupPrimaryGroupRefs, userPrimaryGroupRef } from "./ad.ts";
 import { DnSyntaxError, normalizeDn } from "./dn.ts";
-import { objectClassesOf } from "./filter.ts";
+import { objectClassesOf, splitOptionalUid } from "./filter.ts";
 
 /** One directory entry: its DN and attributes (keys are lowercased attribute names). */
 export interface LdapEntry {
@@ -121,9 +124,14 @@ export function searchBase(rootPath: string | undefined, path: string | undefine
   return `${prefix},${root}`;
 }
 
-function objectClassFilter(cls: string, extra: string | undefined): string {
+function objectClassFilter(
+  cls: string,
+  extra: string | undefined,
+  exclude: readonly string[] = [],
+): string {
   const extraText = extra?.trim() ?? "";
-  return `(&(objectClass=${escapeFilterValue(cls)})${extraText})`;
+  const not = exclude.map((c) => `(!(objectClass=${escapeFilterValue(c)}))`).join("");
+  return `(&(objectClass=${escapeFilterValue(cls)})${not}${extraText})`;
 }
 
 /** Escapes a value for an RFC 4515 filter (`( ) * \` and NUL). */
@@ -131,9 +139,28 @@ export function escapeFilterValue(value: string): string {
   return value.replace(/[()*\\\0]/g, (c) => "\\" + c.charCodeAt(0).toString(16).padStart(2, "0"));
 }
 
-/** The user search filter: `(&(objectClass=<cls>)<userFilter>)`, the sub-filter verbatim. */
+/**
+ * The user search filter: `(&(objectClass=<cls>)<userFilter>)`, the sub-filter verbatim. In AD
+ * mode, when the class is a broad one (`person`, bwdc's default, `organizationalPerson`,
+ * `user`, `top`), contacts and computers (which include managed service accounts) are left
+ * out: `(&(objectClass=person)(!(objectClass=computer))(!(objectClass=contact))<userFilter>)`.
+ * They are not accounts a person signs in with; bwdc read them (see `NON_ACCOUNT_CLASSES`).
+ */
 export function userSearchFilter(s: LdapMappingSettings): string {
-  return objectClassFilter(s.userObjectClass, s.userFilter);
+  return objectClassFilter(
+    s.userObjectClass,
+    s.userFilter,
+    s.ad ? excludedClasses(s.userObjectClass) : [],
+  );
+}
+
+/**
+ * The AD deleted-user filter: the user search filter without `sync.userFilter` (AD strips most
+ * attributes from tombstones, so a filter on them would hide every deletion), plus
+ * `(isDeleted=TRUE)`.
+ */
+export function deletedUserSearchFilter(s: LdapMappingSettings): string {
+  return `(&${userSearchFilter({ ...s, userFilter: undefined })}(isDeleted=TRUE))`;
 }
 
 /** The group search filter: `(&(objectClass=<cls>)<groupFilter>)`, the sub-filter verbatim. */
@@ -157,7 +184,8 @@ function uniqueCaseInsensitive(names: readonly (string | undefined)[]): string[]
 /**
  * The attributes a user search needs (the DN is implicit): objectClass, the email attribute,
  * the prefix attribute when prefix/suffix is on, uid, the revision attribute, and in AD mode
- * objectGUID, userAccountControl and isDeleted.
+ * objectGUID, userAccountControl, isDeleted, primaryGroupID and objectSid (for the primary
+ * group).
  */
 export function userAttributes(s: LdapMappingSettings): string[] {
   return uniqueCaseInsensitive([
@@ -165,14 +193,17 @@ export function userAttributes(s: LdapMappingSettings): string[] {
     s.userEmailAttribute,
     s.useEmailPrefixSuffix ? s.emailPrefixAttribute : undefined,
     "uid",
-    ...(s.ad ? ["objectGUID", "userAccountControl", "isDeleted"] : []),
+    ...(s.ad
+      ? ["objectGUID", "userAccountControl", "isDeleted", "primaryGroupID", "objectSid"]
+      : []),
     s.revisionDateAttribute,
   ]);
 }
 
 /**
  * The attributes a group search needs: objectClass, the name attribute, cn, the member
- * attribute, and objectGUID in AD mode.
+ * attribute, and in AD mode objectGUID and objectSid (whose RID is the group's primary-group
+ * id).
  */
 export function groupAttributes(s: LdapMappingSettings): string[] {
   return uniqueCaseInsensitive([
@@ -181,6 +212,7 @@ export function groupAttributes(s: LdapMappingSettings): string[] {
     "cn",
     s.memberAttribute,
     s.ad ? "objectGUID" : undefined,
+    s.ad ? "objectSid" : undefined,
   ]);
 }
 
@@ -205,24 +237,89 @@ export function formatGuid(bytes: Uint8Array): string {
   ].join("-");
 }
 
-const decoder = new TextDecoder();
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 const GUID_TEXT = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function values(entry: LdapEntry, attribute: string): readonly (string | Uint8Array)[] {
   return entry.attributes.get(attribute.toLowerCase()) ?? [];
 }
 
+/** Where an entry came from, for errors: ` (LDIF line 12)` for an LDIF record, else nothing. */
+function whereOf(entry: LdapEntry): string {
+  return "line" in entry && typeof entry.line === "number" ? ` (LDIF line ${entry.line})` : "";
+}
+
+/**
+ * A value as text. The directory sends text attributes as UTF-8 (RFC 4511 LDAPString, RFC
+ * 4517 Directory String); a value that is not (an octet-string attribute, a server that does
+ * not check, a base64 LDIF value) is refused rather than decoded with U+FFFD replacement
+ * characters, which would then be sent to the server as part of a name or an email.
+ * @throws {DirectoryDataError} naming the DN and the attribute.
+ */
+function text(entry: LdapEntry, attribute: string, value: string | Uint8Array): string {
+  if (typeof value === "string") return value;
+  try {
+    return strictUtf8.decode(value);
+  } catch {
+    throw new DirectoryDataError(
+      `Cannot read attribute ${attribute} of ${entry.dn}${
+        whereOf(entry)
+      }: the value is not valid UTF-8 text`,
+      {
+        hint: `Correct the value of ${attribute} on ${entry.dn} in the directory (text values ` +
+          "are UTF-8), or map another attribute in the sync.* settings",
+        details: { dn: entry.dn, attribute },
+      },
+    );
+  }
+}
+
+/**
+ * A name, email or DN (an externalId outside AD) that will be sent: refused when it holds
+ * U+FFFD, the replacement character (ldapts decodes a DN that is not UTF-8 with it).
+ */
+function sendable(entry: LdapEntry, attribute: string, value: string): string {
+  if (!value.includes("\uFFFD")) return value;
+  const what = attribute === "DN" ? `the DN ${entry.dn}` : `attribute ${attribute} of ${entry.dn}`;
+  throw new DirectoryDataError(
+    `Cannot use ${what}${whereOf(entry)}: the value contains U+FFFD, the replacement ` +
+      "character, so characters were already lost when it was written",
+    {
+      hint: attribute === "DN"
+        ? `Rename ${entry.dn} in the directory (a DN that is not UTF-8 is read with U+FFFD)`
+        : `Correct the value of ${attribute} on ${entry.dn} in the directory`,
+      details: { dn: entry.dn, attribute },
+    },
+  );
+}
+
 function textValues(entry: LdapEntry, attribute: string): string[] {
-  return values(entry, attribute).map((v) => typeof v === "string" ? v : decoder.decode(v));
+  return values(entry, attribute).map((v) => text(entry, attribute, v));
 }
 
 function firstText(entry: LdapEntry, attribute: string | undefined): string | undefined {
   if (attribute === undefined) return undefined;
   for (const value of values(entry, attribute)) {
-    const text = typeof value === "string" ? value : decoder.decode(value);
-    if (text.trim() !== "") return text;
+    const t = text(entry, attribute, value);
+    if (t.trim() !== "") return t;
   }
   return undefined;
+}
+
+/**
+ * The email of a user: the first value of a multi-valued email attribute that is a valid
+ * address (the engine's test), else the first non-blank value, which the engine then reports
+ * as invalid. bwdc took the first value whatever it held.
+ */
+function firstEmail(entry: LdapEntry, attribute: string): string | undefined {
+  let first: string | undefined;
+  for (const value of values(entry, attribute)) {
+    const t = text(entry, attribute, value);
+    if (t.trim() === "") continue;
+    if (normalizeEmail(t).ok) return sendable(entry, attribute, t);
+    first ??= t;
+  }
+  return first === undefined ? undefined : sendable(entry, attribute, first);
 }
 
 function guidOf(entry: LdapEntry): string | undefined {
@@ -241,19 +338,24 @@ function uacDisabled(entry: LdapEntry): boolean {
 
 /**
  * Maps a user entry: `referenceId` = DN; `externalId` = formatted objectGUID (AD, when present)
- * else the DN as given; `email` = first value of the email attribute, else prefix + suffix when
- * `useEmailPrefixSuffix` is on (raw: the engine trims, lowercases and validates); `disabled` =
- * AD userAccountControl bit 2; `refs` = the normalised DN and `uid:<lowercase uid>` per uid.
+ * else the DN as given; `email` = the first valid value of the email attribute (else its first
+ * value), else prefix + suffix when `useEmailPrefixSuffix` is on (raw: the engine trims,
+ * lowercases and validates); `disabled` = AD userAccountControl bit 2; `refs` = the normalised
+ * DN, `uid:<lowercase uid>` per uid, and in AD mode the reference of the primary group
+ * (`primaryGroupID`, see `userPrimaryGroupRef`).
+ * @throws {DirectoryDataError} when a text value used is not UTF-8, or an email holds U+FFFD.
  */
 export function entryToUser(
   entry: LdapEntry,
   s: LdapMappingSettings,
   options: { deleted?: boolean; pool?: RefPool } = {},
 ): DirectoryUser {
-  let email = firstText(entry, s.userEmailAttribute) ?? null;
+  let email = firstEmail(entry, s.userEmailAttribute) ?? null;
   if (email === null && s.useEmailPrefixSuffix && s.emailSuffix !== undefined) {
     const prefix = firstText(entry, s.emailPrefixAttribute);
-    if (prefix !== undefined) email = prefix + s.emailSuffix;
+    if (prefix !== undefined && s.emailPrefixAttribute !== undefined) {
+      email = sendable(entry, s.emailPrefixAttribute, prefix) + s.emailSuffix;
+    }
   }
   const pool = options.pool;
   const dn = normalizeDn(entry.dn);
@@ -264,9 +366,16 @@ export function entryToUser(
     const ref = "uid:" + key;
     refs.push(pool?.intern(ref) ?? ref);
   }
+  if (s.ad) {
+    const primary = userPrimaryGroupRef(
+      firstText(entry, "primaryGroupID"),
+      values(entry, "objectSid")[0],
+    );
+    if (primary !== undefined) refs.push(pool?.intern(primary) ?? primary);
+  }
   return {
     referenceId: entry.dn,
-    externalId: (s.ad ? guidOf(entry) : undefined) ?? entry.dn,
+    externalId: (s.ad ? guidOf(entry) : undefined) ?? sendable(entry, "DN", entry.dn),
     email,
     disabled: s.ad && uacDisabled(entry),
     deleted: options.deleted ?? false,
@@ -278,37 +387,134 @@ export function entryToUser(
  * Maps a group entry: `name` = the name attribute, else cn (no name gives a
  * {@link SkippedEntry}); `externalId` = formatted objectGUID (AD, when present) else the DN;
  * `memberRefs` = each member value that is DN-like, normalised, else `uid:<lowercase value>`
- * (so `memberUid` holding DNs matches by DN), de-duplicated in order; `refs` = the normalised DN.
+ * (so `memberUid` holding DNs matches by DN), de-duplicated in order; `uniqueMember` values are
+ * RFC 4517 NameAndOptionalUID (`<DN>#'0101'B`) and match by their DN; `refs` = the normalised
+ * DN. In AD mode the group's primary-group references (its objectSid, see
+ * `groupPrimaryGroupRefs`) are added to both `memberRefs` and `refs`: users whose
+ * `primaryGroupID` names the group resolve as its members, and a group that is nobody's
+ * primary group resolves the reference to itself (self-membership adds nothing), so it is never
+ * reported as unresolved.
+ * @throws {SourceIncompleteError} when the member attribute holds only part of its values
+ * (`member;range=0-1499` in an export, without the ranges up to `*`).
+ * @throws {DirectoryDataError} when a name or member value is not UTF-8, or a name holds U+FFFD.
  */
 export function entryToGroup(
   entry: LdapEntry,
   s: LdapMappingSettings,
   options: { pool?: RefPool } = {},
 ): DirectoryGroup | SkippedEntry {
-  const name = (firstText(entry, s.groupNameAttribute) ?? firstText(entry, "cn"))?.trim();
+  const rawName = firstText(entry, s.groupNameAttribute);
+  const cn = rawName === undefined ? firstText(entry, "cn") : undefined;
+  const name = rawName !== undefined
+    ? sendable(entry, s.groupNameAttribute, rawName).trim()
+    : cn === undefined
+    ? undefined
+    : sendable(entry, "cn", cn).trim();
   if (name === undefined || name === "") {
     const attrs = s.groupNameAttribute.toLowerCase() === "cn"
       ? "cn"
       : `${s.groupNameAttribute} or cn`;
     return { referenceId: entry.dn, kind: "group", reason: `no group name (${attrs})` };
   }
+  checkRangesComplete(entry, s.memberAttribute);
   const memberRefs: string[] = [];
   const seen = new Set<string>();
+  const optionalUid = s.memberAttribute.toLowerCase() === "uniquemember";
   for (const raw of textValues(entry, s.memberAttribute)) {
-    const value = raw.trim();
+    const value = (optionalUid ? splitOptionalUid(raw.trim()).dn : raw).trim();
     if (value === "") continue;
     const ref = memberRef(value, options.pool);
     if (seen.has(ref)) continue;
     seen.add(ref);
     memberRefs.push(ref);
   }
+  const dn = normalizeDn(entry.dn);
+  const refs = [options.pool?.intern(dn) ?? dn];
+  if (s.ad) {
+    const primary = groupPrimaryGroupRefs(
+      values(entry, "objectSid")[0],
+      firstText(entry, "primaryGroupToken"),
+    );
+    for (const ref of primary) {
+      const pooled = options.pool?.intern(ref) ?? ref;
+      if (!seen.has(pooled)) memberRefs.push(pooled);
+      refs.push(pooled);
+    }
+  }
   return {
     referenceId: entry.dn,
-    externalId: (s.ad ? guidOf(entry) : undefined) ?? entry.dn,
+    externalId: (s.ad ? guidOf(entry) : undefined) ?? sendable(entry, "DN", entry.dn),
     name,
     memberRefs,
-    refs: [options.pool?.intern(normalizeDn(entry.dn)) ?? normalizeDn(entry.dn)],
+    refs,
   };
+}
+
+const RANGED = /^(.+);range=(\d+)-(\d+|\*)$/;
+
+/**
+ * Refuses an entry whose attribute holds only a range of its values. AD returns at most
+ * MaxValRange (1,500 by default) values of an attribute per read, as `member;range=0-1499`; a
+ * client must ask for the next range until one ends in `*`. The live reader does
+ * (`member;range=1500-*` …), and the LDIF reader joins ranges an export holds when they run from
+ * 0 to `*`; anything else is an incomplete export.
+ * @throws {SourceIncompleteError} naming the entry, the attribute and the range held.
+ */
+function checkRangesComplete(entry: LdapEntry, attribute: string): void {
+  const want = attribute.toLowerCase();
+  for (const key of entry.attributes.keys()) {
+    const m = RANGED.exec(key);
+    if (m === null || m[1] !== want) continue;
+    throw new SourceIncompleteError(
+      `Group ${entry.dn}${whereOf(entry)} holds only values ${m[2]}-${m[3]} of ${attribute}: ` +
+        "Active Directory sends large multi-valued attributes in ranges, and the export stopped " +
+        "after this one",
+      {
+        hint: "Export with a tool that follows ranged retrieval to the last range " +
+          "(ldifde does), or read the directory live (directory.type ldap), which follows the ranges",
+        details: { dn: entry.dn, attribute, range: `${m[2]}-${m[3]}` },
+      },
+    );
+  }
+}
+
+/**
+ * Joins the ranged values of an entry's attributes (`member;range=0-1499`,
+ * `member;range=1500-*`) under the plain name (`member`) when the ranges run without a gap from
+ * 0 to `*`, in range order. Ranges with a gap, or without the last (`*`) range, are kept as
+ * they are, and {@link entryToGroup} refuses them for the member attribute.
+ */
+export function joinRanges(
+  attributes: Map<string, (string | Uint8Array)[]>,
+): Map<string, (string | Uint8Array)[]> {
+  let ranged: Map<string, { start: number; end: number; key: string }[]> | undefined;
+  for (const key of attributes.keys()) {
+    const m = RANGED.exec(key);
+    if (m === null) continue;
+    ranged ??= new Map();
+    const base = m[1] ?? key;
+    const list = ranged.get(base) ?? [];
+    list.push({ start: Number(m[2]), end: m[3] === "*" ? Infinity : Number(m[3]), key });
+    ranged.set(base, list);
+  }
+  if (ranged === undefined) return attributes;
+  for (const [base, parts] of ranged) {
+    parts.sort((a, b) => a.start - b.start);
+    let next = 0;
+    let complete = true;
+    for (const part of parts) {
+      if (part.start !== next) complete = false;
+      next = part.end + 1;
+    }
+    if (!complete || next !== Infinity) continue;
+    const joined = [...attributes.get(base) ?? []];
+    for (const part of parts) {
+      joined.push(...attributes.get(part.key) ?? []);
+      attributes.delete(part.key);
+    }
+    attributes.set(base, joined);
+  }
+  return attributes;
 }
 
 /**

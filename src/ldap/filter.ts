@@ -8,6 +8,7 @@
  */
 
 import { ConfigError } from "../errors.ts";
+import { objectCategoryMatches } from "./ad.ts";
 import { isDnLike, normalizeDn, parseDn } from "./dn.ts";
 import type { LdapEntry } from "./entry.ts";
 
@@ -370,6 +371,29 @@ function valueEquals(value: Value, assertion: AssertionValue): boolean {
   return dn !== undefined && safeNormalizeDn(value) === dn;
 }
 
+/**
+ * RFC 4517 uniqueMemberMatch on a NameAndOptionalUID value (`<DN>#'0101'B`): the DNs are
+ * compared as DNs, and the UIDs only when the assertion has one.
+ */
+function uniqueMemberEquals(value: string, assertion: AssertionValue): boolean {
+  const v = splitOptionalUid(value);
+  const a = splitOptionalUid(assertion.text);
+  const dn = safeNormalizeDn(a.dn);
+  if (dn === undefined || safeNormalizeDn(v.dn) !== dn) return fold(value) === fold(assertion.text);
+  return a.uid === undefined || a.uid === v.uid;
+}
+
+/**
+ * Splits an RFC 4517 NameAndOptionalUID value (the syntax of `uniqueMember`) into its DN and
+ * its optional UID bit string: `uid=ann,dc=example,dc=com#'0101'B` gives the DN and `0101`. A
+ * value without the `#'…'B` suffix is the DN alone.
+ */
+export function splitOptionalUid(value: string): { dn: string; uid: string | undefined } {
+  const m = /#'([01]*)'B$/.exec(value);
+  if (m === null) return { dn: value, uid: undefined };
+  return { dn: value.slice(0, m.index), uid: m[1] };
+}
+
 const INTEGER = /^-?[0-9]+$/;
 const GENERALIZED_TIME =
   /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})?(\d{2})?(?:[.,](\d+))?(Z|[+-]\d{2}(?:\d{2})?)?$/;
@@ -515,7 +539,9 @@ function dnValues(entry: LdapEntry, attribute: string | undefined): Value[] {
 
 /**
  * Evaluates a filter against an entry the way a directory server would: and/or/not, equality
- * and approximate match (case-insensitive, spaces folded; DN values compared as DNs), presence,
+ * and approximate match (case-insensitive, spaces folded; DN values compared as DNs;
+ * `uniqueMember` by RFC 4517 uniqueMemberMatch; AD's `objectCategory` short names such as
+ * `person` matched against the category DN as AD does), presence,
  * substrings, `>=`/`<=` (integers, GeneralizedTime, else text), and extensible matches with the
  * rules {@link unsupportedMatchingRules} does not list. A missing attribute never matches.
  * `(objectClass=*)` matches every entry, and objectClass values include the superclasses of
@@ -535,8 +561,17 @@ export function matchesFilter(filter: LdapFilter, entry: LdapEntry): boolean {
       return filter.attribute.toLowerCase() === "objectclass" ||
         valuesOf(entry, filter.attribute).length > 0;
     case "equality":
-    case "approx":
-      return valuesOf(entry, filter.attribute).some((v) => valueEquals(v, filter.value));
+    case "approx": {
+      const name = filter.attribute.toLowerCase();
+      const value = filter.value;
+      if (name === "objectcategory" && assertionDn(value) === undefined) {
+        return valuesOf(entry, name).some((v) => objectCategoryMatches(asText(v), value.text));
+      }
+      if (name === "uniquemember") {
+        return valuesOf(entry, name).some((v) => uniqueMemberEquals(asText(v), value));
+      }
+      return valuesOf(entry, name).some((v) => valueEquals(v, value));
+    }
     case "greaterOrEqual":
       return valuesOf(entry, filter.attribute).some((v) => compareOrdered(v, filter.value) >= 0);
     case "lessOrEqual":

@@ -13,7 +13,7 @@
 
 import { DirectoryDataError, SourceIncompleteError } from "../errors.ts";
 import { DnSyntaxError, parseDn } from "./dn.ts";
-import type { LdapEntry } from "./entry.ts";
+import { joinRanges, type LdapEntry } from "./entry.ts";
 
 /** An entry read from LDIF, with the line its record starts on. */
 export interface LdifEntry extends LdapEntry {
@@ -27,9 +27,11 @@ export interface ReadLdifOptions {
   source?: string;
 }
 
-const ATTRIBUTE_NAME = /^(?:[A-Za-z][A-Za-z0-9-]*|[0-9]+(?:\.[0-9]+)*)(?:;[A-Za-z0-9-]+)*$/;
-/** Attributes whose base64 values are always kept as bytes. */
-const BINARY_ATTRIBUTES = new Set(["objectguid"]);
+/** An attribute description: a name or OID, then options, including AD's `range=0-1499`. */
+const ATTRIBUTE_NAME =
+  /^(?:[A-Za-z][A-Za-z0-9-]*|[0-9]+(?:\.[0-9]+)*)(?:;(?:[A-Za-z0-9-]+|range=[0-9]+-(?:[0-9]+|\*)))*$/i;
+/** Attributes whose base64 values are always kept as bytes: AD's binary identifiers. */
+const BINARY_ATTRIBUTES = new Set(["objectguid", "objectsid"]);
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
 interface Pending {
@@ -206,7 +208,7 @@ class LdifParser {
       this.out.push({
         dn: this.record.dn,
         line: this.record.line,
-        attributes: this.record.attributes,
+        attributes: joinRanges(this.record.attributes),
       });
     }
     this.record = null;
@@ -226,7 +228,10 @@ function detach(text: string): string {
 /**
  * Reads LDIF content records from a byte stream, yielding one {@link LdifEntry} per record in
  * file order. Attribute names are lowercased. `attr:: base64` values are decoded as UTF-8 text,
- * except objectGUID (and any value that is not valid UTF-8), which stay bytes.
+ * except objectGUID and objectSid (and any value that is not valid UTF-8), which stay bytes.
+ * AD's ranged values (`member;range=0-1499`, …, `member;range=1500-*`) are joined under the
+ * plain name when the ranges run from 0 to `*` (see `joinRanges`); the text itself must be
+ * UTF-8 (the file provider decodes other encodings first, see `src/text/decode.ts`).
  * @throws {DirectoryDataError} naming the line for malformed or unsupported LDIF.
  * @throws {SourceIncompleteError} when an `ldapsearch` trailer reports a non-zero result.
  */

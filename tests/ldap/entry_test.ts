@@ -83,7 +83,11 @@ Deno.test("searchBase() keeps OUs in rootPath and prefixes the path", () => {
 
 Deno.test("userSearchFilter() and groupSearchFilter() AND the sub-filter verbatim", () => {
   const s = ldapMappingSettings({ ...defaultConfig().sync, userFilter: "(mail=*)" }, { ad: true });
-  assert.equal(userSearchFilter(s), "(&(objectClass=person)(mail=*))");
+  // AD mode leaves out contacts and computers under the broad person class.
+  assert.equal(
+    userSearchFilter(s),
+    "(&(objectClass=person)(!(objectClass=computer))(!(objectClass=contact))(mail=*))",
+  );
   assert.equal(groupSearchFilter(s), "(&(objectClass=group))");
 });
 
@@ -99,9 +103,18 @@ Deno.test("userAttributes() and groupAttributes() list only what mapping needs",
     "objectGUID",
     "userAccountControl",
     "isDeleted",
+    "primaryGroupID",
+    "objectSid",
     "whenChanged",
   ]);
-  assert.deepEqual(groupAttributes(ad), ["objectClass", "name", "cn", "member", "objectGUID"]);
+  assert.deepEqual(groupAttributes(ad), [
+    "objectClass",
+    "name",
+    "cn",
+    "member",
+    "objectGUID",
+    "objectSid",
+  ]);
   const ldap = ldapMappingSettings(defaultConfig().sync, { ad: false });
   assert.deepEqual(userAttributes(ldap), ["objectClass", "mail", "uid", "modifyTimestamp"]);
   assert.deepEqual(groupAttributes(ldap), ["objectClass", "cn", "member"]);

@@ -11,9 +11,9 @@ import type { FileSettings } from "./mod.ts";
 import { ConfigError, DirectoryDataError, errorMessage } from "../../errors.ts";
 import { DnSyntaxError, isDnWithin, normalizeDn, normalizeRdns, parseDn } from "../../ldap/dn.ts";
 import {
+  deletedUserSearchFilter,
   entryToGroup,
   entryToUser,
-  escapeFilterValue,
   groupSearchFilter,
   type LdapEntry,
   ldapMappingSettings,
@@ -116,12 +116,11 @@ export function ldifRules(config: FileSettings): LdifRules {
   if (root !== undefined) checkedBase(root, "directory.file.rootPath");
   const userBase = checkedBase(searchBase(root, userPath), pathSettings);
   const groupBase = checkedBase(searchBase(root, groupPath), pathSettings);
-  const cls = escapeFilterValue(settings.userObjectClass);
   return {
     settings,
     userFilter: parseLdapFilter(userSearchFilter(settings)),
     groupFilter: parseLdapFilter(groupSearchFilter(settings)),
-    deletedFilter: parseLdapFilter(`(&(objectClass=${cls})(isDeleted=TRUE))`),
+    deletedFilter: parseLdapFilter(deletedUserSearchFilter(settings)),
     userBase,
     groupBase,
     deletedBase: root === undefined ? undefined : deletedObjectsBase(root),

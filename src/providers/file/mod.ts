@@ -32,6 +32,7 @@ import type {
   ProviderContext,
   ReadOptions,
 } from "../provider.ts";
+import { resolveEncoding, utf8Stream } from "../../text/decode.ts";
 import { csvItems } from "./csv.ts";
 import { jsonItems } from "./json.ts";
 import { ldifItems, ldifRules } from "./ldif.ts";
@@ -133,10 +134,16 @@ async function* readFile(
   const format = fileFormat(path, config.file.format);
   // Validate settings before touching the file.
   const ldif = format === "ldif" ? ldifRules(config) : undefined;
+  const encoding = config.file.encoding;
+  resolveEncoding(encoding);
   if (options.mode === "incremental") {
     context.log("debug", "The file provider always reads the whole file");
   }
-  const stream = await openFile(path);
+  const stream = utf8Stream(await openFile(path), {
+    encoding,
+    source: path,
+    refuseReplacement: format !== "ldif",
+  });
   const items = ldif !== undefined
     ? ldifItems(stream, path, ldif)
     : format === "csv"

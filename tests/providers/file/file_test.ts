@@ -172,14 +172,7 @@ Deno.test("LDIF AD export: GUIDs, disabled bit, deleted objects and the CN=Users
       deleted: false,
       refs: ["cn=no mail,cn=users,ou=corp,dc=example,dc=com"],
     },
-    {
-      referenceId: "CN=PC-01,CN=Users,OU=Corp,DC=example,DC=com",
-      externalId: "CN=PC-01,CN=Users,OU=Corp,DC=example,DC=com",
-      email: null,
-      disabled: false,
-      deleted: false,
-      refs: ["cn=pc-01,cn=users,ou=corp,dc=example,dc=com"],
-    },
+    // CN=PC-01 is a computer: not an account a person uses, so not a user in AD mode.
     {
       referenceId:
         "CN=Gone\\0ADEL:0b0a0908-0d0c-0f0e-1011-121314151617,CN=Deleted Objects,DC=example,DC=com",
@@ -253,7 +246,7 @@ Deno.test("LDIF paths are relative to rootPath, subtree scope", async () => {
 
 Deno.test("LDIF without rootPath: AD default paths are not applied, explicit paths are full DNs", async () => {
   const all = await read({ path: `${DATA}ad-export.ldif`, ad: true });
-  assert.equal(all.users.length, 6);
+  assert.equal(all.users.length, 5); // the computer CN=PC-01 is not a user
   assert.equal(all.groups.length, 3);
   assert.deepEqual(all.notices, [
     "info: directory.file.rootPath is not set, so the AD default path CN=Users is not applied: users and groups are read from the whole file",
@@ -338,7 +331,7 @@ Deno.test("LDIF errors carry the file and line", async () => {
 Deno.test("file provider reads only the sides asked for", async () => {
   const usersOnly = await read(AD_FILE, {}, { groups: false });
   assert.equal(usersOnly.groups.length, 0);
-  assert.equal(usersOnly.users.length, 5);
+  assert.equal(usersOnly.users.length, 4);
   const groupsOnly = await read({ path: `${DATA}directory.csv` }, {}, { users: false });
   assert.equal(groupsOnly.users.length, 0);
   assert.equal(groupsOnly.groups.length, 3);

@@ -2,7 +2,8 @@
  * The `ldap` provider in Active Directory mode against a real Samba AD DC (scripts/samba.sh),
  * provisioned and loaded once for this file: objectGUID externalIds, userAccountControl,
  * tombstones in CN=Deleted Objects, ranged retrieval of a 3,000-member group, nested groups
- * with a cycle, users without mail, paging, LDAPS and StartTLS, UPN and DN binds.
+ * with a cycle, users without mail, paging, LDAPS and StartTLS, UPN and DN binds, primary
+ * groups (primaryGroupID, Domain Users), contacts and computers left out, objectCategory.
  *
  * Samba's LDAP ports are fixed (389/636), so the DC needs root and free ports. When it cannot
  * run, every test here is registered with `ignore: true` and one line says why: ignored, never
@@ -273,6 +274,11 @@ function windowsGuid(bytes: Uint8Array): string {
     `${hex(view.getUint16(6, true), 4)}-${tail.slice(0, 4)}-${tail.slice(4)}`;
 }
 
+/** A group's member references from its `member` attribute (not its primary-group ones). */
+function memberDns(group: DirectoryGroup): string[] {
+  return group.memberRefs.filter((ref) => !ref.startsWith("primarygroup:"));
+}
+
 function byRef<T extends { referenceId: string }>(items: T[], ref: string): T {
   const found = items.find((i) => i.referenceId.toLowerCase() === ref.toLowerCase());
   assert.ok(found !== undefined, `no ${ref}`);
@@ -295,7 +301,10 @@ test("samba ad read() over LDAPS as the admin UPN maps users with objectGUID ext
     assert.match(expected, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
     assert.equal(user.externalId, expected);
     assert.equal(user.externalId, (await guidByLdbsearch(ref)).toLowerCase());
-    assert.deepEqual(user.refs, [ref.toLowerCase()]);
+    // The DN, and the reference of the primary group (Domain Users, RID 513) by SID.
+    assert.equal(user.refs?.length, 2);
+    assert.equal(user.refs?.[0], ref.toLowerCase());
+    assert.match(user.refs?.[1] ?? "", /^primarygroup:S-1-5-21-\d+-\d+-\d+-513$/);
   }
   const engineering = byRef(r.groups, TEAM("Engineering"));
   assert.equal(
@@ -382,12 +391,12 @@ test("samba ad read() builds sAMAccountName + emailSuffix for users without mail
 test("samba ad read() completes a 3,000-member group with ranged retrieval and all members resolve", async () => {
   const r = await read({ ldap: { pageSize: 500 } });
   const big = byRef(r.groups, TEAM("Big"));
-  assert.equal(big.memberRefs.length, BULK);
+  assert.equal(memberDns(big).length, BULK);
   const expected = Array.from(
     { length: BULK },
     (_, i) => dn(`CN=${bulkName(i + 1)},OU=Bulk,OU=Staff`).toLowerCase(),
   );
-  assert.deepEqual([...big.memberRefs].sort(), expected.sort());
+  assert.deepEqual([...memberDns(big)].sort(), expected.sort());
   const data = buildSyncData(
     { users: r.users, groups: r.groups, skipped: r.skipped },
     { syncUsers: true, syncGroups: true, removeDisabled: false },
@@ -399,7 +408,7 @@ test("samba ad read() completes a 3,000-member group with ranged retrieval and a
   assert.deepEqual(data.unresolved, []);
   // Users came in pages of at most 500 (3,004 users: at least 7 pages).
   assert.ok(r.userPages >= 7, `${r.userPages} user pages`);
-  assert.equal(byRef(r.groups, TEAM("Empty")).memberRefs.length, 0);
+  assert.equal(memberDns(byRef(r.groups, TEAM("Empty"))).length, 0);
 });
 
 test("samba ad read() pages through every user with small pages, without duplicates", async () => {
@@ -439,7 +448,7 @@ test("samba ad read() feeds nested groups with a cycle (AD allows one) to the en
   try {
     const r = await read({ sync: { userFilter: "(!(sAMAccountName=bulk*))" } });
     assert.deepEqual(
-      [...byRef(r.groups, TEAM("Platform")).memberRefs].sort(),
+      [...memberDns(byRef(r.groups, TEAM("Platform")))].sort(),
       [CAROL().toLowerCase(), TEAM("Engineering").toLowerCase()].sort(),
     );
     const data = buildSyncData(
@@ -464,6 +473,135 @@ test("samba ad read() feeds nested groups with a cycle (AD allows one) to the en
         }),
       )
     );
+  }
+});
+
+// --- AD object model: primary groups, contacts and computers, objectCategory ------------------
+
+const STAFF_ONLY = "(!(sAMAccountName=bulk*))";
+
+test("samba ad read() fills Domain Users with the users whose primary group it is (primaryGroupID 513)", async () => {
+  const r = await read({
+    sync: { userFilter: STAFF_ONLY, groupPath: "CN=Users", groupFilter: "(cn=Domain Users)" },
+  });
+  assert.deepEqual(r.groups.map((g) => g.name), ["Domain Users"]);
+  const data = buildSyncData(
+    { users: r.users, groups: r.groups, skipped: r.skipped },
+    { syncUsers: true, syncGroups: true, removeDisabled: false },
+  );
+  const id = (ref: string) => byRef(r.users, ref).externalId;
+  // Carol has no email, so she is skipped; Domain Users lists nobody in `member`.
+  assert.deepEqual(
+    [...data.groups[0]?.memberExternalIds ?? []].sort(),
+    [id(ALICE()), id(BOB()), id(DAVE())].sort(),
+  );
+  assert.deepEqual(data.unresolved, []);
+});
+
+/** A group's primaryGroupToken (its RID), as AD computes it. */
+async function primaryGroupToken(group: string): Promise<string> {
+  const result = await admin((client) =>
+    client.search(group, { scope: "base", attributes: ["primaryGroupToken"] })
+  );
+  const token = result.searchEntries[0]?.["primaryGroupToken"];
+  assert.ok(typeof token === "string", `no primaryGroupToken on ${group}`);
+  return token;
+}
+
+async function setPrimaryGroup(user: string, rid: string): Promise<void> {
+  await admin((client) =>
+    client.modify(
+      user,
+      new Change({
+        operation: "replace",
+        modification: new Attribute({ type: "primaryGroupID", values: [rid] }),
+      }),
+    )
+  );
+}
+
+async function membership(group: string, user: string, operation: "add" | "delete") {
+  await admin((client) =>
+    client.modify(
+      group,
+      new Change({ operation, modification: new Attribute({ type: "member", values: [user] }) }),
+    )
+  );
+}
+
+test("samba ad read() counts a user whose primaryGroupID names a group as its member", async () => {
+  const rid = await primaryGroupToken(TEAM("Platform"));
+  // AD only lets a group become a user's primary group once the user is a member of it; it
+  // then drops the user from the group's `member` attribute.
+  await membership(TEAM("Platform"), ALICE(), "add");
+  await setPrimaryGroup(ALICE(), rid);
+  try {
+    const listed = await admin((client) =>
+      client.search(TEAM("Platform"), { scope: "base", attributes: ["member"] })
+    );
+    const memberValues = [listed.searchEntries[0]?.["member"] ?? []].flat().map(String);
+    assert.ok(
+      !memberValues.some((m) => m.toLowerCase() === ALICE().toLowerCase()),
+      "AD keeps a primary group out of `member`",
+    );
+    const r = await read({ sync: { userFilter: STAFF_ONLY } });
+    const data = buildSyncData(
+      { users: r.users, groups: r.groups, skipped: r.skipped },
+      { syncUsers: true, syncGroups: true, removeDisabled: false },
+    );
+    const id = (ref: string) => byRef(r.users, ref).externalId;
+    const members = Object.fromEntries(
+      data.groups.map((g) => [g.name, [...g.memberExternalIds].sort()]),
+    );
+    // Platform: Carol (member, no email: skipped) and Alice (primary group).
+    assert.deepEqual(members["Platform"], [id(ALICE())]);
+    assert.deepEqual(members["Engineering"], [id(ALICE()), id(BOB())].sort());
+    // Only Big's bulk members, left out by the filter, are unresolved: no primary-group reference.
+    assert.deepEqual(
+      data.unresolved.filter((u) => u.groupReferenceId !== TEAM("Big")),
+      [],
+    );
+  } finally {
+    // AD made Alice a `member` of her old primary group, Domain Users, so she may return to it;
+    // Platform then lists her in `member`, which is removed.
+    await setPrimaryGroup(ALICE(), "513");
+    await membership(TEAM("Platform"), ALICE(), "delete");
+  }
+});
+
+test("samba ad read() leaves out contacts and computers under the person default", async () => {
+  const contact = dn("CN=Partner Yves,OU=Staff");
+  const computer = dn("CN=WS0042,OU=Staff");
+  await admin(async (client) => {
+    await client.add(contact, {
+      objectClass: ["top", "person", "organizationalPerson", "contact"],
+      mail: "yves@partner.example",
+    });
+    await client.add(computer, {
+      objectClass: ["top", "person", "organizationalPerson", "user", "computer"],
+      sAMAccountName: "WS0042$",
+      userAccountControl: "4096",
+    });
+  });
+  try {
+    const staff = [ALICE(), BOB(), CAROL(), DAVE()].sort();
+    const r = await read({ sync: { userFilter: STAFF_ONLY } }, { groups: false });
+    assert.deepEqual(r.users.map((u) => u.referenceId).sort(), staff);
+    // The filter every AD admin uses, evaluated by the server.
+    const byCategory = await read({
+      sync: { userFilter: `(&(objectCategory=person)(objectClass=user)${STAFF_ONLY})` },
+    }, { groups: false });
+    assert.deepEqual(byCategory.users.map((u) => u.referenceId).sort(), staff);
+    // Named on purpose, contacts are read.
+    const contacts = await read({ sync: { userObjectClass: "contact" } }, { groups: false });
+    assert.deepEqual(contacts.users.map((u) => [u.referenceId, u.email]), [
+      [contact, "yves@partner.example"],
+    ]);
+  } finally {
+    await admin(async (client) => {
+      await client.del(contact);
+      await client.del(computer);
+    });
   }
 });
 

@@ -1,0 +1,152 @@
+import assert from "node:assert/strict";
+import { ConfigError, DirectoryDataError } from "../../src/errors.ts";
+import { firstInvalidUtf8, resolveEncoding, utf8Stream } from "../../src/text/decode.ts";
+
+const utf8 = new TextEncoder();
+
+/** Runs bytes, split into the given chunks, through utf8Stream and returns the text. */
+async function decode(chunks: Uint8Array[], encoding = "auto"): Promise<string> {
+  const source = ReadableStream.from(chunks);
+  const out: Uint8Array[] = [];
+  for await (const chunk of utf8Stream(source, { encoding, source: "dir.csv" })) out.push(chunk);
+  const whole = new Uint8Array(out.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of out) {
+    whole.set(c, at);
+    at += c.length;
+  }
+  return new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(whole);
+}
+
+async function decodeError(chunks: Uint8Array[], encoding = "auto"): Promise<DirectoryDataError> {
+  const error = await decode(chunks, encoding).then(
+    () => assert.fail("expected the file to be refused"),
+    (e: unknown) => e,
+  );
+  assert.ok(error instanceof DirectoryDataError, String(error));
+  assert.equal(error.exitCode, 7);
+  return error;
+}
+
+const bytes = (...values: number[]) => new Uint8Array(values);
+
+/** "Einkäufer" in Windows-1252: ä is 0xE4. */
+const CP1252_LINE = bytes(0x45, 0x69, 0x6e, 0x6b, 0xe4, 0x75, 0x66, 0x65, 0x72);
+
+Deno.test("utf8Stream() passes UTF-8 through unchanged and drops a UTF-8 BOM", async () => {
+  assert.equal(await decode([utf8.encode("a,b\nMünchen\n")]), "a,b\nMünchen\n");
+  assert.equal(await decode([bytes(0xef, 0xbb, 0xbf), utf8.encode("x\n")]), "x\n");
+  assert.equal(await decode([bytes(0xef), bytes(0xbb, 0xbf, 0x79)]), "y");
+});
+
+Deno.test("utf8Stream() keeps a multi-byte character split across chunks", async () => {
+  const text = utf8.encode("ä€😀");
+  const chunks = [...text].map((b) => bytes(b));
+  assert.equal(await decode(chunks), "ä€😀");
+});
+
+Deno.test("utf8Stream() decodes UTF-16LE and UTF-16BE files with a BOM", async () => {
+  const le = bytes(0xff, 0xfe, 0x4d, 0x00, 0xfc, 0x00, 0x0a, 0x00);
+  const be = bytes(0xfe, 0xff, 0x00, 0x4d, 0x00, 0xfc, 0x00, 0x0a);
+  assert.equal(await decode([le]), "Mü\n");
+  assert.equal(await decode([be.subarray(0, 3), be.subarray(3)]), "Mü\n");
+});
+
+Deno.test("utf8Stream() refuses Windows-1252 bytes in auto mode, naming the line and the fix", async () => {
+  const error = await decodeError([utf8.encode("type,id\nuser,u1\n"), CP1252_LINE]);
+  assert.equal(
+    error.message,
+    "Cannot read dir.csv at line 3: byte 0xE4 is not valid UTF-8, so the file is not UTF-8",
+  );
+  assert.equal(
+    error.hint,
+    "Save the file as UTF-8, or name its encoding: roster config set directory.file.encoding " +
+      "windows-1252",
+  );
+  assert.deepEqual(error.details, {
+    path: "dir.csv",
+    line: 3,
+    setting: "directory.file.encoding",
+  });
+});
+
+Deno.test("utf8Stream() counts lines across chunks and reports a truncated sequence at the end", async () => {
+  const error = await decodeError([utf8.encode("a\nb\n"), utf8.encode("c\n"), bytes(0x64, 0xc3)]);
+  assert.match(error.message, /^Cannot read dir\.csv at line 4: byte 0xC3 is not valid UTF-8/);
+});
+
+Deno.test("utf8Stream() refuses NUL bytes: UTF-16 without a BOM", async () => {
+  const error = await decodeError([bytes(0x61, 0x00, 0x0a, 0x00)]);
+  assert.equal(
+    error.message,
+    "Cannot read dir.csv at line 1: the file contains a NUL byte (it looks like UTF-16 without " +
+      "a byte order mark, or a binary file)",
+  );
+  assert.match(error.hint ?? "", /directory\.file\.encoding utf-16le/);
+});
+
+Deno.test("utf8Stream() decodes a named encoding: windows-1252 and its alias latin1", async () => {
+  assert.equal(await decode([CP1252_LINE], "windows-1252"), "Einkäufer");
+  assert.equal(await decode([CP1252_LINE], "latin1"), "Einkäufer");
+  assert.equal(await decode([bytes(0xa4)], "iso-8859-15"), "€");
+});
+
+Deno.test("utf8Stream() refuses bytes a named encoding does not map, with the line", async () => {
+  // 0xA5 has no character in ISO-8859-3.
+  const error = await decodeError([utf8.encode("x\n"), bytes(0x41, 0xa5)], "iso-8859-3");
+  assert.equal(
+    error.message,
+    "Cannot read dir.csv at line 2: a byte sequence is not valid iso-8859-3",
+  );
+});
+
+Deno.test("utf8Stream() refuses a UTF-8 BOM on a file named as windows-1252", async () => {
+  const error = await decodeError([bytes(0xef, 0xbb, 0xbf, 0x41)], "windows-1252");
+  assert.equal(
+    error.message,
+    "Cannot read dir.csv at line 1: the file starts with a UTF-8 byte order mark but " +
+      "directory.file.encoding is windows-1252",
+  );
+  assert.equal(error.hint, "The file is UTF-8: roster config set directory.file.encoding auto");
+});
+
+Deno.test("resolveEncoding() accepts auto and WHATWG labels and refuses unknown ones", () => {
+  assert.deepEqual(resolveEncoding("AUTO"), { kind: "auto" });
+  assert.deepEqual(resolveEncoding("Latin1"), { kind: "named", encoding: "windows-1252" });
+  assert.deepEqual(resolveEncoding("utf-16"), { kind: "named", encoding: "utf-16le" });
+  assert.throws(() => resolveEncoding("klingon"), (error: unknown) => {
+    assert.ok(error instanceof ConfigError);
+    assert.equal(error.message, 'Unknown character encoding in directory.file.encoding: "klingon"');
+    return true;
+  });
+});
+
+Deno.test("firstInvalidUtf8() finds overlong forms, surrogates, code points above U+10FFFF", () => {
+  assert.equal(firstInvalidUtf8(utf8.encode("aä€😀")), -1);
+  assert.equal(firstInvalidUtf8(bytes(0x41, 0xc0, 0x80)), 1); // overlong NUL
+  assert.equal(firstInvalidUtf8(bytes(0xe0, 0x80, 0x80)), 0); // overlong
+  assert.equal(firstInvalidUtf8(bytes(0xed, 0xa0, 0x80)), 0); // surrogate U+D800
+  assert.equal(firstInvalidUtf8(bytes(0xf4, 0x90, 0x80, 0x80)), 0); // above U+10FFFF
+  assert.equal(firstInvalidUtf8(bytes(0x41, 0x80)), 1); // lone continuation byte
+  assert.equal(firstInvalidUtf8(bytes(0x41, 0xe2, 0x82)), 1); // truncated at the end
+  assert.equal(firstInvalidUtf8(bytes(0x41, 0xe2, 0x82), false), -1); // more may follow
+});
+
+Deno.test("utf8Stream() refuses a U+FFFD written in the file when asked (CSV and JSON)", async () => {
+  const damaged = utf8.encode("group,g1,,Eink\uFFFDufer\n");
+  assert.equal(await decode([damaged]), "group,g1,,Eink\uFFFDufer\n");
+  const stream = utf8Stream(ReadableStream.from([utf8.encode("x\n"), damaged]), {
+    source: "dir.csv",
+    refuseReplacement: true,
+  });
+  const error = await Array.fromAsync(stream).then(
+    () => assert.fail("expected the file to be refused"),
+    (e: unknown) => e,
+  );
+  assert.ok(error instanceof DirectoryDataError);
+  assert.equal(
+    error.message,
+    "Cannot read dir.csv at line 2: the file contains U+FFFD, the replacement character, so " +
+      "characters were already lost when it was written",
+  );
+});

@@ -8,7 +8,11 @@
  * - `sync`: `scripts/bench_sync.ts` (plan and sync of 10,000 users and 500 groups against the
  *   fake Bitwarden server with its cloud rate limits on).
  *
- * With no case named, all three run. Each prints a JSON summary line; figures are reported, not
+ * - `entra`, `google`, `okta`, `onelogin`: `scripts/bench_<type>.ts` (`roster test` against the
+ *   source's fake with 50 ms latency and its documented limits, 10,000 users and 1,000 groups,
+ *   beside the lower bound the limits allow).
+ *
+ * With no case named, all run. Each prints a JSON summary line; figures are reported, not
  * asserted.
  * @module
  */
@@ -104,3 +108,6 @@ if (all || cases.includes("file")) {
 }
 if (all || cases.includes("ldap")) await script("bench_ldap.ts");
 if (all || cases.includes("sync")) await script("bench_sync.ts");
+for (const cloud of ["entra", "google", "okta", "onelogin"]) {
+  if (all || cases.includes(cloud)) await script(`bench_${cloud}.ts`);
+}

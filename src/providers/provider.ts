@@ -23,6 +23,7 @@
  * @module
  */
 
+import type { ProgressReporter } from "../output/progress.ts";
 import type { DirectoryGroup, DirectoryUser, SkippedEntry } from "../engine/types.ts";
 
 /** What the caller asks of one read. */
@@ -124,6 +125,12 @@ export interface ProviderContext<S> {
   secret(key: string): Promise<string | undefined>;
   /** Logs a line to stderr at the given level. */
   log(level: "debug" | "info" | "warn", message: string): void;
+  /**
+   * Reports the read's progress (objects read, requests or searches sent, throttle waits) to
+   * the progress line on stderr; call it as often as convenient (it rate-limits itself) and
+   * once more with `done: true`. Absent when no progress is shown.
+   */
+  progress?: ProgressReporter;
 }
 
 /** Builds a provider from its settings slice. */

@@ -11,6 +11,7 @@
  * @module
  */
 
+import type { ProgressReporter } from "../output/progress.ts";
 import type { Config } from "../config/schema.ts";
 import { validateConfig } from "../config/store.ts";
 import { applyDelta } from "../engine/delta.ts";
@@ -45,6 +46,8 @@ export interface ReadSourceOptions {
   dataDir?: string;
   /** The source to read. @default the descriptor of `config.directory.type` */
   source?: SourceDescriptor;
+  /** Progress of the directory read on stderr (see `ProviderContext.progress`). */
+  progress?: ProgressReporter;
 }
 
 /**
@@ -60,6 +63,7 @@ export async function readSource(options: ReadSourceOptions): Promise<ReadResult
   const provider = source.create(config, {
     secret: (key) => store.getSecret(key),
     log,
+    ...(options.progress === undefined ? {} : { progress: options.progress }),
   });
   const incremental = options.incremental && !config.sync.overwriteExisting;
   const since = incremental ? await store.getSyncTimes() : undefined;

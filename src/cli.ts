@@ -29,7 +29,10 @@ export const EXIT_CODE_HELP: readonly (readonly [number, string])[] = [
   [ExitCode.Internal, "unexpected error (a bug: please report it)"],
   [ExitCode.Usage, "bad usage or configuration"],
   [ExitCode.ChangesPending, "changes are pending (plan --detailed-exitcode)"],
-  [ExitCode.RemovalGuard, "the removal guard refused a sync that removes too many members"],
+  [
+    ExitCode.RemovalGuard,
+    "the deletion guard refused: too many removals, membership removals, vanished groups or a shrunken directory",
+  ],
   [ExitCode.SourceIncomplete, "the directory read was incomplete: nothing was sent"],
   [ExitCode.DirectoryUnavailable, "the directory could not be read (connection, credentials, TLS)"],
   [ExitCode.DirectoryData, "the directory returned data roster cannot sync (duplicate emails, …)"],
@@ -37,7 +40,8 @@ export const EXIT_CODE_HELP: readonly (readonly [number, string])[] = [
   [ExitCode.BitwardenRejected, "Bitwarden rejected the import"],
   [ExitCode.SeatLimit, "the organization has no seats left for new members"],
   [ExitCode.BitwardenUnavailable, "Bitwarden could not be reached, or kept failing"],
-  [ExitCode.Locked, "another roster run holds the lock on the data directory"],
+  [ExitCode.Locked, "another roster run holds the lock on the data directory (or its state)"],
+  [ExitCode.StateDamaged, "the state store (state.kv) is damaged: move it aside and log in again"],
 ];
 
 const ROOT_HELP = `

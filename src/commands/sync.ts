@@ -6,7 +6,7 @@
  */
 
 import { Command, InvalidArgumentError, Option } from "commander";
-import type { PlanSummary } from "../engine/mod.ts";
+import type { GuardVerdict, PlanSummary } from "../engine/mod.ts";
 import { errorMessage, ExitCode, RosterError, UsageError } from "../errors.ts";
 import { Logger } from "../output/log.ts";
 import { type Io, plural } from "../output/render.ts";
@@ -54,7 +54,16 @@ export interface SyncDocument {
   orgView: boolean | null;
   /** The plan's counts; null when nothing was planned. */
   plan: PlanSummary | null;
-  guard: { allowed: boolean; removals: number; limit: number } | null;
+  /**
+   * The deletion guard's verdict: member removals (`removals`, `limit`) and every check with
+   * its count, limit and allowance.
+   */
+  guard: {
+    allowed: boolean;
+    removals: number;
+    limit: number;
+    checks: { kind: string; count: number; limit: number; allowed: boolean }[];
+  } | null;
   drift: { missing: number; present: number; unlinked: number } | null;
   warnings: string[];
   error: { code: string; message: string; hint: string | null } | null;
@@ -81,6 +90,21 @@ export function summaryLine(result: SyncResult): string {
   } sent in ${plural(s.requests, "request")}, accepted by the server${effects}`;
 }
 
+function guardSummary(verdict: GuardVerdict): NonNullable<SyncDocument["guard"]> {
+  const members = verdict.checks.find((c) => c.kind === "memberRemovals");
+  return {
+    allowed: verdict.allowed,
+    removals: members?.count ?? 0,
+    limit: members?.limit ?? 0,
+    checks: verdict.checks.map((c) => ({
+      kind: c.kind,
+      count: c.count,
+      limit: c.allowance ?? c.limit,
+      allowed: c.allowed,
+    })),
+  };
+}
+
 function documentOf(
   result: SyncResult,
   extra: { organizationId: string | null; server: string | null },
@@ -97,11 +121,7 @@ function documentOf(
     sent: result.sent,
     orgView: result.orgView,
     plan: result.plan?.summary ?? null,
-    guard: result.guard === null ? null : {
-      allowed: result.guard.allowed,
-      removals: result.guard.removals,
-      limit: result.guard.limit,
-    },
+    guard: result.guard === null ? null : guardSummary(result.guard),
     drift: result.drift === null ? null : {
       missing: result.drift.missing.length,
       present: result.drift.present.length,
@@ -428,6 +448,9 @@ function readOptions(options: Record<string, unknown>, watchDefault: boolean): S
   return {
     force: options["force"] === true,
     allowRemovals: number("allowRemovals"),
+    allowMembershipRemovals: number("allowMembershipRemovals"),
+    allowGroupDeletions: number("allowGroupDeletions"),
+    allowShrink: number("allowShrink"),
     allowEmpty: options["allowEmpty"] === true,
     watch: watchDefault || options["watch"] === true,
     intervalMs: number("interval"),
@@ -441,7 +464,25 @@ function addSyncOptions(command: Command, withWatch: boolean): Command {
     .addOption(
       new Option(
         "--allow-removals <n>",
-        "let the deletion guard pass up to N removals for this run",
+        "let the deletion guard pass up to N member removals for this run",
+      ).argParser(parseCount(0)),
+    )
+    .addOption(
+      new Option(
+        "--allow-membership-removals <n>",
+        "let the deletion guard pass up to N members taken out of groups for this run",
+      ).argParser(parseCount(0)),
+    )
+    .addOption(
+      new Option(
+        "--allow-group-deletions <n>",
+        "let the deletion guard pass up to N groups gone from the directory for this run",
+      ).argParser(parseCount(0)),
+    )
+    .addOption(
+      new Option(
+        "--allow-shrink <n>",
+        "let the deletion guard pass a directory read up to N users (groups) smaller than the last complete one",
       ).argParser(parseCount(0)),
     )
     .option(
@@ -469,7 +510,13 @@ Safety:
   - one run at a time per data directory (a lock; a second run exits 12 naming the holder)
   - a partial directory read, or an empty one where the last had many users, sends nothing (exit 5)
   - unchanged directory and no drift in the organization's members: nothing is sent
-  - more removals than sync.maxRemovals (10) / sync.maxRemovalsPercent (10%): refused (exit 4)
+  - the deletion guard refuses (exit 4, nothing sent, everything listed) a sync that would:
+      remove more members than sync.maxRemovals (10) / sync.maxRemovalsPercent (10%),
+      take more members out of groups than sync.maxMembershipRemovals (25) / ...Percent (10%),
+      lose more groups than sync.maxGroupDeletions (5) / ...Percent (10%),
+      follow a read smaller than the last complete one by more than sync.maxShrink (10) / ...Percent (10%);
+    --allow-removals, --allow-membership-removals, --allow-group-deletions, --allow-shrink N let it
+    through once (roster plan shows the same verdict)
   - the hash and sync times are saved only when every request was accepted`;
 
 /** Builds the `sync` command. */

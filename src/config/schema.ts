@@ -203,12 +203,36 @@ export const syncSchema = z.strictObject({
   revisionDateAttribute: z.string().trim().min(1).optional(),
   creationDateAttribute: z.string().trim().min(1).optional(),
   /**
-   * Deletion guard: refuse a sync that removes more than this many members, unless the
-   * percentage below allows more. `0` disables the guard.
+   * Deletion guard: refuse a sync that removes more than this many members from the
+   * organization, unless the percentage below allows more. `0` turns this check off.
    */
   maxRemovals: z.number().int().min(0).default(10),
   /** Deletion guard: percentage of the organization's current members that may be removed. */
   maxRemovalsPercent: z.number().min(0).max(100).default(10),
+  /**
+   * Deletion guard: refuse a sync that takes more than this many members out of groups
+   * (counted against what the last successful sync sent), unless the percentage below allows
+   * more. `0` turns this check off.
+   */
+  maxMembershipRemovals: z.number().int().min(0).default(25),
+  /** Deletion guard: percentage of the group memberships the last sync sent that may go. */
+  maxMembershipRemovalsPercent: z.number().min(0).max(100).default(10),
+  /**
+   * Deletion guard: refuse a full sync in which more than this many groups the last sync sent
+   * are gone from the directory, unless the percentage below allows more. (The import leaves
+   * such groups in the organization, unsynced.) `0` turns this check off.
+   */
+  maxGroupDeletions: z.number().int().min(0).default(5),
+  /** Deletion guard: percentage of the groups the last sync sent that may be gone. */
+  maxGroupDeletionsPercent: z.number().min(0).max(100).default(10),
+  /**
+   * Deletion guard: refuse a full sync whose directory read has more than this many users
+   * (or groups) fewer than the last complete read, unless the percentage below allows more.
+   * `0` turns this check off.
+   */
+  maxShrink: z.number().int().min(0).default(10),
+  /** Deletion guard: percentage of the last complete read's users (groups) that may be missing. */
+  maxShrinkPercent: z.number().min(0).max(100).default(10),
 });
 
 /** The whole configuration file. */

@@ -218,7 +218,7 @@ async function setAction(
       await settingDocument(setting, { stored, config, store }),
       "Saved setting",
     );
-  });
+  }, { ifDamaged: "empty" });
 }
 
 async function getAction(context: CommandContext, key: string): Promise<void> {
@@ -227,7 +227,7 @@ async function getAction(context: CommandContext, key: string): Promise<void> {
     const stored = await readStoredConfig(context.paths.config);
     const config = parseConfig(stored, context.paths.config);
     printSetting(context, await settingDocument(setting, { stored, config, store }), "");
-  });
+  }, { ifDamaged: "empty" });
 }
 
 async function unsetAction(context: CommandContext, key: string): Promise<void> {
@@ -256,7 +256,7 @@ async function unsetAction(context: CommandContext, key: string): Promise<void> 
       await settingDocument(setting, { stored, config, store }),
       "Removed setting",
     );
-  });
+  }, { ifDamaged: "empty" });
 }
 
 /** Builds the whole configuration as nested JSON, secrets masked, unset values null. */
@@ -306,7 +306,7 @@ async function listAction(context: CommandContext, all: boolean): Promise<void> 
         ? []
         : ["", "Settings of other directory types are hidden: roster config list --all"]),
     ]);
-  });
+  }, { ifDamaged: "empty" });
 }
 
 async function validateAction(context: CommandContext): Promise<void> {
@@ -332,7 +332,7 @@ async function validateAction(context: CommandContext): Promise<void> {
     } else if (!context.out.quiet) {
       context.out.printLines([`The configuration is complete for directory type ${type}`]);
     }
-  });
+  }, { ifDamaged: "empty" });
 }
 
 function pathAction(context: CommandContext): void {

@@ -217,7 +217,7 @@ async function testAction(context: CommandContext, options: TestOptions): Promis
       });
       throw error;
     }
-  });
+  }, { ifDamaged: "empty" });
 }
 
 /** Builds the `test` command. */

@@ -161,6 +161,12 @@ export function testReportLines(
       { headers: ["GROUP", "MEMBER"] },
     ),
   );
+  if (report.refusals.length > 0) {
+    section(
+      `Refused by Bitwarden's import: ${report.refusals.length} (a sync would send nothing)`,
+      report.refusals.map((r) => `  - ${r.message}`),
+    );
+  }
   lines.push(
     "",
     `Test only: nothing was sent. A sync would send ${s.groups} groups and ${s.users} users.`,
@@ -193,13 +199,16 @@ async function testAction(context: CommandContext, options: TestOptions): Promis
       } else {
         context.out.printLines(testReportLines(document.value, context));
       }
+      // Objects the import would refuse: exit 7, as sync would (the report is still printed).
+      const refused = document.kind === "report" && document.value.refusals.length > 0;
+      if (refused) context.setExitCode(ExitCode.DirectoryData);
       await store.addRun({
         id: crypto.randomUUID(),
         command: "test",
         startedAt: startedAt.toISOString(),
         endedAt: context.now().toISOString(),
-        outcome: "ok",
-        exitCode: ExitCode.Ok,
+        outcome: refused ? "refused" : "ok",
+        exitCode: refused ? ExitCode.DirectoryData : ExitCode.Ok,
         read: readCounts,
         sent: { users: 0, groups: 0 },
       });
@@ -237,7 +246,7 @@ export function testCommand(deps: CliDeps): Command {
     .addOption(
       new Option(
         "--format <format>",
-        "JSON flavour: roster's report, or the seed tool's exact test JSON (implies JSON)",
+        "JSON flavour: roster's report, or bwdc's exact test JSON (implies JSON)",
       )
         .choices(["roster", "bwdc"])
         .default("roster"),
@@ -256,7 +265,7 @@ Examples:
   roster test
   roster test | less
   roster test --output json | jq .summary
-  roster test --format bwdc        # the seed tool's JSON, for existing scripts
+  roster test --format bwdc        # bwdc's JSON, for existing scripts
   roster test --last               # only changes since the last sync`,
     );
 }

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { dataRefusals, type Refusal } from "./import_rules.ts";
 import { compareKeys } from "./sort.ts";
 import type { SyncData, SyncUser } from "./types.ts";
 
@@ -43,6 +44,8 @@ export interface TestReportSummary {
   skipped: number;
   /** Member references that matched nothing. */
   unresolved: number;
+  /** Objects the import would refuse. */
+  refused: number;
 }
 
 /** roster's `test` report. Every list is sorted by a stable code-unit key. */
@@ -61,6 +64,11 @@ export interface TestReport {
   skipped: { referenceId: string; kind: "user" | "group"; reason: string }[];
   /** Sorted by group referenceId, then reference. */
   unresolved: { group: string; memberRef: string }[];
+  /**
+   * Users and groups Bitwarden's import would refuse (a name or externalId too long or blank),
+   * with the limit: a sync would send nothing. Sorted by code, then subject.
+   */
+  refusals: Refusal[];
   /** Counts. */
   summary: TestReportSummary;
 }
@@ -141,6 +149,7 @@ export function toTestReport(data: SyncData): TestReport {
     .map((u) => ({ group: u.groupReferenceId, memberRef: u.memberRef }))
     .sort((a, b) => compareKeys([a.group, a.memberRef], [b.group, b.memberRef]));
   const memberships = groups.reduce((sum, g) => sum + g.memberExternalIds.length, 0);
+  const refusals = dataRefusals(data);
   return {
     object: "test",
     groups,
@@ -151,6 +160,7 @@ export function toTestReport(data: SyncData): TestReport {
     },
     skipped,
     unresolved,
+    refusals,
     summary: {
       users: data.users.length,
       enabled: parts.enabled.length,
@@ -160,6 +170,7 @@ export function toTestReport(data: SyncData): TestReport {
       memberships,
       skipped: skipped.length,
       unresolved: unresolved.length,
+      refused: refusals.length,
     },
   };
 }

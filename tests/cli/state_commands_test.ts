@@ -96,6 +96,7 @@ Deno.test("status summarises configuration, login, last syncs and runs", async (
     },
     auth: { loggedIn: false, organizationId: null },
     lastSync: { users: "2026-01-02T03:04:05.678Z", groups: "2026-01-02T03:04:06.000Z" },
+    state: { path: join(dir.dataDir, "state.kv"), damaged: null },
     lock: null,
     recentRuns: [],
   });

@@ -42,6 +42,7 @@ export const EXIT_CODE_HELP: readonly (readonly [number, string])[] = [
   [ExitCode.BitwardenUnavailable, "Bitwarden could not be reached, or kept failing"],
   [ExitCode.Locked, "another roster run holds the lock on the data directory (or its state)"],
   [ExitCode.StateDamaged, "the state store (state.kv) is damaged: move it aside and log in again"],
+  [ExitCode.Interrupted, "stopped by SIGINT or SIGTERM (recorded in the history, lock released)"],
 ];
 
 const ROOT_HELP = `

@@ -37,6 +37,8 @@ export const ExitCode = {
   Locked: 12,
   /** The state store (`state.kv`) is damaged: move it aside, log in and set the secrets again. */
   StateDamaged: 13,
+  /** A run was stopped by SIGINT or SIGTERM (128 + SIGINT's number, as shells report it). */
+  Interrupted: 130,
 } as const;
 
 /** One of the {@link ExitCode} values. */
@@ -165,6 +167,13 @@ export class LockedError extends RosterError {
 export class StateDamagedError extends RosterError {
   constructor(message: string, options: RosterErrorOptions = {}) {
     super("state_damaged", ExitCode.StateDamaged, message, options);
+  }
+}
+
+/** A run stopped by a signal: recorded in the history, its lock released. */
+export class InterruptedError extends RosterError {
+  constructor(message: string, options: RosterErrorOptions = {}) {
+    super("interrupted", ExitCode.Interrupted, message, options);
   }
 }
 

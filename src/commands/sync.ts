@@ -7,7 +7,7 @@
 
 import { Command, InvalidArgumentError, Option } from "commander";
 import type { GuardVerdict, PlanSummary } from "../engine/mod.ts";
-import { errorMessage, ExitCode, RosterError, UsageError } from "../errors.ts";
+import { errorMessage, ExitCode, InterruptedError, RosterError, UsageError } from "../errors.ts";
 import { Logger } from "../output/log.ts";
 import { type Io, plural } from "../output/render.ts";
 import type { StateStore } from "../state/store.ts";
@@ -205,9 +205,13 @@ async function runRecorded(
     command: string;
     onServer?: (org: string, server: string) => void;
     progress?: SyncProgress;
+    /** Stop at SIGINT/SIGTERM: record the run, release the lock, exit 130. */
+    interruptible?: boolean;
   },
 ): Promise<SyncResult> {
   const startedAt = context.now();
+  const controller = new AbortController();
+  const stopListening = run.interruptible === true ? listenForStop(controller) : () => {};
   const store: StateStore = await context.openState();
   const progress: SyncProgress = run.progress ?? {};
   let server: string | undefined;
@@ -237,6 +241,7 @@ async function runRecorded(
     const result = await withLock(store, context.paths.dir, {
       command: run.command,
       now: context.now,
+      signal: controller.signal,
       onTakeOver: (previous) =>
         context.log.warn(
           `Took over the lock left by ${previous.command} (pid ${previous.pid} on ${previous.host}): it expired at ${previous.expiresAt}, or its process is gone`,
@@ -253,19 +258,22 @@ async function runRecorded(
         );
       }
       try {
-        return await syncOnce(
-          {
-            config,
-            store,
-            client,
-            log: context.log,
-            now: context.now,
-            read: (incremental) => readSource(context, { store, config, incremental }),
-            build: (read) => buildData(config, read),
-            lock,
-          },
-          options,
-          progress,
+        return await untilAborted(
+          syncOnce(
+            {
+              config,
+              store,
+              client,
+              log: context.log,
+              now: context.now,
+              read: (incremental) => readSource(context, { store, config, incremental }),
+              build: (read) => buildData(config, read),
+              lock,
+            },
+            options,
+            progress,
+          ),
+          controller.signal,
         );
       } finally {
         client.close();
@@ -292,8 +300,53 @@ async function runRecorded(
     });
     throw error;
   } finally {
+    stopListening();
     store.close();
   }
+}
+
+/**
+ * Turns SIGINT and SIGTERM into an abort of `controller` with an {@link InterruptedError};
+ * returns the function that stops listening.
+ */
+function listenForStop(controller: AbortController): () => void {
+  const signals: Deno.Signal[] = Deno.build.os === "windows"
+    ? ["SIGINT", "SIGBREAK"]
+    : ["SIGINT", "SIGTERM"];
+  const added: [Deno.Signal, () => void][] = [];
+  for (const signal of signals) {
+    const listener = () => {
+      if (controller.signal.aborted) return;
+      controller.abort(
+        new InterruptedError(`Stopped by ${signal}: the run was interrupted`, {
+          hint:
+            "The lock was released and the run recorded in the history (roster history). Requests sent before the signal stay applied; nothing was recorded as synced, so the next sync sends everything again and converges",
+        }),
+      );
+    };
+    try {
+      Deno.addSignalListener(signal, listener);
+      added.push([signal, listener]);
+    } catch {
+      // The signal does not exist on this platform.
+    }
+  }
+  return () => {
+    for (const [signal, listener] of added) Deno.removeSignalListener(signal, listener);
+  };
+}
+
+/** Settles as `work` does, or rejects with the abort reason as soon as `signal` aborts. */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }
 
 function writeJsonLine(io: Io, value: unknown): void {
@@ -317,6 +370,7 @@ async function syncAction(
   let ids = { organizationId: null as string | null, server: null as string | null };
   const result = await runRecorded(context, options, {
     command,
+    interruptible: true,
     onServer: (organizationId, server) => {
       ids = { organizationId, server };
     },

@@ -127,7 +127,20 @@ export function buildProgram(deps: CliDeps): Command {
 
 function usageFromCommander(error: CommanderError): UsageError {
   const [first = "", ...rest] = error.message.split("\n");
-  const text = first.replace(/^error:\s*/, "").replace(/\.$/, "");
+  let text = first.replace(/^error:\s*/, "").replace(/\.$/, "");
+  if (error.code === "commander.excessArguments") {
+    // The extra arguments are not repeated: one may be a secret typed in the wrong place
+    // (`roster login <secret>`), and error output ends up in logs.
+    text = text.replace(/^(.*got \d+)(?:: .*)?$/s, "$1");
+    if (/for 'login'/.test(text)) {
+      return new UsageError(`T${text.slice(1)} (the arguments are not shown)`, {
+        hint:
+          "roster login takes the client secret from ROSTER_CLIENT_SECRET (or BW_CLIENTSECRET), --client-secret-file FILE or stdin, never as an argument; if you typed the secret on the command line, rotate the organization's API key",
+        details: { commanderCode: error.code },
+      });
+    }
+    text = `${text} (the arguments are not shown)`;
+  }
   const message = text.charAt(0).toUpperCase() + text.slice(1);
   const suggestion = rest.join(" ").trim().replace(/^\((.*)\)$/, "$1");
   return new UsageError(message, {

@@ -7,6 +7,7 @@ import {
   type StateStore,
 } from "../../src/state/store.ts";
 import { LockedError } from "../../src/errors.ts";
+import { snapshotCounts, snapshotOfRequests } from "../../src/engine/guard.ts";
 
 async function withStore(
   fn: (store: StateStore, clock: { now: Date }) => Promise<void>,
@@ -119,4 +120,52 @@ Deno.test("clearSyncTimes() keeps the hash", async () => {
     assert.equal((await store.getSyncTimes()).users, undefined);
     assert.equal(await store.getLastSyncHash(), "h");
   });
+});
+
+Deno.test("setSentSnapshot() keeps a 500,000-membership record in pieces and replaces it whole", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/state.kv`;
+    const groups = Array.from({ length: 50 }, (_, g) => ({
+      name: `Group ${g}`,
+      externalId: `cn=group${g},ou=groups,dc=example,dc=com`,
+      memberExternalIds: Array.from({ length: 10_000 }, (_, u) => `uid=user${g * 10_000 + u}`),
+    }));
+    const big = snapshotOfRequests([{
+      groups,
+      members: [],
+      overwriteExisting: false,
+      largeImport: true,
+      inviteUsersAfterProvisioning: false,
+    }]);
+    {
+      using store = await openStateStore(path);
+      assert.equal(await store.getSentSnapshot(), null);
+      await store.setSentSnapshot(big);
+    }
+    {
+      using store = await openStateStore(path);
+      const read = await store.getSentSnapshot();
+      assert.ok(read !== null);
+      assert.deepEqual(snapshotCounts(read), { groups: 50, memberships: 500_000 });
+      assert.deepEqual(
+        read.groups.get(groups[7]?.externalId ?? ""),
+        big.groups.get(groups[7]?.externalId ?? ""),
+      );
+      const small = snapshotOfRequests([{
+        groups: groups.slice(0, 1),
+        members: [],
+        overwriteExisting: false,
+        largeImport: false,
+        inviteUsersAfterProvisioning: false,
+      }]);
+      await store.setSentSnapshot(small);
+      assert.deepEqual(snapshotCounts((await store.getSentSnapshot()) ?? { groups: new Map() }), {
+        groups: 1,
+        memberships: 10_000,
+      });
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

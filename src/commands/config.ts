@@ -363,7 +363,7 @@ export function configCommand(deps: CliDeps): Command {
         "Secrets (directory.ldap.password, directory.entra.key, directory.google.privateKey, " +
         "directory.okta.token, directory.onelogin.clientSecret) are read from an environment " +
         "variable, a file or stdin, never from the command line, and are never shown. " +
-        "The seed tool's form `config <setting> [value]` (e.g. `config server URL`) also works.",
+        "bwdc's form `config <setting> [value]` (e.g. `config server URL`) also works.",
     )
     .argument("[setting]", "seed-tool form: the setting to set")
     .argument("[value]", "seed-tool form: its value");

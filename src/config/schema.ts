@@ -1,7 +1,7 @@
 /**
  * The configuration schema: one zod schema for everything roster can be told.
  *
- * Field names follow the seed tool (`bwdc-behaviour.md` §2) under `server.`, `directory.` and
+ * Field names follow the Bitwarden Directory Connector (bwdc) under `server.`, `directory.` and
  * `sync.`, so every setting has a dot path (`directory.ldap.hostname`, `sync.userFilter`).
  * Secrets (see {@link SECRET_KEYS}) are never part of the stored config: they live in the
  * state store and are read through `ProviderContext.secret`.
@@ -49,7 +49,7 @@ export const serverSchema = z.strictObject({
   caFile: path.optional(),
 });
 
-/** `directory.ldap.*`: LDAP and Active Directory (seed tool field names). */
+/** `directory.ldap.*`: LDAP and Active Directory (bwdc's field names). */
 export const ldapSchema = z.strictObject({
   hostname: z.string().trim().min(1).optional(),
   port: z.number().int().min(1).max(65535).default(389),
@@ -71,7 +71,7 @@ export const ldapSchema = z.strictObject({
   pageSize: z.number().int().min(1).max(100000).default(500),
   /** Seconds to wait for a connection. */
   connectTimeout: z.number().int().min(1).max(3600).default(10),
-  /** Seconds one search may take (the seed tool's `timeLimit: 300`). */
+  /** Seconds one search may take (bwdc's `timeLimit: 300`). */
   timeout: z.number().int().min(1).max(86400).default(300),
   /** Accepted for seed-tool compatibility; unused. */
   currentUser: z.boolean().default(false),
@@ -178,11 +178,11 @@ export const directorySchema = z.strictObject({
   file: fileSchema.default(() => fileSchema.parse({})),
 });
 
-/** `sync.*`: what to sync and how (seed tool field names, plus roster's safety settings). */
+/** `sync.*`: what to sync and how (bwdc's field names, plus roster's safety settings). */
 export const syncSchema = z.strictObject({
   users: z.boolean().default(true),
   groups: z.boolean().default(true),
-  /** Minutes between automatic syncs (`sync --watch`); at least 5, as in the seed tool. */
+  /** Minutes between automatic syncs (`sync --watch`); at least 5, as in bwdc. */
   interval: z.number().int().min(5).max(525600).default(5),
   removeDisabled: z.boolean().default(false),
   overwriteExisting: z.boolean().default(false),

@@ -174,7 +174,7 @@ function buildSettings(): Setting[] {
 /** Every setting, in schema order (secrets at the end of their section). */
 export const SETTINGS: readonly Setting[] = buildSettings();
 
-/** The seed tool's setting names (`bwdc config <setting>`), accepted as aliases. */
+/** bwdc's setting names (`bwdc config <setting>`), accepted as aliases. */
 export const SETTING_ALIASES: Readonly<Record<string, string>> = {
   "server": "server.url",
   "directory": "directory.type",
@@ -186,12 +186,12 @@ export const SETTING_ALIASES: Readonly<Record<string, string>> = {
   "onelogin.secret": "directory.onelogin.clientSecret",
 };
 
-/** The seed tool's numeric directory types (`bwdc config directory 0`). */
+/** bwdc's numeric directory types (`bwdc config directory 0`). */
 const SEED_DIRECTORY_TYPES = ["ldap", "entra", "google", "okta", "onelogin"];
 
 /**
- * Finds a setting by dot path, case-insensitively (as the seed tool does), or by one of the
- * seed tool's aliases. Throws a {@link ConfigError} listing close matches when it is unknown.
+ * Finds a setting by dot path, case-insensitively (as bwdc does), or by one of the
+ * bwdc's aliases. Throws a {@link ConfigError} listing close matches when it is unknown.
  */
 export function findSetting(key: string): Setting {
   const wanted = key.trim().toLowerCase();

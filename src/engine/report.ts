@@ -1,6 +1,6 @@
 /**
- * Reports of what a sync would send: roster's own `test` report, and the seed tool's exact
- * `test` JSON (`bwdc-behaviour.md` §1.4).
+ * Reports of what a sync would send: roster's own `test` report, and bwdc's exact
+ * `test` JSON (the Bitwarden Directory Connector's `bwdc test` output).
  * @module
  */
 
@@ -73,7 +73,7 @@ export interface TestReport {
   summary: TestReportSummary;
 }
 
-/** An entry of the seed tool's `test` JSON. */
+/** An entry of bwdc's `test` JSON. */
 export interface BwdcTestEntry {
   /** The id sent to Bitwarden. */
   externalId: string;
@@ -81,7 +81,7 @@ export interface BwdcTestEntry {
   displayName: string;
 }
 
-/** A group of the seed tool's `test` JSON. */
+/** A group of bwdc's `test` JSON. */
 export interface BwdcTestGroup {
   /** The id sent to Bitwarden. */
   externalId: string;
@@ -91,7 +91,7 @@ export interface BwdcTestGroup {
   userIds: string[];
 }
 
-/** The seed tool's `test` response, key order included. */
+/** bwdc's `test` response, key order included. */
 export interface BwdcTestResponse {
   /** Groups, sorted by display name. */
   groups: BwdcTestGroup[];
@@ -188,7 +188,7 @@ function bwdcUsers(users: SyncUser[]): BwdcTestEntry[] {
 }
 
 /**
- * Builds the seed tool's exact `test` JSON: groups and users sorted by display name with
+ * Builds bwdc's exact `test` JSON: groups and users sorted by display name with
  * `Intl.Collator("en", { numeric: true, sensitivity: "base" })` (ties keep directory order),
  * `userIds` in flattened order.
  */

@@ -492,6 +492,11 @@ export class StateStore {
 
   // --- the deletion guard's record of what was sent ---
 
+  /** Whether a record of what the last successful sync sent exists (cheap: reads no pieces). */
+  async hasSentSnapshot(): Promise<boolean> {
+    return await this.#run(async (kv) => (await kv.get<unknown>(SENT_KEY)).value !== null);
+  }
+
   /** What the last successful sync sent (groups and hashed members), or null before the first. */
   async getSentSnapshot(): Promise<SentSnapshot | null> {
     return await this.#run(async (kv): Promise<SentSnapshot | null> => {

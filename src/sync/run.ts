@@ -437,7 +437,7 @@ export async function syncOnce(
   let drift: Drift | null = null;
   // What an unchanged hash sent last time: recorded for the guard when no record exists yet
   // (the first run after an upgrade), so that the next change is measured against it.
-  const unchangedGroups = hashUnchanged && (await store.getSentSnapshot()) === null
+  const unchangedGroups = hashUnchanged && !(await store.hasSentSnapshot())
     ? snapshotOfRequests(requests)
     : null;
   if (hashUnchanged && !options.force) {

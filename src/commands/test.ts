@@ -236,8 +236,9 @@ export function testCommand(deps: CliDeps): Command {
     .description(
       "Read the directory and print what a sync would send: groups with member counts, " +
         "enabled, disabled and deleted users, skipped objects with the reason, and group " +
-        "members that match nothing. Nothing is sent and nothing is written except a run " +
-        "record in the history.",
+        "members that match nothing, and every object Bitwarden's import would refuse (exit " +
+        "7 then, as sync would). Nothing is sent and nothing is written except a run record " +
+        "in the history.",
     )
     .option(
       "-l, --last",

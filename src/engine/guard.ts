@@ -234,12 +234,23 @@ export interface GuardInput {
   data?: SyncData;
 }
 
+/** The users of `data` by externalId, built once per `data` (removal listings look them up). */
+const usersById = new WeakMap<SyncData, Map<string, SyncData["users"][number]>>();
+
 /** Why a member is removed, in words, using the directory data to tell disabled from deleted. */
 export function removalWhy(removal: PlanRemoval, data: SyncData | undefined): string {
   if (removal.reason === "overwrite") {
     return "not in the directory (sync.overwriteExisting)";
   }
-  const user = data?.users.find((u) => u.externalId === removal.externalId);
+  let user: SyncData["users"][number] | undefined;
+  if (data !== undefined && removal.externalId !== null) {
+    let index = usersById.get(data);
+    if (index === undefined) {
+      index = new Map(data.users.map((u) => [u.externalId, u]));
+      usersById.set(data, index);
+    }
+    user = index.get(removal.externalId);
+  }
   if (user !== undefined && !user.deleted && user.disabled) {
     return "disabled in the directory (sync.removeDisabled)";
   }

@@ -4,9 +4,9 @@ import {
   HISTORY_LIMIT,
   openStateStore,
   type RunRecord,
-  type StateStore,
+  StateStore,
 } from "../../src/state/store.ts";
-import { LockedError } from "../../src/errors.ts";
+import { LockedError, StateDamagedError } from "../../src/errors.ts";
 import { snapshotCounts, snapshotOfRequests } from "../../src/engine/guard.ts";
 
 async function withStore(
@@ -167,5 +167,72 @@ Deno.test("setSentSnapshot() keeps a 500,000-membership record in pieces and rep
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** A real in-memory store whose `get` fails with `error` the first `times` calls. */
+async function failingStore(error: Error, times: number) {
+  const kv = await Deno.openKv(":memory:");
+  const get = kv.get.bind(kv);
+  let calls = 0;
+  Object.defineProperty(kv, "get", {
+    value: (key: Deno.KvKey) => {
+      calls++;
+      return calls <= times ? Promise.reject(error) : get(key);
+    },
+  });
+  const waits: number[] = [];
+  const store = new StateStore(kv, {
+    path: "/data/state.kv",
+    sleep: (ms) => {
+      waits.push(ms);
+      return Promise.resolve();
+    },
+  });
+  return { store, waits, calls: () => calls };
+}
+
+Deno.test("StateStore retries SQLite's busy error, then gives up with exit 12 naming the file", async () => {
+  const busy = new TypeError("database is locked");
+  const brief = await failingStore(busy, 3);
+  try {
+    assert.equal(await brief.store.getLock(), undefined);
+    assert.equal(brief.calls(), 4);
+    assert.equal(brief.waits.length, 3);
+  } finally {
+    brief.store.close();
+  }
+  const stuck = await failingStore(busy, Infinity);
+  try {
+    await assert.rejects(stuck.store.getAuth(), (error: unknown) => {
+      assert.ok(error instanceof LockedError);
+      assert.equal(error.exitCode, 12);
+      assert.equal(
+        error.message,
+        "The state store /data/state.kv stayed busy for 5 seconds: another roster process keeps writing it",
+      );
+      return true;
+    });
+    assert.ok(stuck.waits.reduce((a, b) => a + b, 0) >= 5000);
+  } finally {
+    stuck.store.close();
+  }
+});
+
+Deno.test("StateStore turns SQLite's damage errors into exit 13 naming the file", async () => {
+  const damaged = await failingStore(new Error("database disk image is malformed"), Infinity);
+  try {
+    await assert.rejects(damaged.store.getLock(), (error: unknown) => {
+      assert.ok(error instanceof StateDamagedError);
+      assert.equal(error.exitCode, 13);
+      assert.equal(
+        error.message,
+        "The state store /data/state.kv is damaged: database disk image is malformed",
+      );
+      return true;
+    });
+    assert.equal(damaged.waits.length, 0, "damage is not retried");
+  } finally {
+    damaged.store.close();
   }
 });

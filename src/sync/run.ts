@@ -4,11 +4,14 @@
  * 1. read the directory: incremental since the last sync unless forced, overwriting, or first;
  *    a partial read is a `SourceIncompleteError` from the provider;
  * 2. the source-health gate: a full read that finds nothing where the last one found many;
- * 3. build the requests (the engine), refuse what the server would refuse (preflight);
+ * 3. build the requests (the engine), refuse what the server would refuse (`preflight`, the
+ *    rules of `src/engine/import_rules.ts`);
  * 4. the change hash: unchanged and the member list has not drifted → nothing is sent;
- * 5. plan against the organization (or the requests alone on Vaultwarden) and run the
- *    deletion guard;
- * 6. send the batches one by one; record the hash and the sync times only when all succeeded.
+ * 5. {@link planStep}, shared with `plan`: plan against the organization (or the requests alone
+ *    on Vaultwarden) and run the deletion guard (`src/engine/guard.ts`) against the state
+ *    store's record of what the last sync sent and the last complete read;
+ * 6. send the batches one by one (checking the lock, and that no SIGINT/SIGTERM arrived, before
+ *    each); record the hash, the sync times and what was sent only when all succeeded.
  *
  * Commands (`sync`, `daemon`, `plan`) wire this to the CLI; this module prints nothing itself
  * except log lines.

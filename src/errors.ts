@@ -161,6 +161,16 @@ export class LockedError extends RosterError {
 }
 
 /**
+ * The state store stayed busy (SQLite's "database is locked") through every retry: another
+ * roster process keeps writing it. Exit 12, as for a held lock.
+ */
+export class StateBusyError extends RosterError {
+  constructor(message: string, options: RosterErrorOptions = {}) {
+    super("state_busy", ExitCode.Locked, message, options);
+  }
+}
+
+/**
  * The state store (`<dataDir>/state.kv`) cannot be read: truncated, overwritten, or not a
  * database. `config.json` is a separate file and is not affected.
  */

@@ -21,13 +21,13 @@
  * with "database is locked" (SQLite's busy error, which its busy timeout does not cover when a
  * read turns into a write). Every operation here retries that for up to
  * {@link BUSY_RETRY_MS} milliseconds (each operation is an atomic check-and-set or an idempotent
- * write, so a retry is safe), then throws a {@link LockedError} (exit 12). A damaged file
+ * write, so a retry is safe), then throws a {@link StateBusyError} (exit 12). A damaged file
  * ("database disk image is malformed", "file is not a database") throws a
  * {@link StateDamagedError} (exit 13) naming the file.
  * @module
  */
 
-import { LockedError, StateDamagedError } from "../errors.ts";
+import { LockedError, StateBusyError, StateDamagedError } from "../errors.ts";
 import type { SentSnapshot } from "../engine/guard.ts";
 import { decodeSnapshot, encodeSnapshot } from "./snapshot.ts";
 
@@ -60,8 +60,8 @@ export function stateDamagedError(path: string, cause: unknown): StateDamagedErr
 }
 
 /** The error for a state store that stayed busy. */
-function stateBusyError(path: string, cause: unknown): LockedError {
-  return new LockedError(
+function stateBusyError(path: string, cause: unknown): StateBusyError {
+  return new StateBusyError(
     `The state store ${path} stayed busy for ${
       BUSY_RETRY_MS / 1000
     } seconds: another roster process keeps writing it`,
@@ -230,7 +230,7 @@ export class StateStore {
 
   /**
    * Runs `fn` against the database: retries SQLite's busy error for up to
-   * {@link BUSY_RETRY_MS} (then {@link LockedError}), and turns damage into
+   * {@link BUSY_RETRY_MS} (then {@link StateBusyError}), and turns damage into
    * {@link StateDamagedError}.
    */
   async #run<T>(fn: (kv: Deno.Kv) => Promise<T>): Promise<T> {

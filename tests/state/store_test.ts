@@ -6,7 +6,7 @@ import {
   type RunRecord,
   StateStore,
 } from "../../src/state/store.ts";
-import { LockedError, StateDamagedError } from "../../src/errors.ts";
+import { LockedError, StateBusyError, StateDamagedError } from "../../src/errors.ts";
 import { snapshotCounts, snapshotOfRequests } from "../../src/engine/guard.ts";
 
 async function withStore(
@@ -205,7 +205,8 @@ Deno.test("StateStore retries SQLite's busy error, then gives up with exit 12 na
   const stuck = await failingStore(busy, Infinity);
   try {
     await assert.rejects(stuck.store.getAuth(), (error: unknown) => {
-      assert.ok(error instanceof LockedError);
+      assert.ok(error instanceof StateBusyError);
+      assert.equal(error.code, "state_busy");
       assert.equal(error.exitCode, 12);
       assert.equal(
         error.message,

@@ -31,7 +31,7 @@ export const EXIT_CODE_HELP: readonly (readonly [number, string])[] = [
   [ExitCode.ChangesPending, "changes are pending (plan --detailed-exitcode)"],
   [
     ExitCode.RemovalGuard,
-    "the deletion guard refused: too many removals, membership removals, vanished groups or a shrunken directory",
+    "the deletion guard refused: removals, membership removals, vanished groups or a shrunk directory",
   ],
   [ExitCode.SourceIncomplete, "the directory read was incomplete: nothing was sent"],
   [ExitCode.DirectoryUnavailable, "the directory could not be read (connection, credentials, TLS)"],
@@ -59,7 +59,7 @@ Examples:
   roster status
 
 Exit status:
-${EXIT_CODE_HELP.map(([code, text]) => `  ${String(code).padStart(2)}  ${text}`).join("\n")}
+${EXIT_CODE_HELP.map(([code, text]) => `  ${String(code).padStart(3)}  ${text}`).join("\n")}
 
 Environment:
   ROSTER_DATA_DIR          data directory (like --data-dir)

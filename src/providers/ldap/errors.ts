@@ -8,6 +8,7 @@
  */
 
 import { DirectoryError, errorMessage, RosterError, SourceIncompleteError } from "../../errors.ts";
+import { ConnectionDeadError } from "./liveness.ts";
 import { LDAP_PASSWORD_KEY } from "./settings.ts";
 import type { Connection, ReadPlan, SearchSpec } from "./settings.ts";
 
@@ -72,6 +73,21 @@ export function connectError(error: unknown, c: Connection, stage: string): Rost
   const message = errorMessage(error);
   const details = { host: c.host, port: c.port, tls: c.mode, stage };
   const resultCode = ldapResultCode(error);
+  if (error instanceof ConnectionDeadError) {
+    return new DirectoryError(
+      error.reason === "silent"
+        ? `LDAP server ${where} stopped answering during ${stage}: ${error.message}`
+        : `LDAP server ${where} closed the connection during ${stage}: ${error.message}`,
+      {
+        code: "ldap_connection_lost",
+        hint: "Check that the LDAP server is running and answering (its logs), and " +
+          "directory.ldap.port; directory.ldap.connectTimeout (seconds, at least 3 here) is " +
+          "how long roster waits for an answer",
+        cause: error,
+        details: { ...details, reason: error.reason },
+      },
+    );
+  }
   if (resultCode === 49) {
     const data = /data ([0-9a-f]{3})/i.exec(message)?.[1]?.toLowerCase();
     const reason = data !== undefined && AD_BIND_REASONS[data] !== undefined
@@ -248,7 +264,19 @@ export function searchError(
       details,
     });
   }
-  if (/Connection closed|Socket error|ECONNRESET|EPIPE/i.test(message)) {
+  if (error instanceof ConnectionDeadError && error.reason === "silent") {
+    return new SourceIncompleteError(`${head}: the server stopped answering ${after}`, {
+      hint: `${error.message}; check the server (it keeps the connection open but sends ` +
+        "nothing), then run again. directory.ldap.connectTimeout (seconds, at least 3 here) " +
+        "is how long roster waits for data before asking the server whether it is alive",
+      cause: error,
+      details: { ...details, reason: error.reason },
+    });
+  }
+  if (
+    error instanceof ConnectionDeadError ||
+    /Connection closed|Socket error|ECONNRESET|EPIPE/i.test(message)
+  ) {
     return new SourceIncompleteError(`${head}: the connection was lost ${after}`, {
       hint: "Check the server and the network, then run again; nothing was sent",
       cause: error,

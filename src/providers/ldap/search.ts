@@ -94,7 +94,11 @@ export async function* merge<T>(sources: AsyncIterator<T>[]): AsyncGenerator<T> 
   const pull = (index: number) => {
     const source = sources[index];
     if (source === undefined) return;
-    pending.set(index, source.next().then((step) => ({ index, step })));
+    const promise = source.next().then((step) => ({ index, step }));
+    // A source may fail while the consumer is busy with an earlier item: mark the rejection
+    // handled now (the race below still sees it), or the runtime reports it as uncaught.
+    promise.catch(() => {});
+    pending.set(index, promise);
   };
   sources.forEach((_, index) => pull(index));
   try {

@@ -264,6 +264,48 @@ export function searchError(
       details,
     });
   }
+  if (resultCode === 10 || resultCode === 9) {
+    return new SourceIncompleteError(
+      `${head}: the server referred roster to another server (${
+        resultCode === 10 ? "referral" : "partial results"
+      }: ${diagnostic(error) || "no detail"}) ${after}`,
+      {
+        hint: `roster does not follow referrals. Point directory.ldap.hostname at the server ` +
+          `holding ${spec.base} (for AD, a domain controller of that domain, or a global ` +
+          `catalog on port 3268), or correct ${spec.baseSetting} and directory.ldap.rootPath`,
+        cause: error,
+        details,
+      },
+    );
+  }
+  if (resultCode === 12) {
+    return new SourceIncompleteError(
+      `${head}: the server does not support a control roster marked critical ${after}`,
+      {
+        hint: spec.showDeleted === true
+          ? "Listing deleted objects needs Active Directory (the show-deleted control); turn " +
+            "off directory.ldap.ad for other servers"
+          : "Check the server's logs; turning off directory.ldap.pagedSearch avoids the paging " +
+            "control",
+        cause: error,
+        details,
+      },
+    );
+  }
+  if (resultCode === 51 || resultCode === 52 || resultCode === 53) {
+    const what = resultCode === 51 ? "busy" : resultCode === 52 ? "unavailable" : "unwilling";
+    return new SourceIncompleteError(
+      `${head}: the server is ${what} (${diagnostic(error) || resultCode}) ${after}`,
+      {
+        hint: resultCode === 53
+          ? "Check the server's logs: it refused the search (a limit or a policy for " +
+            `${plan.connection.username}); lowering directory.ldap.pageSize may help`
+          : "Run again later, or point directory.ldap.hostname at another server",
+        cause: error,
+        details,
+      },
+    );
+  }
   if (error instanceof ConnectionDeadError && error.reason === "silent") {
     return new SourceIncompleteError(`${head}: the server stopped answering ${after}`, {
       hint: `${error.message}; check the server (it keeps the connection open but sends ` +

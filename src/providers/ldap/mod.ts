@@ -62,6 +62,12 @@ async function* readDirectory(
 ): AsyncGenerator<DirectoryPage> {
   const readPlan = await planRead(context);
   yield* readPlan.notices;
+  const counters = { objects: 0, requests: 0, throttleWaits: 0 };
+  readPlan.onPage = (entries) => {
+    counters.objects += entries;
+    counters.requests++;
+    context.progress?.({ ...counters });
+  };
   const session = new Session(readPlan);
   const onAbort = () => void session.closeAll();
   options.signal?.addEventListener("abort", onAbort, { once: true });
@@ -91,6 +97,7 @@ async function* readDirectory(
           const value = options.state?.[LDAP_STATE_KEYS[side]];
           if (options[side] && value !== undefined) state[LDAP_STATE_KEYS[side]] = value;
         }
+        context.progress?.({ ...counters, done: true });
         yield { kind: "done", incremental: true, state };
         return;
       }
@@ -120,15 +127,19 @@ async function* readDirectory(
       return rethrow(error);
     }
     if (ctx.referrals.length > 0) {
+      // Only references to AD's DNS and configuration partitions get here (see search.ts):
+      // they hold no users or groups, so the read is complete.
       const unique = [...new Set(ctx.referrals)];
       yield {
         kind: "notice",
         code: "referralsNotFollowed",
         level: "info",
-        message: `LDAP: ${unique.length} continuation reference(s) not followed: ` +
+        message: `LDAP: ${unique.length} continuation reference(s) to Active Directory's DNS ` +
+          "and configuration partitions not followed (they hold no users or groups): " +
           unique.slice(0, 5).join(", ") + (unique.length > 5 ? ", …" : ""),
       };
     }
+    context.progress?.({ ...counters, done: true });
     const state: Record<string, string> = { [LDAP_STATE_KEYS.settings]: fingerprint };
     if (options.users) state[LDAP_STATE_KEYS.users] = ctx.usersDigest.toString();
     if (options.groups) state[LDAP_STATE_KEYS.groups] = ctx.groupsDigest.toString();

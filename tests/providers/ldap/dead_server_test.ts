@@ -47,7 +47,7 @@ async function restart(): Promise<void> {
   // A killed slapd can stay a zombie for a while, which slapd.sh would take as running.
   await Deno.remove(join(slapd.dir, "run", "slapd.pid")).catch(() => {});
   await sh([SLAPD_SH, "start", slapd.dir]);
-  const env = Deno.readTextFileSync(join(slapd.dir, "run", "ports.env"));
+  const env = await Deno.readTextFile(join(slapd.dir, "run", "ports.env"));
   ports.plain = Number(/LDAP_PORT=(\d+)/.exec(env)?.[1]);
   ports.ldaps = Number(/LDAPS_PORT=(\d+)/.exec(env)?.[1]);
 }

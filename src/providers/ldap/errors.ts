@@ -2,8 +2,10 @@
  * The `ldap` provider's error mapping: connection, TLS and bind failures become
  * `DirectoryError`s with a code (`ldap_bind_failed`, `ldap_tls_untrusted`, …) and a hint naming
  * the setting to change; any failed or limited search becomes `SourceIncompleteError` (a
- * missing search base is a `DirectoryError`). AD bind failures are told apart by the `data`
- * code in the server's diagnostic text (`52e` invalid credentials, `775` locked out, …).
+ * missing search base is a `DirectoryError`); a dead or silent server (`liveness.ts`) is a
+ * `DirectoryError` while connecting and a `SourceIncompleteError` mid-search. AD bind failures
+ * are told apart by the `data` code in the server's diagnostic text (`52e` invalid
+ * credentials, `775` locked out, …).
  * @module
  */
 

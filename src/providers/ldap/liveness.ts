@@ -27,7 +27,7 @@
 
 import { Socket } from "node:net";
 import * as tls from "node:tls";
-import type { Client } from "ldapts";
+import type { Client } from "./ldapts.ts";
 
 /** The shortest idle time, in milliseconds, whatever `directory.ldap.connectTimeout` says. */
 export const MIN_IDLE_MS = 3_000;

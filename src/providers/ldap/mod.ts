@@ -15,8 +15,18 @@
  * | `ad.ts`          | Active Directory: ranged member retrieval, deleted-object tombstones |
  * | `incremental.ts` | the "did anything change" check, DN digests, settings fingerprint    |
  * | `errors.ts`      | ldapts and socket errors to roster errors with hints                 |
+ * | `liveness.ts`    | a dead or silent server noticed within seconds on every transport    |
  * | `ldapts.ts`      | the only module importing ldapts: client, search call, paging        |
  * |                  | control and cookie, entry conversion, decoding speed-ups             |
+ *
+ * **Complete or nothing.** A read that ends short in any way the protocol allows is a
+ * `SourceIncompleteError` (exit 5), never a smaller directory: any result code but success on
+ * any page (size, time and administrative limits, referral, busy, unavailable, unwilling …), a
+ * continuation reference to a part of the subtree on another server (only AD's DNS and
+ * configuration partitions are passed over, with an info notice), a server that stops sending
+ * the paged-results control after the first page, a gap in AD's ranged member values, a Notice
+ * of Disconnection, and a connection that closes or goes silent (`liveness.ts`). Progress
+ * (entries and search requests) goes to `context.progress` after every page.
  *
  * **Incremental reads** are all or nothing (see `incremental.ts`): nothing changed, the read
  * yields no users or groups and `done` says `incremental: true` (bwdc's `--last`: only changes,

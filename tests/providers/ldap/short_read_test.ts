@@ -10,6 +10,7 @@ import { configSchema } from "../../../src/config/schema.ts";
 import { DirectoryError, RosterError, SourceIncompleteError } from "../../../src/errors.ts";
 import { createLdapProvider } from "../../../src/providers/ldap/mod.ts";
 import { WHO_AM_I_OID } from "../../../src/providers/ldap/liveness.ts";
+import { merge } from "../../../src/providers/ldap/search.ts";
 import type { DirectoryPage } from "../../../src/providers/provider.ts";
 import type { ReadCounters } from "../../../src/output/progress.ts";
 import { type FakeScript, startFakeLdapServer, type Step } from "../../fakes/ldap_server.ts";
@@ -271,4 +272,28 @@ Deno.test("ldap read() in AD mode throws SourceIncompleteError for a gap between
     `LDAP ranged read of member of group ${GROUP_DN} was incomplete: the server sent ` +
       "member;range=3-* where values from 2 were expected after 2 values",
   );
+});
+
+Deno.test("merge() passes on a source's failure that comes while the consumer is busy", async () => {
+  const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  async function* failing() {
+    yield "a";
+    throw new Error("lost");
+  }
+  async function* steady() {
+    yield "b";
+    await pause(100);
+    yield "c";
+  }
+  const seen: string[] = [];
+  await assert.rejects(
+    async () => {
+      for await (const item of merge([failing(), steady()])) {
+        seen.push(item);
+        await pause(20); // the failing source rejects now, before anyone awaits it
+      }
+    },
+    { message: "lost" },
+  );
+  assert.deepEqual(seen, ["a", "b"]);
 });

@@ -2,8 +2,8 @@
  * Everything that touches ldapts (pinned in deno.json) lives here: the client, the search call,
  * the RFC 2696 paged-results control and cookie, entry conversion, and two speed-ups of ldapts'
  * message decoding. The rest of the `ldap` provider sees only {@link Client}, {@link RawEntry},
- * {@link newClient}, {@link searchOnce} and {@link toLdapEntry}, so a faster decoder or another
- * LDAP library plugs in here and nowhere else.
+ * {@link newClient} (with {@link livenessOf}), {@link searchOnce} and {@link toLdapEntry}, so
+ * a faster decoder or another LDAP library plugs in here and nowhere else.
  *
  * **Speed-ups**, installed once, on import (everything else is ldapts' own code;
  * `tests/providers/ldap/ldapts_test.ts` checks that the results are the same):

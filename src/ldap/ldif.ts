@@ -46,6 +46,10 @@ class LdifParser {
   private record: Pending | null = null;
   private trailer = false;
   private seenContent = false;
+  /** A `result:` trailer line was read. */
+  result = false;
+  /** Records read so far. */
+  records = 0;
   private readonly where: string;
 
   constructor(source: string | undefined) {
@@ -69,6 +73,8 @@ class LdifParser {
   private decodeBase64(line: number, name: string, text: string): Uint8Array {
     const compact = text.replace(/\s+/g, "");
     try {
+      // atob() accepts a value missing its last characters; RFC 4648 base64 is padded to 4.
+      if (compact.length % 4 !== 0) throw new Error("not padded");
       const binary = atob(compact);
       const bytes = new Uint8Array(binary.length);
       for (let k = 0; k < binary.length; k++) bytes[k] = binary.charCodeAt(k);
@@ -106,6 +112,18 @@ class LdifParser {
         return;
       }
       this.seenContent = true;
+      if (lower === "ref") {
+        throw new SourceIncompleteError(
+          `LDIF export${this.where} is incomplete: line ${line} is a continuation reference ` +
+            `(ref: ${rest.trim()}), a part of the exported subtree held by another server`,
+          {
+            hint: "Export that subtree from the server holding it too (ldapsearch -C follows " +
+              "referrals), or export from a server holding the whole subtree (for AD, a global " +
+              "catalog)",
+            details: { line, reference: rest.trim() },
+          },
+        );
+      }
       if (lower === "search" || lower === "result") {
         this.trailer = true;
       } else if (lower !== "dn") {
@@ -119,6 +137,7 @@ class LdifParser {
 
     if (this.trailer) {
       if (lower === "result") {
+        this.result = true;
         const code = rest.trim().split(/\s+/)[0] ?? "";
         if (code !== "0") {
           throw new SourceIncompleteError(
@@ -205,6 +224,7 @@ class LdifParser {
   /** Ends the current record (blank line or end of input). */
   endRecord(): void {
     if (this.record !== null) {
+      this.records++;
       this.out.push({
         dn: this.record.dn,
         line: this.record.line,
@@ -233,7 +253,11 @@ function detach(text: string): string {
  * plain name when the ranges run from 0 to `*` (see `joinRanges`); the text itself must be
  * UTF-8 (the file provider decodes other encodings first, see `src/text/decode.ts`).
  * @throws {DirectoryDataError} naming the line for malformed or unsupported LDIF.
- * @throws {SourceIncompleteError} when an `ldapsearch` trailer reports a non-zero result.
+ * @throws {SourceIncompleteError} when the export is provably short: an `ldapsearch` trailer
+ * reports a non-zero result, ldapsearch's `# extended LDIF` header has no `result:` trailer or
+ * its `# numEntries` differs from the records read, a continuation reference (`ref:`) stands
+ * for a subtree held elsewhere, or the input ends inside a line (every LDIF writer ends lines
+ * with a line break; a cut file does not).
  */
 export async function* readLdif(
   stream: ReadableStream<Uint8Array>,
@@ -248,10 +272,17 @@ export async function* readLdif(
   let logical: string | null = null;
   let logicalLine = 0;
   let inComment = false;
+  /** ldapsearch's `# extended LDIF` header: its `result:` trailer must follow. */
+  let extended = false;
+  let numEntries: number | undefined;
+  const where = options.source === undefined ? "" : ` in ${options.source}`;
 
   const physical = (raw: string) => {
     lineNo++;
     const text = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
+    if (lineNo === 1 && /^# extended LDIF\s*$/.test(text)) extended = true;
+    const counted = /^# numEntries: (\d+)\s*$/.exec(text);
+    if (counted !== null) numEntries = Number(counted[1]);
     if (text.startsWith(" ")) {
       if (inComment) return;
       if (logical === null) {
@@ -296,9 +327,38 @@ export async function* readLdif(
     }
     finished = true;
     buffer += decoder.decode();
-    if (buffer !== "") physical(buffer);
+    if (buffer.replace(/\r$/, "") !== "") {
+      // Every LDIF writer ends each line with a line break: a file ending inside a line (a
+      // value, a base64 value, a continuation) was cut short while being written or copied.
+      throw new SourceIncompleteError(
+        `LDIF export${where} is incomplete: it ends in the middle of line ${lineNo + 1} ` +
+          `("${buffer.slice(0, 40)}"), without a line break`,
+        {
+          hint: "Export the directory again (the file was cut short); if the file is complete, " +
+            "end its last line with a line break",
+          details: { line: lineNo + 1 },
+        },
+      );
+    }
     if (logical !== null) parser.line(logical, logicalLine);
     parser.endRecord();
+    if (extended && !parser.result) {
+      throw new SourceIncompleteError(
+        `LDIF export${where} is incomplete: it starts with ldapsearch's "# extended LDIF" ` +
+          'header but has no "result:" trailer, so ldapsearch did not finish writing it',
+        {
+          hint: "Run the export again until ldapsearch ends with result: 0 Success",
+          details: { line: lineNo },
+        },
+      );
+    }
+    if (numEntries !== undefined && numEntries !== parser.records) {
+      throw new SourceIncompleteError(
+        `LDIF export${where} is incomplete: ldapsearch counted ${numEntries} entries ` +
+          `(# numEntries) but the file holds ${parser.records}`,
+        { hint: "Run the export again", details: { records: parser.records, numEntries } },
+      );
+    }
     if (parser.out.length > 0) yield* parser.out.splice(0);
   } finally {
     if (!finished) await reader.cancel().catch(() => {});

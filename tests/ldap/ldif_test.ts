@@ -175,3 +175,65 @@ Deno.test("readLdif() yields entries while reading, and stops the source when ab
   assert.ok(pulls < 10, `read ${pulls} chunks for 3 entries`);
   assert.equal(cancelled, true);
 });
+
+async function incomplete(text: string, message: string): Promise<void> {
+  await assert.rejects(read(text), (e: unknown) => {
+    assert.ok(e instanceof SourceIncompleteError, String(e));
+    assert.equal(e.exitCode, 5);
+    assert.equal(e.message, message);
+    return true;
+  });
+}
+
+Deno.test("readLdif() refuses a file cut inside a line, a continuation or a base64 value", async () => {
+  await incomplete(
+    "dn: cn=a,dc=x\ncn: a\n\ndn: cn=b,dc=x\nmail: b@exa",
+    'LDIF export in test.ldif is incomplete: it ends in the middle of line 5 ("mail: b@exa"), ' +
+      "without a line break",
+  );
+  await incomplete(
+    "dn: cn=a,dc=x\ndescription: one\n two",
+    'LDIF export in test.ldif is incomplete: it ends in the middle of line 3 (" two"), ' +
+      "without a line break",
+  );
+  await incomplete(
+    `dn: cn=a,dc=x\ncn:: ${btoa("Müller").slice(0, 5)}`,
+    `LDIF export in test.ldif is incomplete: it ends in the middle of line 2 ("cn:: ${
+      btoa("Müller").slice(0, 5)
+    }"), without a line break`,
+  );
+});
+
+Deno.test("readLdif() refuses a base64 value that lost its last characters", async () => {
+  await rejects(
+    `dn: cn=a,dc=x\ncn:: ${btoa("abcdef").slice(0, 6)}\n`,
+    "Invalid LDIF in test.ldif at line 2: the base64 value of cn is not valid base64",
+  );
+});
+
+Deno.test("readLdif() refuses an ldapsearch export without its result trailer or with fewer entries", async () => {
+  await incomplete(
+    "# extended LDIF\n#\n\ndn: cn=a,dc=x\ncn: a\n\n",
+    'LDIF export in test.ldif is incomplete: it starts with ldapsearch\'s "# extended LDIF" ' +
+      'header but has no "result:" trailer, so ldapsearch did not finish writing it',
+  );
+  await incomplete(
+    "# extended LDIF\n\ndn: cn=a,dc=x\ncn: a\n\n# search result\nsearch: 2\nresult: 0 Success\n" +
+      "\n# numResponses: 3\n# numEntries: 2\n",
+    "LDIF export in test.ldif is incomplete: ldapsearch counted 2 entries (# numEntries) but " +
+      "the file holds 1",
+  );
+  const whole = await read(
+    "# extended LDIF\n\ndn: cn=a,dc=x\ncn: a\n\n# search result\nsearch: 2\nresult: 0 Success\n" +
+      "\n# numResponses: 2\n# numEntries: 1\n",
+  );
+  assert.equal(whole.length, 1);
+});
+
+Deno.test("readLdif() refuses an export holding a continuation reference", async () => {
+  await incomplete(
+    "dn: cn=a,dc=x\ncn: a\n\n# search reference\nref: ldap://other/ou=b,dc=x??sub\n\n",
+    "LDIF export in test.ldif is incomplete: line 5 is a continuation reference " +
+      "(ref: ldap://other/ou=b,dc=x??sub), a part of the exported subtree held by another server",
+  );
+});

@@ -136,11 +136,30 @@ export async function completeRanges(
   let key = rangedKey(entry, attribute);
   let part: LdapEntry = entry;
   let guard = 0;
+  const short = (what: string) =>
+    new SourceIncompleteError(
+      `LDAP ranged read of ${attribute} of group ${entry.dn} was incomplete: ${what} after ` +
+        `${values.length} values`,
+      {
+        hint: "Check the server's logs and run again; a server that ranges values must " +
+          "answer each range from where the last one ended, and end with a range ending in *",
+        details: { group: entry.dn, valuesRead: values.length },
+      },
+    );
+  const plain = values.length;
   while (key !== undefined) {
     const m = RANGE.exec(key);
+    if (m === null) break;
+    // Each range starts where the last one ended; a gap or a short range loses values.
+    if (Number(m[2]) !== values.length - plain) {
+      throw short(`the server sent ${key} where values from ${values.length} were expected`);
+    }
     values.push(...(part.attributes.get(key) ?? []));
-    if (m === null || m[3] === "*") break;
-    if (++guard > 100_000) break;
+    if (m[3] === "*") break;
+    if (Number(m[3]) + 1 !== values.length - plain) {
+      throw short(`the range ${key} held ${(part.attributes.get(key) ?? []).length} values`);
+    }
+    if (++guard > 100_000) throw short("more than 100,000 ranges were sent");
     const next = Number(m[3]) + 1;
     const spec: SearchSpec = {
       what: `${attribute} values of group ${entry.dn}`,
@@ -153,6 +172,7 @@ export async function completeRanges(
     let result;
     try {
       const client = await open();
+      plan.onPage?.(0);
       result = await searchOnce(client, {
         base: entry.dn,
         scope: "base",

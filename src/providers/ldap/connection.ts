@@ -6,7 +6,7 @@
  */
 
 import { connectError } from "./errors.ts";
-import { type Client, newClient } from "./ldapts.ts";
+import { type Client, livenessOf, newClient } from "./ldapts.ts";
 import type { ReadPlan } from "./settings.ts";
 
 /** The connections of one read. */
@@ -32,14 +32,21 @@ export class Session {
     const c = this.#plan.connection;
     const client = newClient(c);
     this.#clients.add(client);
+    const liveness = livenessOf(client);
     let stage = "connect";
     try {
       if (c.mode === "starttls") {
         stage = "starttls";
-        await Promise.race([client.startTLS({ ...c.tls }), this.#closing]);
+        await Promise.race([
+          liveness.guard(() => client.startTLS({ ...c.tls }), { probe: false }),
+          this.#closing,
+        ]);
       }
       stage = "bind";
-      await Promise.race([client.bind(c.username, c.password), this.#closing]);
+      await Promise.race([
+        liveness.guard(() => client.bind(c.username, c.password), { probe: false }),
+        this.#closing,
+      ]);
       return client;
     } catch (error) {
       await this.close(client);
@@ -49,8 +56,11 @@ export class Session {
 
   async close(client: Client): Promise<void> {
     this.#clients.delete(client);
+    const liveness = livenessOf(client);
+    if (liveness.dead !== undefined) return;
     try {
-      await client.unbind();
+      // A server that died unnoticed must not hold the read (and its lock) here either.
+      await liveness.guard(() => client.unbind(), { probe: false });
     } catch {
       // The connection is being thrown away.
     }

@@ -2,12 +2,15 @@
  * The `ldap` provider's error mapping: connection, TLS and bind failures become
  * `DirectoryError`s with a code (`ldap_bind_failed`, `ldap_tls_untrusted`, …) and a hint naming
  * the setting to change; any failed or limited search becomes `SourceIncompleteError` (a
- * missing search base is a `DirectoryError`). AD bind failures are told apart by the `data`
- * code in the server's diagnostic text (`52e` invalid credentials, `775` locked out, …).
+ * missing search base is a `DirectoryError`); a dead or silent server (`liveness.ts`) is a
+ * `DirectoryError` while connecting and a `SourceIncompleteError` mid-search. AD bind failures
+ * are told apart by the `data` code in the server's diagnostic text (`52e` invalid
+ * credentials, `775` locked out, …).
  * @module
  */
 
 import { DirectoryError, errorMessage, RosterError, SourceIncompleteError } from "../../errors.ts";
+import { ConnectionDeadError } from "./liveness.ts";
 import { LDAP_PASSWORD_KEY } from "./settings.ts";
 import type { Connection, ReadPlan, SearchSpec } from "./settings.ts";
 
@@ -72,6 +75,21 @@ export function connectError(error: unknown, c: Connection, stage: string): Rost
   const message = errorMessage(error);
   const details = { host: c.host, port: c.port, tls: c.mode, stage };
   const resultCode = ldapResultCode(error);
+  if (error instanceof ConnectionDeadError) {
+    return new DirectoryError(
+      error.reason === "silent"
+        ? `LDAP server ${where} stopped answering during ${stage}: ${error.message}`
+        : `LDAP server ${where} closed the connection during ${stage}: ${error.message}`,
+      {
+        code: "ldap_connection_lost",
+        hint: "Check that the LDAP server is running and answering (its logs), and " +
+          "directory.ldap.port; directory.ldap.connectTimeout (seconds, at least 3 here) is " +
+          "how long roster waits for an answer",
+        cause: error,
+        details: { ...details, reason: error.reason },
+      },
+    );
+  }
   if (resultCode === 49) {
     const data = /data ([0-9a-f]{3})/i.exec(message)?.[1]?.toLowerCase();
     const reason = data !== undefined && AD_BIND_REASONS[data] !== undefined
@@ -248,7 +266,61 @@ export function searchError(
       details,
     });
   }
-  if (/Connection closed|Socket error|ECONNRESET|EPIPE/i.test(message)) {
+  if (resultCode === 10 || resultCode === 9) {
+    return new SourceIncompleteError(
+      `${head}: the server referred roster to another server (${
+        resultCode === 10 ? "referral" : "partial results"
+      }: ${diagnostic(error) || "no detail"}) ${after}`,
+      {
+        hint: `roster does not follow referrals. Point directory.ldap.hostname at the server ` +
+          `holding ${spec.base} (for AD, a domain controller of that domain, or a global ` +
+          `catalog on port 3268), or correct ${spec.baseSetting} and directory.ldap.rootPath`,
+        cause: error,
+        details,
+      },
+    );
+  }
+  if (resultCode === 12) {
+    return new SourceIncompleteError(
+      `${head}: the server does not support a control roster marked critical ${after}`,
+      {
+        hint: spec.showDeleted === true
+          ? "Listing deleted objects needs Active Directory (the show-deleted control); turn " +
+            "off directory.ldap.ad for other servers"
+          : "Check the server's logs; turning off directory.ldap.pagedSearch avoids the paging " +
+            "control",
+        cause: error,
+        details,
+      },
+    );
+  }
+  if (resultCode === 51 || resultCode === 52 || resultCode === 53) {
+    const what = resultCode === 51 ? "busy" : resultCode === 52 ? "unavailable" : "unwilling";
+    return new SourceIncompleteError(
+      `${head}: the server is ${what} (${diagnostic(error) || resultCode}) ${after}`,
+      {
+        hint: resultCode === 53
+          ? "Check the server's logs: it refused the search (a limit or a policy for " +
+            `${plan.connection.username}); lowering directory.ldap.pageSize may help`
+          : "Run again later, or point directory.ldap.hostname at another server",
+        cause: error,
+        details,
+      },
+    );
+  }
+  if (error instanceof ConnectionDeadError && error.reason === "silent") {
+    return new SourceIncompleteError(`${head}: the server stopped answering ${after}`, {
+      hint: `${error.message}; check the server (it keeps the connection open but sends ` +
+        "nothing), then run again. directory.ldap.connectTimeout (seconds, at least 3 here) " +
+        "is how long roster waits for data before asking the server whether it is alive",
+      cause: error,
+      details: { ...details, reason: error.reason },
+    });
+  }
+  if (
+    error instanceof ConnectionDeadError ||
+    /Connection closed|Socket error|ECONNRESET|EPIPE/i.test(message)
+  ) {
     return new SourceIncompleteError(`${head}: the connection was lost ${after}`, {
       hint: "Check the server and the network, then run again; nothing was sent",
       cause: error,

@@ -2,8 +2,8 @@
  * Everything that touches ldapts (pinned in deno.json) lives here: the client, the search call,
  * the RFC 2696 paged-results control and cookie, entry conversion, and two speed-ups of ldapts'
  * message decoding. The rest of the `ldap` provider sees only {@link Client}, {@link RawEntry},
- * {@link newClient}, {@link searchOnce} and {@link toLdapEntry}, so a faster decoder or another
- * LDAP library plugs in here and nowhere else.
+ * {@link newClient} (with {@link livenessOf}), {@link searchOnce} and {@link toLdapEntry}, so
+ * a faster decoder or another LDAP library plugs in here and nowhere else.
  *
  * **Speed-ups**, installed once, on import (everything else is ldapts' own code;
  * `tests/providers/ldap/ldapts_test.ts` checks that the results are the same):
@@ -32,12 +32,14 @@ import {
   Client,
   Control,
   type Entry,
+  ExtendedResponse,
   MessageParser,
   PagedResultsControl,
   ProtocolOperation,
   SearchResponse,
 } from "ldapts";
 import type { LdapEntry } from "../../ldap/entry.ts";
+import { Liveness } from "./liveness.ts";
 import type { Connection } from "./settings.ts";
 
 export type { Client };
@@ -139,18 +141,47 @@ function resetTap(tap: PageTap): void {
 
 /**
  * A new, unconnected client for `connection` (`strictDN` off: servers send DNs ldapts' strict
- * parser rejects). LDAPS gets the TLS options here; StartTLS gets them in `startTLS`.
+ * parser rejects). LDAPS gets the TLS options here; StartTLS gets them in `startTLS`. Its
+ * sockets are made and watched by a {@link Liveness} (see `liveness.ts`; {@link livenessOf}).
  */
 export function newClient(connection: Connection): Client {
-  return new Client({
+  const liveness = new Liveness(connection.connectTimeoutMs);
+  const client = new Client({
     url: connection.url,
     timeout: connection.timeoutMs,
     connectTimeout: connection.connectTimeoutMs,
     strictDN: false,
+    createConnection: liveness.createConnection,
+    createSecureConnection: liveness.createSecureConnection,
     ...(connection.mode === "ldaps" && connection.tls !== undefined
       ? { tlsOptions: connection.tls }
       : {}),
   });
+  liveness.attach(client);
+  const parser: unknown = Reflect.get(client, "messageParser");
+  if (parser instanceof MessageParser) {
+    // Every message counts as a sign of life; message ID 0 is an unsolicited notification.
+    parser.on("message", (message) => {
+      const oid = message instanceof ExtendedResponse ? message.oid : undefined;
+      const diagnostic: unknown = Reflect.get(message, "errorMessage");
+      liveness.onMessage(
+        message.messageId,
+        oid,
+        typeof diagnostic === "string" ? diagnostic : undefined,
+      );
+    });
+  }
+  livenesses.set(client, liveness);
+  return client;
+}
+
+const livenesses = new WeakMap<Client, Liveness>();
+
+/** The {@link Liveness} of a client made by {@link newClient}. */
+export function livenessOf(client: Client): Liveness {
+  const liveness = livenesses.get(client);
+  if (liveness === undefined) throw new Error("LDAP client was not made by newClient()");
+  return liveness;
 }
 
 /** One search request of {@link searchOnce}. */
@@ -200,7 +231,10 @@ export async function searchOnce(client: Client, request: SearchRequest): Promis
   const controls: Control[] = [];
   if (request.showDeleted) controls.push(new Control(SHOW_DELETED_OID, { critical: true }));
   if (request.page === undefined) {
-    const result = await client.search(request.base, options, controls);
+    const result = await livenessOf(client).guard(
+      () => client.search(request.base, options, controls),
+      { probe: true },
+    );
     return {
       entries: result.searchEntries,
       references: result.searchReferences,
@@ -210,7 +244,10 @@ export async function searchOnce(client: Client, request: SearchRequest): Promis
   const tap = pageTap(client);
   resetTap(tap);
   controls.push(new PageRequestControl(request.page.size, request.page.cookie));
-  const result = await client.search(request.base, options, controls);
+  const result = await livenessOf(client).guard(
+    () => client.search(request.base, options, controls),
+    { probe: true },
+  );
   if (!tap.seen) throw new Error("no search response was seen for a paged search");
   return {
     entries: result.searchEntries,

@@ -15,8 +15,18 @@
  * | `ad.ts`          | Active Directory: ranged member retrieval, deleted-object tombstones |
  * | `incremental.ts` | the "did anything change" check, DN digests, settings fingerprint    |
  * | `errors.ts`      | ldapts and socket errors to roster errors with hints                 |
+ * | `liveness.ts`    | a dead or silent server noticed within seconds on every transport    |
  * | `ldapts.ts`      | the only module importing ldapts: client, search call, paging        |
  * |                  | control and cookie, entry conversion, decoding speed-ups             |
+ *
+ * **Complete or nothing.** A read that ends short in any way the protocol allows is a
+ * `SourceIncompleteError` (exit 5), never a smaller directory: any result code but success on
+ * any page (size, time and administrative limits, referral, busy, unavailable, unwilling …), a
+ * continuation reference to a part of the subtree on another server (only AD's DNS and
+ * configuration partitions are passed over, with an info notice), a server that stops sending
+ * the paged-results control after the first page, a gap in AD's ranged member values, a Notice
+ * of Disconnection, and a connection that closes or goes silent (`liveness.ts`). Progress
+ * (entries and search requests) goes to `context.progress` after every page.
  *
  * **Incremental reads** are all or nothing (see `incremental.ts`): nothing changed, the read
  * yields no users or groups and `done` says `incremental: true` (bwdc's `--last`: only changes,
@@ -62,6 +72,12 @@ async function* readDirectory(
 ): AsyncGenerator<DirectoryPage> {
   const readPlan = await planRead(context);
   yield* readPlan.notices;
+  const counters = { objects: 0, requests: 0, throttleWaits: 0 };
+  readPlan.onPage = (entries) => {
+    counters.objects += entries;
+    counters.requests++;
+    context.progress?.({ ...counters });
+  };
   const session = new Session(readPlan);
   const onAbort = () => void session.closeAll();
   options.signal?.addEventListener("abort", onAbort, { once: true });
@@ -91,6 +107,7 @@ async function* readDirectory(
           const value = options.state?.[LDAP_STATE_KEYS[side]];
           if (options[side] && value !== undefined) state[LDAP_STATE_KEYS[side]] = value;
         }
+        context.progress?.({ ...counters, done: true });
         yield { kind: "done", incremental: true, state };
         return;
       }
@@ -120,15 +137,19 @@ async function* readDirectory(
       return rethrow(error);
     }
     if (ctx.referrals.length > 0) {
+      // Only references to AD's DNS and configuration partitions get here (see search.ts):
+      // they hold no users or groups, so the read is complete.
       const unique = [...new Set(ctx.referrals)];
       yield {
         kind: "notice",
         code: "referralsNotFollowed",
         level: "info",
-        message: `LDAP: ${unique.length} continuation reference(s) not followed: ` +
+        message: `LDAP: ${unique.length} continuation reference(s) to Active Directory's DNS ` +
+          "and configuration partitions not followed (they hold no users or groups): " +
           unique.slice(0, 5).join(", ") + (unique.length > 5 ? ", …" : ""),
       };
     }
+    context.progress?.({ ...counters, done: true });
     const state: Record<string, string> = { [LDAP_STATE_KEYS.settings]: fingerprint };
     if (options.users) state[LDAP_STATE_KEYS.users] = ctx.usersDigest.toString();
     if (options.groups) state[LDAP_STATE_KEYS.groups] = ctx.groupsDigest.toString();

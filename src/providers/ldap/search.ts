@@ -18,11 +18,63 @@ import type { ReadPlan, SearchSpec } from "./settings.ts";
 export const MAX_EMPTY_PAGES = 10_000;
 
 /**
+ * The naming contexts Active Directory refers a domain-root subtree search to, which hold DNS
+ * records and the forest's configuration, never users or groups: a continuation reference to
+ * one of them loses nothing. Any other reference is a part of the searched subtree held by
+ * another server (RFC 4511 §4.5.3), so the read is incomplete.
+ */
+const AD_SERVICE_PARTITIONS = /^(?:dc=domaindnszones|dc=forestdnszones|cn=configuration),/i;
+
+/** The DN a continuation reference URI (`ldap://host/DN??sub`) points at, decoded. */
+export function referenceDn(uri: string): string {
+  const path = /^ldaps?:\/\/[^/]*\/([^?]*)/i.exec(uri)?.[1] ?? "";
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path;
+  }
+}
+
+/**
+ * Checks the continuation references of one answer: those to AD's service partitions go to
+ * `referrals` (for a notice); any other throws `SourceIncompleteError` naming it.
+ */
+function checkReferences(
+  references: string[],
+  spec: SearchSpec,
+  options: { read: number; referrals: string[] },
+): void {
+  for (const uri of references) {
+    if (AD_SERVICE_PARTITIONS.test(referenceDn(uri))) {
+      options.referrals.push(uri);
+      continue;
+    }
+    const held = referenceDn(uri) || uri;
+    throw new SourceIncompleteError(
+      `LDAP ${spec.what} search under ${spec.base} was incomplete: the server holds only part ` +
+        `of the subtree and referred roster to another server for ${held} (${uri}) after ` +
+        `${options.read} entries`,
+      {
+        hint: `roster does not follow referrals. Point directory.ldap.hostname at the server ` +
+          `holding the whole subtree (for AD, a global catalog on port 3268 sees every ` +
+          `domain), or narrow ${spec.baseSetting} so the search stays on this server`,
+        details: { search: spec.what, base: spec.base, reference: uri, entriesRead: options.read },
+      },
+    );
+  }
+}
+
+/**
  * Runs one search and yields its entries page by page. Paged searches (RFC 2696) send one
  * request per page and follow the server's cookie until it is empty, also through pages that
  * come back empty; unpaged ones come back whole and are split into pages of `pageSize`. Only
- * non-empty pages are yielded; continuation references are appended to `referrals`. One search
- * at a time per connection. Throws `SourceIncompleteError` for any failed or limited page.
+ * non-empty pages are yielded. One search at a time per connection. Throws
+ * `SourceIncompleteError` for any failed or limited page, for a continuation reference to a
+ * part of the subtree on another server (references to AD's DNS and configuration partitions
+ * are appended to `referrals` instead), and for a paged search whose server stops sending the
+ * paged-results control after the first page. A first page without that control is a server
+ * that ignored the (non-critical) request and sent the whole result, which is complete: a
+ * limit would have ended it with a result code.
  */
 export async function* search(
   client: Client,
@@ -50,10 +102,24 @@ export async function* search(
         });
         pages++;
         const next = answer.cookie;
+        plan.onPage?.(answer.entries.length);
+        checkReferences(answer.references, spec, { read, referrals });
         read += answer.entries.length;
-        referrals.push(...answer.references);
+        if (next === undefined && pages > 1) {
+          throw new SourceIncompleteError(
+            `LDAP ${spec.what} search under ${spec.base} was incomplete: the server stopped ` +
+              `paging, page ${pages} came back without the paged-results control after ` +
+              `${read} entries`,
+            {
+              hint: "Check the server's logs; or turn off directory.ldap.pagedSearch and raise " +
+                `the server's size limit for ${plan.connection.username}`,
+              details: { search: spec.what, base: spec.base, entriesRead: read, pages },
+            },
+          );
+        }
         if (answer.entries.length > 0) yield answer.entries;
-        // No control: the server did not page and sent everything; an empty cookie: the end.
+        // No control on the first page: the server did not page and sent everything (a limit
+        // would have ended it with a result code); an empty cookie: the end.
         if (next === undefined || next.length === 0) break;
         if (answer.entries.length === 0 && answer.references.length === 0) {
           if (++emptyInARow >= MAX_EMPTY_PAGES) {
@@ -75,7 +141,8 @@ export async function* search(
       }
     } else {
       const answer = await searchOnce(client, request);
-      referrals.push(...answer.references);
+      plan.onPage?.(answer.entries.length);
+      checkReferences(answer.references, spec, { read, referrals });
       const all = answer.entries;
       for (let i = 0; i < all.length; i += plan.pageSize) {
         const page = all.slice(i, i + plan.pageSize);
@@ -94,7 +161,11 @@ export async function* merge<T>(sources: AsyncIterator<T>[]): AsyncGenerator<T> 
   const pull = (index: number) => {
     const source = sources[index];
     if (source === undefined) return;
-    pending.set(index, source.next().then((step) => ({ index, step })));
+    const promise = source.next().then((step) => ({ index, step }));
+    // A source may fail while the consumer is busy with an earlier item: mark the rejection
+    // handled now (the race below still sees it), or the runtime reports it as uncaught.
+    promise.catch(() => {});
+    pending.set(index, promise);
   };
   sources.forEach((_, index) => pull(index));
   try {

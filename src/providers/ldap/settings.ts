@@ -68,6 +68,8 @@ export interface ReadPlan {
   paged: boolean;
   pageSize: number;
   notices: DirectoryNotice[];
+  /** Called after every search request with the entries it returned (the read's progress). */
+  onPage?: (entries: number) => void;
 }
 
 /** One search of a read. */

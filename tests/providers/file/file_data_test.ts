@@ -156,7 +156,7 @@ Deno.test("file provider joins ranged member values that an export holds from 0 
 });
 
 Deno.test("file provider refuses an export that holds only the first range of a group's members", async () => {
-  const path = await tempFile("cut.ldif", new TextEncoder().encode(RANGED_HEAD.join("\n")));
+  const path = await tempFile("cut.ldif", new TextEncoder().encode(RANGED_HEAD.join("\n") + "\n"));
   const error = await refused(read({ path, ad: true }), SourceIncompleteError);
   assert.equal(error.exitCode, 5);
   assert.equal(

@@ -69,6 +69,9 @@ export const GROUPS_PAGE_SIZE = 10_000;
 /** Okta's largest page of `/api/v1/groups/{id}/users`. */
 export const MEMBERS_PAGE_SIZE = 1000;
 
+/** How long one request may keep retrying (rate-limit waits included), in ms: 15 minutes. */
+export const RETRY_MAX_ELAPSED_MS = 15 * 60_000;
+
 /** Options of {@link createOktaProvider} besides the context (tests, the benchmark). */
 export interface OktaProviderOptions {
   /**
@@ -195,6 +198,9 @@ async function* readOkta(
       "Content-Type": "application/json; okta-response=omitCredentials,omitCredentialsLinks",
     }),
     isRetriable: (error, _attempt, idempotent) => httpRetryDecision(error, { idempotent, now }),
+    // A request may wait for several one-minute windows when the share is spent or Okta
+    // answers 429 several times: give it the time, the attempts stay bounded.
+    retry: { maxElapsedMs: RETRY_MAX_ELAPSED_MS },
     onRetry: (event) =>
       context.log(
         "debug",
@@ -359,7 +365,8 @@ async function* readOkta(
         },
         async () => {
           await firstAnswer;
-          if (!failed.signal.aborted) await all(rest);
+          // Only after a successful answer: a refused token fails the first listing alone.
+          if (readAt !== null && !failed.signal.aborted) await all(rest);
         },
       ]);
     }

@@ -96,7 +96,16 @@ export function oktaBucketOf(url: URL): string {
   return "other";
 }
 
-/** Creates the `okta` provider. */
+/**
+ * Creates the `okta` provider. Its reads throw:
+ * - `ConfigError` (exit 2) for a bad `directory.okta.orgUrl`, a missing token, a malformed
+ *   filter (before any request) or an unreadable `directory.okta.caFile`;
+ * - `DirectoryError` (exit 6) when Okta refuses the token (401 E0000011), the token's admin
+ *   lacks the role (403 E0000006), or the org cannot be read before any data arrived;
+ * - `SourceIncompleteError` (exit 5) when a page fails after retries, is cut short or cannot
+ *   be parsed once the read has begun;
+ * - `DirectoryDataError` (exit 7) for an object without an id.
+ */
 export function createOktaProvider(
   context: ProviderContext<OktaSettings>,
   options: OktaProviderOptions = {},

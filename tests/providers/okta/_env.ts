@@ -5,6 +5,7 @@
  */
 
 import { configSchema } from "../../../src/config/schema.ts";
+import type { ProgressReporter } from "../../../src/output/progress.ts";
 import { applyDelta } from "../../../src/engine/delta.ts";
 import type { DirectorySnapshot } from "../../../src/engine/types.ts";
 import { createOktaProvider, oktaSource } from "../../../src/providers/okta/mod.ts";
@@ -64,6 +65,8 @@ export interface OktaEnvOptions {
   token?: string;
   /** Workers. Default 4. */
   concurrency?: number;
+  /** Gets the provider's progress reports. */
+  progress?: ProgressReporter;
 }
 
 /** A running environment; dispose with `await using`. */
@@ -94,6 +97,7 @@ export function oktaEnv(options: OktaEnvOptions = {}): OktaEnv {
         settings,
         secret: (key) => Promise.resolve(key === "directory.okta.token" ? token : undefined),
         log: () => {},
+        ...(options.progress === undefined ? {} : { progress: options.progress }),
       }, {
         concurrency: options.concurrency ?? 4,
         now: clock.now,

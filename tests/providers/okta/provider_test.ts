@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { ConfigError, DirectoryError, SourceIncompleteError } from "../../../src/errors.ts";
 import { buildSyncData } from "../../../src/engine/mod.ts";
 import { generateOktaOrg, type OktaUserInit } from "../../fakes/okta.ts";
+import type { ReadCounters } from "../../../src/output/progress.ts";
 import { canonical, expectedSnapshot, merged, oktaEnv } from "./_env.ts";
 
 const STATUS_USERS: OktaUserInit[] = [
@@ -409,4 +410,21 @@ Deno.test("okta incremental read reads in full when the native filter changed", 
   });
   assert.equal(read.incremental, false);
   assert.match(read.notices[0]?.message ?? "", /native filter changed/);
+});
+
+Deno.test("okta read reports its progress and ends with done", async () => {
+  const reports: ReadCounters[] = [];
+  await using env = oktaEnv({
+    fake: generateOktaOrg({ users: 450, groups: 6 }),
+    progress: (counters) => reports.push(counters),
+  });
+  await env.read();
+  const last = reports.at(-1);
+  assert.deepEqual(last, {
+    objects: 456,
+    requests: env.fake.counters().requests,
+    throttleWaits: 0,
+    done: true,
+  });
+  assert.equal(reports.filter((r) => r.done === true).length, 1);
 });

@@ -30,6 +30,7 @@ import {
   type ApiSession,
   createApiSession,
   createHttpClient,
+  describeHttpError,
   HttpBodyError,
   HttpCaFileError,
   HttpError,
@@ -213,9 +214,7 @@ async function* readOkta(
     onRetry: (event) =>
       context.log(
         "debug",
-        `Okta: retrying in ${Math.round(event.delayMs)} ms (${
-          event.error instanceof Error ? event.error.message : String(event.error)
-        })`,
+        `Okta: retrying in ${Math.round(event.delayMs)} ms (${describeHttpError(event.error)})`,
       ),
     onProgress: () => progress(),
     now,

@@ -16,6 +16,7 @@ import { ConfigError } from "../errors.ts";
 import { createFileProvider, fileFormat, type FileSettings } from "./file/mod.ts";
 import { checkedFilter } from "./file/ldif.ts";
 import { createLdapProvider, type LdapSettings, validateLdapFilters } from "./ldap/mod.ts";
+import { oktaSource } from "./okta/mod.ts";
 import type { DirectoryProvider, ProviderContext } from "./provider.ts";
 
 /**
@@ -174,12 +175,7 @@ export const SOURCES: Readonly<Record<DirectoryType, SourceDescriptor>> = {
     settings: (config) => config.directory.google,
     describeTarget: (google) => google.domain ?? null,
   }),
-  okta: planned("okta", {
-    requiredSettings: ["directory.okta.orgUrl", "directory.okta.token"],
-    secretSettings: ["directory.okta.token"],
-    settings: (config) => config.directory.okta,
-    describeTarget: (okta) => okta.orgUrl ?? null,
-  }),
+  okta: defineSource(oktaSource),
   onelogin: planned("onelogin", {
     requiredSettings: ["directory.onelogin.clientId", "directory.onelogin.clientSecret"],
     secretSettings: ["directory.onelogin.clientSecret"],

@@ -187,13 +187,16 @@ Deno.test("test exits 2 when no directory is configured", async () => {
 
 Deno.test("test exits 2 for a directory type that is not supported yet", async () => {
   await using dir = await tempDataDir();
-  await seedConfig(dir, { directory: { type: "okta", okta: { orgUrl: "https://x.okta.com" } } });
-  await dir.run(["-q", "config", "set", "directory.okta.token", "--secret-env", "T"], {
-    env: { T: "token" },
+  await seedConfig(dir, { directory: { type: "onelogin", onelogin: { clientId: "id" } } });
+  await dir.run(["-q", "config", "set", "directory.onelogin.clientSecret", "--secret-env", "T"], {
+    env: { T: "secret" },
   });
   const result = await dir.run(["test", "-o", "json"]);
   assert.equal(result.code, 2);
-  assert.equal(field(json(result.stdout))["message"], "Directory type okta is not supported yet");
+  assert.equal(
+    field(json(result.stdout))["message"],
+    "Directory type onelogin is not supported yet",
+  );
 });
 
 Deno.test("test exits 6 when the directory file is missing", async () => {

@@ -43,6 +43,8 @@ export interface OktaUserRecord {
   login: string | null;
   /** `lastUpdated` as Okta sends it (ISO 8601), or null. */
   lastUpdated: string | null;
+  /** `created` (ISO 8601), or null. */
+  created: string | null;
 }
 
 /** The parts of an Okta group that roster reads. */
@@ -53,6 +55,7 @@ export interface OktaGroupRecord {
   /** `OKTA_GROUP`, `APP_GROUP` or `BUILT_IN`. */
   type: string;
   /** ISO 8601 times, or null when absent. */
+  created: string | null;
   lastUpdated: string | null;
   lastMembershipUpdated: string | null;
   /** `_embedded.stats.usersCount` when the listing asked for `expand=stats`. */
@@ -91,6 +94,7 @@ export function parseOktaUser(value: unknown): OktaUserRecord {
     email: text(profile.email),
     login: text(profile.login),
     lastUpdated: text(value.lastUpdated),
+    created: text(value.created),
   };
 }
 
@@ -110,6 +114,7 @@ export function parseOktaGroup(value: unknown): OktaGroupRecord {
     id: value.id,
     name: text(profile.name),
     type: typeof value.type === "string" ? value.type : "OKTA_GROUP",
+    created: text(value.created),
     lastUpdated: text(value.lastUpdated),
     lastMembershipUpdated: text(value.lastMembershipUpdated),
     usersCount: typeof stats.usersCount === "number" ? stats.usersCount : undefined,

@@ -1,0 +1,91 @@
+/**
+ * The `okta` source's settings: its slice of the configuration, the org URL check and the
+ * filters.
+ * @module
+ */
+
+import type { Config } from "../../config/schema.ts";
+import { ConfigError } from "../../errors.ts";
+import { isLoopbackHost } from "../../http/mod.ts";
+import { type OktaFilter, parseOktaFilter } from "./filter.ts";
+
+/** The settings slice the `okta` provider gets. */
+export interface OktaSettings {
+  okta: Config["directory"]["okta"];
+  sync: Config["sync"];
+}
+
+/** The secret setting holding the API token. */
+export const OKTA_TOKEN_KEY = "directory.okta.token";
+
+/**
+ * Checks `directory.okta.orgUrl` and returns its origin plus path without a trailing slash, the
+ * base that `/api/v1/...` is appended to. Any port is accepted (bwdc always uses 443); `http://`
+ * only for a loopback host (a local test server), so the API token never crosses a network in
+ * clear text.
+ *
+ * @throws {ConfigError} naming `directory.okta.orgUrl` when it is unset, not a URL, not
+ *   http(s), plain http to another host, or carries a query, fragment or `/api/...` path.
+ */
+export function oktaBaseUrl(value: string | undefined): string {
+  const setting = "directory.okta.orgUrl";
+  if (value === undefined) {
+    throw new ConfigError(`Missing ${setting}`, {
+      hint: `roster config set ${setting} https://<your-org>.okta.com`,
+      details: { setting },
+    });
+  }
+  let url: URL;
+  try {
+    url = new URL(value.trim());
+  } catch {
+    throw new ConfigError(`Invalid ${setting}: ${JSON.stringify(value)} is not a URL`, {
+      hint: `Set ${setting} to your org's base URL, e.g. https://acme.okta.com`,
+      details: { setting },
+    });
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    throw new ConfigError(`Invalid ${setting}: ${url.protocol} URLs are not supported`, {
+      hint: `Set ${setting} to an https:// URL, e.g. https://acme.okta.com`,
+      details: { setting },
+    });
+  }
+  if (url.protocol === "http:" && !isLoopbackHost(url.hostname)) {
+    throw new ConfigError(
+      `Invalid ${setting}: plain http:// is only allowed for a loopback host, not ${url.hostname}`,
+      { hint: `Use https:// in ${setting}`, details: { setting } },
+    );
+  }
+  if (url.search !== "" || url.hash !== "") {
+    throw new ConfigError(`Invalid ${setting}: the URL has a query or fragment`, {
+      hint: `Set ${setting} to the base URL only, e.g. ${url.origin}`,
+      details: { setting },
+    });
+  }
+  const base = url.href.replace(/\/+$/, "");
+  if (/\/api(\/|$)/.test(url.pathname)) {
+    throw new ConfigError(`Invalid ${setting}: ${base} includes the API path`, {
+      hint: `Set ${setting} to the org's base URL without /api/v1, e.g. ${url.origin}`,
+      details: { setting },
+    });
+  }
+  return base;
+}
+
+/** Both filters, parsed. */
+export interface OktaFilters {
+  users: OktaFilter;
+  groups: OktaFilter;
+}
+
+/**
+ * Parses `sync.userFilter` and `sync.groupFilter` (see `./filter.ts`).
+ *
+ * @throws {ConfigError} naming the setting and the clause.
+ */
+export function oktaFilters(sync: Config["sync"]): OktaFilters {
+  return {
+    users: parseOktaFilter(sync.userFilter, "sync.userFilter"),
+    groups: parseOktaFilter(sync.groupFilter, "sync.groupFilter"),
+  };
+}

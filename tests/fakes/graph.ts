@@ -1288,6 +1288,30 @@ export function startFakeGraph(options: FakeGraphOptions = {}): Promise<FakeGrap
         false,
         "groups",
       );
+    } else if (a === "groups" && b !== undefined && parts.length === 2) {
+      route = "group";
+      handler = () => {
+        const denied = requirePermission(READ_GROUPS, url.pathname);
+        if (denied !== null) return denied;
+        const group = objects.get(b);
+        if (group?.type !== "group") return notFound(b);
+        const query = parseQuery(
+          url.pathname,
+          params,
+          headers,
+          GROUP_PROPS,
+          "microsoft.graph.group",
+        );
+        if ("status" in query) return query;
+        return {
+          status: 200,
+          headers: { "content-type": "application/json" },
+          body: {
+            "@odata.context": `${origin}/v1.0/$metadata#groups/$entity`,
+            ...render(group, query.select, false),
+          },
+        };
+      };
     } else if (
       a === "groups" && b !== undefined && (c === "members" || c === "transitiveMembers") &&
       parts.length <= 4

@@ -26,7 +26,8 @@ export interface EntraEnv {
   config(overrides?: { entra?: Record<string, unknown>; sync?: Record<string, unknown> }): Config;
   /** Reads through the provider with `config` (default {@link EntraEnv.config}()). */
   read(
-    options?: Partial<ReadOptions> & {
+    options?: Omit<Partial<ReadOptions>, "state"> & {
+      state?: Readonly<Record<string, string>> | undefined;
       config?: Config;
       secret?: string | undefined;
       provider?: EntraProviderOptions;

@@ -11,8 +11,10 @@
  *
  * {@link runBatched} keeps several batches in flight under an {@link AdaptiveLimiter}: a batch
  * with throttled items halves the number in flight and pauses every batch for the largest inner
- * `Retry-After`. An item's answer may ask for more (a next page): those requests go into later
- * batches.
+ * `Retry-After`; from then on it sends per window (as long as that wait) only as many requests
+ * as the server answered in the throttled window, a quarter more after each quiet window, so a
+ * tight budget is met by pacing instead of a 429 for every other request. An item's answer may
+ * ask for more (a next page): those requests go into later batches.
  * @module
  */
 
@@ -132,6 +134,15 @@ export async function runBatched(
   for (const item of items) queue.push({ item, attempt: 1 });
   const inFlight = new Set<Promise<void>>();
   const failures: unknown[] = [];
+  const sleep = options.sleep ?? defaultSleep;
+  // Pacing learned from throttling: after the first throttled batch of a window, at most
+  // `budget` items (those the server answered in that window) are sent per window, the window
+  // being as long as the server's wait; the budget grows by a quarter per quiet window.
+  const pace: Pace = { budget: null, windowMs: 0, windowStart: 0, sent: 0, answered: 0 };
+  // Slow start: two batches in flight, one more per batch answered without throttling (the
+  // number doubles per round trip), up to the limiter's concurrency.
+  let started = 2;
+  const allowance = () => pace.budget === null ? Infinity : pace.budget - pace.sent;
 
   const send = async (entries: { item: BatchItem; attempt: number }[]): Promise<void> => {
     let answers: BatchAnswer[];
@@ -169,6 +180,20 @@ export async function runBatched(
     } catch (error) {
       if (!(error instanceof InnerThrottle)) throw error;
       answers = error.answers;
+      const at = now();
+      pace.answered += answers.filter((a) => !RETRIED.has(a.status)).length;
+      if (at >= pace.windowStart) {
+        // The first throttle of this window: what was answered since it began is the budget.
+        pace.budget = Math.max(1, pace.answered);
+        pace.windowMs = Math.max(error.waitMs, pace.windowMs, 1);
+        pace.windowStart = at + error.waitMs;
+        pace.sent = 0;
+        pace.answered = 0;
+      }
+    }
+    if (!answers.some((a) => RETRIED.has(a.status))) {
+      pace.answered += answers.length;
+      started++;
     }
     const retried: { item: BatchItem; attempt: number }[] = [];
     for (const [i, answer] of answers.entries()) {
@@ -190,10 +215,12 @@ export async function runBatched(
 
   while ((queue.length > 0 && failures.length === 0) || inFlight.size > 0) {
     while (
-      failures.length === 0 && queue.length > 0 && inFlight.size < limiter.concurrency &&
-      options.signal?.aborted !== true
+      failures.length === 0 && queue.length > 0 &&
+      inFlight.size < Math.min(limiter.concurrency, started) &&
+      options.signal?.aborted !== true && allowance() > 0
     ) {
-      const entries = queue.splice(0, size);
+      const entries = queue.splice(0, Math.min(size, allowance()));
+      pace.sent += entries.length;
       const task: Promise<void> = send(entries).catch((error: unknown) => {
         failures.push(error);
       }).finally(() => {
@@ -201,11 +228,42 @@ export async function runBatched(
       });
       inFlight.add(task);
     }
-    if (inFlight.size === 0) break;
-    await Promise.race(inFlight);
+    if (inFlight.size > 0) {
+      await Promise.race(inFlight);
+      continue;
+    }
+    if (
+      failures.length > 0 || queue.length === 0 || options.signal?.aborted === true ||
+      pace.budget === null
+    ) break;
+    // This window's budget is spent: wait for the next window, then allow a quarter more.
+    const next = pace.windowStart + pace.windowMs;
+    const wait = next - now();
+    if (wait > 0) {
+      options.onWait?.(wait);
+      await sleep(wait);
+    }
+    pace.windowStart = Math.max(next, now());
+    pace.sent = 0;
+    pace.answered = 0;
+    pace.budget += Math.max(1, Math.ceil(pace.budget / 4));
   }
   if (failures.length > 0) throw failures[0];
   options.signal?.throwIfAborted();
+}
+
+/** Pacing state of {@link runBatched}. */
+interface Pace {
+  /** Items per window, learned from the last throttle; null until throttled. */
+  budget: number | null;
+  /** The window's length in ms (the longest server wait seen). */
+  windowMs: number;
+  /** When the current window began (ms). */
+  windowStart: number;
+  /** Items sent in the current window. */
+  sent: number;
+  /** Items answered (not throttled) in the current window. */
+  answered: number;
 }
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

@@ -138,16 +138,27 @@ export async function runBatched(
   // Pacing learned from throttling: after the first throttled batch of a window, at most
   // `budget` items (those the server answered in that window) are sent per window, the window
   // being as long as the server's wait; the budget grows by a quarter per quiet window.
-  const pace: Pace = { budget: null, windowMs: 0, windowStart: 0, sent: 0, answered: 0 };
+  const pace: Pace = {
+    budget: null,
+    windowMs: 0,
+    windowStart: 0,
+    sent: 0,
+    reserved: 0,
+    answered: 0,
+  };
   // Slow start: two batches in flight, one more per batch answered without throttling (the
   // number doubles per round trip), up to the limiter's concurrency.
   let started = 2;
-  const allowance = () => pace.budget === null ? Infinity : pace.budget - pace.sent;
+  const allowance = () => pace.budget === null ? Infinity : pace.budget - pace.sent - pace.reserved;
 
   const send = async (entries: { item: BatchItem; attempt: number }[]): Promise<void> => {
-    let answers: BatchAnswer[];
+    let answers: BatchAnswer[] | null;
     try {
       answers = await limiter.run(async () => {
+        // A batch queued before a throttle taught the budget waits for room in the window.
+        pace.reserved -= entries.length;
+        if (pace.budget !== null && pace.sent + entries.length > pace.budget) return null;
+        pace.sent += entries.length;
         const response = await api.json({
           method: "POST",
           url: `${options.graphBase}/$batch`,
@@ -191,6 +202,10 @@ export async function runBatched(
         pace.answered = 0;
       }
     }
+    if (answers === null) {
+      queue.unshift(...entries);
+      return;
+    }
     if (!answers.some((a) => RETRIED.has(a.status))) {
       pace.answered += answers.length;
       started++;
@@ -220,7 +235,7 @@ export async function runBatched(
       options.signal?.aborted !== true && allowance() > 0
     ) {
       const entries = queue.splice(0, Math.min(size, allowance()));
-      pace.sent += entries.length;
+      pace.reserved += entries.length;
       const task: Promise<void> = send(entries).catch((error: unknown) => {
         failures.push(error);
       }).finally(() => {
@@ -262,6 +277,8 @@ interface Pace {
   windowStart: number;
   /** Items sent in the current window. */
   sent: number;
+  /** Items in batches handed to the limiter, not sent yet. */
+  reserved: number;
   /** Items answered (not throttled) in the current window. */
   answered: number;
 }

@@ -65,9 +65,14 @@ Deno.test("entra ends a throttling storm with the exact directory and no storm o
       assert.deepEqual(canonical(result.snapshot), expected);
       const counters = env.fake.counters();
       assert.ok(counters.throttled > 0, "the limit was hit");
-      // Slow start sends two batches (40 requests) first; once throttled, the reader paces
-      // itself to what the server answered per window, so the refusals stay within that round.
-      assert.ok(counters.throttled <= 40, `${counters.throttled} throttled answers`);
+      // Before the first 429 the budget is unknown (slow start: two batches, then more); once
+      // throttled, the reader sends per window only what the server answered, so at most a
+      // third of the requests are refused, where answering a 429 with the same concurrency
+      // gets most of them refused.
+      assert.ok(
+        counters.throttled * 3 <= counters.batchItems,
+        `${counters.throttled} of ${counters.batchItems} member requests throttled`,
+      );
     },
   );
 });

@@ -100,7 +100,7 @@ export interface EntraProviderOptions {
   random?: () => number;
   /** The fetch to use. @default the global `fetch` */
   fetch?: typeof fetch;
-  /** Graph requests in flight at most (the users stream, batches, filter reads). @default 8 */
+  /** Graph requests in flight at most (the users stream, batches, filter reads). @default 12 */
   concurrency?: number;
   /** `$batch` requests in flight at most. @default 8 */
   batchConcurrency?: number;
@@ -281,7 +281,7 @@ class EntraReader {
       ...(options.sleep === undefined ? {} : { sleep: options.sleep }),
     });
     this.#api = createApiSession(http, {
-      concurrency: options.concurrency ?? 8,
+      concurrency: options.concurrency ?? 12,
       headers: async () => ({ authorization: `Bearer ${await this.#tokens.token()}` }),
       isRetriable: (error, attempt, idempotent) => {
         if (error instanceof HttpStatusError && error.status === 401 && attempt === 1) {

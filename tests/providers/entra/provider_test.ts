@@ -89,7 +89,7 @@ Deno.test("entra read() returns users, deleted users and groups with direct memb
     const paths = fake.requests().map((r) => r.path);
     assert.ok(
       paths.includes(
-        "/v1.0/users?$select=id,mail,userPrincipalName,displayName,accountEnabled&$top=999",
+        "/v1.0/users?$select=id,mail,userPrincipalName,accountEnabled&$top=999",
       ),
     );
     assert.ok(paths.includes("/v1.0/groups?$select=id,displayName&$top=999"));

@@ -37,7 +37,7 @@
 
 import type { Config } from "../../config/schema.ts";
 import type { DirectoryGroup, DirectoryUser, SkippedEntry } from "../../engine/types.ts";
-import { ConfigError, DirectoryError, RosterError, SourceIncompleteError } from "../../errors.ts";
+import { ConfigError, RosterError, SourceIncompleteError } from "../../errors.ts";
 import { isRecord } from "../../guards.ts";
 import {
   type ApiSession,
@@ -481,6 +481,10 @@ class EntraReader {
       }
       const read = await this.#groupsWithMembers(changed, { fetchMissingNames: true });
       removed.push(...read.gone);
+      // A group that lost its name is skipped now: it leaves the snapshot too.
+      for (const entry of read.skipped) {
+        if (entry.kind === "group") removed.push(entry.referenceId);
+      }
       skipped.push(...read.skipped);
       this.#objects += read.groups.length;
       pages.push({ kind: "groups", groups: read.groups, removed });
@@ -672,6 +676,7 @@ class EntraReader {
       const values of this.#list(`${this.#base}/groups?$select=${GROUP_SELECT.join(",")}&$top=999`)
     ) {
       if (options.signal.aborted) break;
+      this.#objects += values.length;
       for (const raw of values) {
         if (!isRecord(raw) || typeof raw.id !== "string") continue;
         const name = typeof raw.displayName === "string" ? raw.displayName : "";
@@ -885,7 +890,6 @@ function notFoundAsConfig(
       details: { setting, id },
     });
   }
-  if (error instanceof DirectoryError || error instanceof RosterError) return error;
   return error;
 }
 

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { type Config, configSchema } from "../../../src/config/schema.ts";
 import type { DirectorySnapshot, SyncData } from "../../../src/engine/types.ts";
+import type { ProgressReporter } from "../../../src/output/progress.ts";
 import type { ReadOptions } from "../../../src/providers/provider.ts";
 import {
   createEntraProvider,
@@ -31,6 +32,7 @@ export interface EntraEnv {
       config?: Config;
       secret?: string | undefined;
       provider?: EntraProviderOptions;
+      progress?: ProgressReporter;
     },
   ): Promise<ReadResult>;
   /** Runs the engine as `test` does on a read. */
@@ -71,6 +73,7 @@ export async function withEntra(
           settings,
           secret: (key) => Promise.resolve(key === "directory.entra.key" ? secret : undefined),
           log: () => {},
+          ...(o.progress === undefined ? {} : { progress: o.progress }),
         }, { now: clock.now, sleep: clock.sleep, random: () => 0.5, ...o.provider });
         return await readDirectory(provider, {
           users: o.users ?? true,

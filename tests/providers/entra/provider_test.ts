@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import type { ReadCounters } from "../../../src/output/progress.ts";
 import { canonical, emails, memberships, withEntra } from "./_env.ts";
 import { ID, TENANT } from "./_tenant.ts";
 
@@ -113,5 +114,21 @@ Deno.test("entra read() nests groups through the engine, a cycle included", asyn
       "erin@contoso.com",
       "gus@example.org",
     ]);
+  });
+});
+
+Deno.test("entra read() reports progress as it goes and once more when done", async () => {
+  await withEntra({ tenant: TENANT }, async ({ fake, read }) => {
+    const calls: ReadCounters[] = [];
+    await read({ progress: (counters) => calls.push(counters) });
+    const last = calls.at(-1);
+    assert.ok(calls.length > 3);
+    assert.equal(last?.done, true);
+    assert.equal(calls.filter((c) => c.done === true).length, 1);
+    const counters = fake.counters();
+    assert.equal(last?.requests, counters.requests - counters.tokenRequests);
+    // 6 users, 1 deleted user, 3 groups, 8 member entries (6 of Engineering, 2 of Ops).
+    assert.equal(last?.objects, 6 + 1 + 3 + 8);
+    assert.equal(last?.throttleWaits, 0);
   });
 });

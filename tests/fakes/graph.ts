@@ -5,7 +5,8 @@
  * It plays one tenant in one cloud (global, US Government, China): the client-credentials token
  * endpoint with a client secret or a signed client assertion (RS256/PS256 JWT with `x5t` or
  * `x5t#S256`, checked against the app's certificate), AADSTS-shaped token errors, bearer checks,
- * application permissions (403 `Authorization_RequestDenied`), users, groups, direct and
+ * application permissions (403 `Authorization_RequestDenied`), users, groups (listed, and one by
+ * id: `/groups/{id}`), direct and
  * transitive members with `@odata.type`, the recycle bin, administrative units, `$select`
  * checking, `$top` limits, a minimal `$filter`, paging with absolute `@odata.nextLink`s carrying
  * opaque signed `$skiptoken`s bound to the query, `users/delta` and `groups/delta` rounds (an

@@ -20,6 +20,7 @@ import { importPKCS8, SignJWT } from "jose";
 import { ConfigError, DirectoryError } from "../../errors.ts";
 import {
   describeHttpError,
+  HttpCaFileError,
   type HttpClient,
   httpRetryDecision,
   HttpStatusError,
@@ -292,6 +293,13 @@ export function createTokenSource(http: HttpClient, options: TokenSourceOptions)
       });
     } catch (error) {
       if (error instanceof ConfigError) throw error;
+      if (error instanceof HttpCaFileError) {
+        throw new ConfigError(`Cannot use directory.entra.caFile: ${error.message}`, {
+          hint: "Set directory.entra.caFile to a readable PEM file of CA certificates",
+          details: { setting: "directory.entra.caFile" },
+          cause: error,
+        });
+      }
       if (error instanceof HttpStatusError) {
         const code = aadstsCode(error.body);
         const description = isRecord(error.body) && typeof error.body.error_description === "string"

@@ -212,3 +212,14 @@ Deno.test("entra read() renews the access token when Graph refuses it mid-read",
     assert.equal(env.fake.counters().tokenRequests, 2);
   });
 });
+
+Deno.test("entra read() refuses an unreadable caFile as a ConfigError naming the setting", async () => {
+  await withEntra({ tenant: TENANT }, async (env) => {
+    const error = await rejects(
+      env.read({ config: env.config({ entra: { caFile: "/nonexistent/ca.pem" } }) }),
+      ConfigError,
+    );
+    assert.match(error.message, /^Cannot use directory\.entra\.caFile: /);
+    assert.equal(env.fake.counters().requests, 0);
+  });
+});

@@ -404,6 +404,7 @@ class EntraReader {
         },
       })
     ) {
+      this.#started = true;
       const body = isRecord(page.body) ? page.body : {};
       const value = body.value;
       if (!Array.isArray(value)) {
@@ -430,7 +431,14 @@ class EntraReader {
       const next = body["@odata.deltaLink"];
       if (typeof next === "string") deltaLink = next;
     }
-    if (deltaLink === null) throw new Error("unreachable: checkEnd requires a delta link");
+    if (deltaLink === null) {
+      throw new SourceIncompleteError(
+        `Directory read incomplete: the delta round of ${
+          endpointOf(link)
+        } ended without a delta link`,
+        { hint: "Nothing was sent. Run again; if it persists, report it with this message" },
+      );
+    }
     return { objects, deltaLink };
   }
 
@@ -452,9 +460,8 @@ class EntraReader {
           }); delta links expire after 7 days without a sync`,
         };
       }
-      throw graphError(error, { started: false });
+      throw graphError(error, { started: this.#started });
     }
-    this.#started = true;
     const pages: DirectoryPage[] = [];
     const changedUsers: DirectoryUser[] = [];
     const skipped: SkippedEntry[] = [];
@@ -915,14 +922,9 @@ function endpointOf(url: string): string {
  * @throws {SourceIncompleteError} for a link that is not a Graph v1.0 URL.
  */
 function relativeToVersion(link: string, groupId: string): string {
-  let url: URL;
-  try {
-    url = new URL(link);
-  } catch {
-    url = new URL("invalid:");
-  }
-  const match = /^\/v1\.0(\/.*)$/.exec(url.pathname);
-  if (match === null || match[1] === undefined) {
+  const url = URL.canParse(link) ? new URL(link) : null;
+  const match = url === null ? null : /^\/v1\.0(\/.*)$/.exec(url.pathname);
+  if (url === null || match === null || match[1] === undefined) {
     throw new SourceIncompleteError(
       `Directory read incomplete: a member page of group ${groupId} has the next link ${
         JSON.stringify(link)

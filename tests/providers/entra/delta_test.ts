@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { applyDelta } from "../../../src/engine/delta.ts";
+import { SourceIncompleteError } from "../../../src/errors.ts";
 import type { DirectorySnapshot } from "../../../src/engine/types.ts";
 import type { ReadResult } from "../../../src/sync/read.ts";
 import { canonical, withEntra } from "./_env.ts";
@@ -132,5 +133,25 @@ Deno.test("entra reads in full when no usable delta link is stored", async () =>
     });
     assert.equal(foreign.incremental, false);
     assert.match(foreign.notices[0]?.message ?? "", /the stored users delta link is not for /);
+  });
+});
+
+Deno.test("entra throws SourceIncompleteError when a delta page keeps failing mid-round", async () => {
+  await withEntra({ tenant: TENANT, deltaPageSize: 1 }, async (env) => {
+    const first = await env.read();
+    env.fake.updateUser(ID.alice, { mail: "alice2@contoso.com" });
+    env.fake.updateUser(ID.bob, { mail: "bob2@contoso.com" });
+    env.fake.failNext(Infinity, "503", { path: /\/users\/delta\?\$skiptoken=/ });
+    await assert.rejects(
+      env.read({ mode: "incremental", state: first.state }),
+      (error: unknown) => {
+        assert.ok(error instanceof SourceIncompleteError, String(error));
+        assert.match(
+          error.message,
+          /^Directory read incomplete: GET \/v1\.0\/users\/delta answered 503/,
+        );
+        return true;
+      },
+    );
   });
 });

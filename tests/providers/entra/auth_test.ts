@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { ConfigError, DirectoryError } from "../../../src/errors.ts";
 import { createEntraProvider } from "../../../src/providers/entra/mod.ts";
+import { entraEndpoints } from "../../../src/providers/entra/hosts.ts";
+import { createTokenSource } from "../../../src/providers/entra/token.ts";
+import { createHttpClient } from "../../../src/http/mod.ts";
 import { configSchema } from "../../../src/config/schema.ts";
 import { readDirectory } from "../../../src/sync/read.ts";
 import { makeCertificate, withEntra } from "./_env.ts";
@@ -221,5 +224,39 @@ Deno.test("entra read() refuses an unreadable caFile as a ConfigError naming the
     );
     assert.match(error.message, /^Cannot use directory\.entra\.caFile: /);
     assert.equal(env.fake.counters().requests, 0);
+  });
+});
+
+Deno.test("createTokenSource() caches the token and renews it 5 minutes before it expires", async () => {
+  await withEntra({ tenant: TENANT, tokenLifetimeSeconds: 3600 }, async (env) => {
+    const http = createHttpClient();
+    try {
+      const tokens = createTokenSource(http, {
+        endpoints: entraEndpoints({
+          identityAuthority: "login.microsoftonline.com",
+          tenant: env.fake.tenantId,
+          authorityUrl: env.fake.authorityUrl,
+          graphUrl: env.fake.graphUrl,
+        }),
+        tenant: env.fake.tenantId,
+        clientId: env.fake.credentials.clientId,
+        credential: { kind: "secret", secret: env.fake.credentials.secret },
+        now: env.clock.now,
+      });
+      const first = await tokens.token();
+      assert.equal(await tokens.token(), first);
+      env.clock.advance((3600 - 301) * 1000);
+      assert.equal(await tokens.token(), first);
+      assert.equal(env.fake.counters().tokenRequests, 1);
+      env.clock.advance(2000);
+      const second = await tokens.token();
+      assert.notEqual(second, first);
+      assert.equal(env.fake.counters().tokenRequests, 2);
+      tokens.invalidate();
+      assert.notEqual(await tokens.token(), second);
+      assert.equal(env.fake.counters().tokenRequests, 3);
+    } finally {
+      http.close();
+    }
   });
 });

@@ -15,6 +15,7 @@ import { DIRECTORY_TYPES } from "../config/schema.ts";
 import { ConfigError } from "../errors.ts";
 import { createFileProvider, fileFormat, type FileSettings } from "./file/mod.ts";
 import { checkedFilter } from "./file/ldif.ts";
+import { entraSource } from "./entra/mod.ts";
 import { createLdapProvider, type LdapSettings, validateLdapFilters } from "./ldap/mod.ts";
 import { oktaSource } from "./okta/mod.ts";
 import type { DirectoryProvider, ProviderContext } from "./provider.ts";
@@ -155,16 +156,7 @@ const file = defineSource<FileSettings>({
 /** Every directory type and its descriptor. */
 export const SOURCES: Readonly<Record<DirectoryType, SourceDescriptor>> = {
   ldap,
-  entra: planned("entra", {
-    requiredSettings: [
-      "directory.entra.tenant",
-      "directory.entra.applicationId",
-      "directory.entra.key",
-    ],
-    secretSettings: ["directory.entra.key"],
-    settings: (config) => config.directory.entra,
-    describeTarget: (entra) => entra.tenant ?? null,
-  }),
+  entra: defineSource(entraSource),
   google: planned("google", {
     requiredSettings: [
       "directory.google.clientEmail",

@@ -5,7 +5,8 @@
  * It plays one tenant in one cloud (global, US Government, China): the client-credentials token
  * endpoint with a client secret or a signed client assertion (RS256/PS256 JWT with `x5t` or
  * `x5t#S256`, checked against the app's certificate), AADSTS-shaped token errors, bearer checks,
- * application permissions (403 `Authorization_RequestDenied`), users, groups, direct and
+ * application permissions (403 `Authorization_RequestDenied`), users, groups (listed, and one by
+ * id: `/groups/{id}`), direct and
  * transitive members with `@odata.type`, the recycle bin, administrative units, `$select`
  * checking, `$top` limits, a minimal `$filter`, paging with absolute `@odata.nextLink`s carrying
  * opaque signed `$skiptoken`s bound to the query, `users/delta` and `groups/delta` rounds (an
@@ -1288,6 +1289,30 @@ export function startFakeGraph(options: FakeGraphOptions = {}): Promise<FakeGrap
         false,
         "groups",
       );
+    } else if (a === "groups" && b !== undefined && parts.length === 2) {
+      route = "group";
+      handler = () => {
+        const denied = requirePermission(READ_GROUPS, url.pathname);
+        if (denied !== null) return denied;
+        const group = objects.get(b);
+        if (group?.type !== "group") return notFound(b);
+        const query = parseQuery(
+          url.pathname,
+          params,
+          headers,
+          GROUP_PROPS,
+          "microsoft.graph.group",
+        );
+        if ("status" in query) return query;
+        return {
+          status: 200,
+          headers: { "content-type": "application/json" },
+          body: {
+            "@odata.context": `${origin}/v1.0/$metadata#groups/$entity`,
+            ...render(group, query.select, false),
+          },
+        };
+      };
     } else if (
       a === "groups" && b !== undefined && (c === "members" || c === "transitiveMembers") &&
       parts.length <= 4

@@ -28,6 +28,9 @@ export const GRAPH_HOSTS: Readonly<Record<IdentityAuthority, string>> = {
   "login.chinacloudapi.cn": "https://microsoftgraph.chinacloudapi.cn",
 };
 
+/** Graph hosts that are not a sign-in host's default: the US Government DoD cloud. */
+const OTHER_GRAPH_HOSTS: readonly string[] = ["https://dod-graph.microsoft.us"];
+
 /** The Entra settings {@link entraEndpoints} reads (`directory.entra.*`). */
 export interface EntraHostSettings {
   /** The sign-in cloud. */
@@ -102,8 +105,9 @@ export function checkEndpointUrl(value: string, setting: string): string {
  * Works out the token endpoint, the Graph version root and the token scope for a tenant.
  *
  * `authorityUrl` replaces `https://<identityAuthority>` and `graphUrl` replaces the cloud's
- * Graph host; the scope stays the cloud's Graph host plus `/.default` either way. A `graphUrl`
- * that already ends in `/v1.0` is refused, since `/v1.0` is appended to it.
+ * Graph host; the scope stays the cloud's Graph host plus `/.default` either way, except for
+ * `graphUrl https://dod-graph.microsoft.us` (the US Government DoD cloud), whose scope is that
+ * host. A `graphUrl` that already ends in `/v1.0` is refused, since `/v1.0` is appended to it.
  * @throws {ConfigError} for a bad `directory.entra.authorityUrl` or `directory.entra.graphUrl`
  *   (see {@link checkEndpointUrl}), or an empty tenant.
  */
@@ -127,9 +131,12 @@ export function entraEndpoints(settings: EntraHostSettings): EntraEndpoints {
       { hint: `Set directory.entra.graphUrl to the root without the version, e.g. ${cloudGraph}` },
     );
   }
+  // A Microsoft Graph host of its own (the US Government DoD cloud's `dod-graph.microsoft.us`,
+  // which signs in at login.microsoftonline.us) is also the token's resource.
+  const scopeHost = OTHER_GRAPH_HOSTS.includes(graph) ? graph : cloudGraph;
   return {
     tokenUrl: `${authority}/${encodeURIComponent(tenant)}/oauth2/v2.0/token`,
     graphBase: `${graph}/v1.0`,
-    scope: `${cloudGraph}/.default`,
+    scope: `${scopeHost}/.default`,
   };
 }

@@ -25,7 +25,7 @@ import { DirectoryDataError } from "../../errors.ts";
 import { isRecord } from "../../guards.ts";
 
 /** The user properties the Entra source `$select`s. */
-export const USER_SELECT = ["id", "mail", "userPrincipalName", "displayName", "accountEnabled"];
+export const USER_SELECT = ["id", "mail", "userPrincipalName", "accountEnabled"];
 /** The group properties the Entra source `$select`s. */
 export const GROUP_SELECT = ["id", "displayName"];
 /** The member properties the Entra source `$select`s (`@odata.type` always comes back). */

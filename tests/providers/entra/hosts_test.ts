@@ -122,3 +122,18 @@ Deno.test("isLoopbackHost() accepts 127.0.0.0/8, localhost and ::1 only", () => 
     [true, true, true, true, false, false, false],
   );
 });
+
+Deno.test("entraEndpoints() takes the DoD Graph host as the scope when graphUrl names it", () => {
+  assert.deepEqual(
+    entraEndpoints({
+      identityAuthority: "login.microsoftonline.us",
+      tenant: "contoso.onmicrosoft.us",
+      graphUrl: "https://dod-graph.microsoft.us",
+    }),
+    {
+      tokenUrl: "https://login.microsoftonline.us/contoso.onmicrosoft.us/oauth2/v2.0/token",
+      graphBase: "https://dod-graph.microsoft.us/v1.0",
+      scope: "https://dod-graph.microsoft.us/.default",
+    },
+  );
+});

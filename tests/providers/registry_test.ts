@@ -5,8 +5,8 @@ import { SOURCES, SUPPORTED_TYPES } from "../../src/providers/registry.ts";
 
 const deps = { secret: () => Promise.resolve(undefined), log: () => {} };
 
-Deno.test("SOURCES lists ldap and file as supported and the cloud sources as not yet", () => {
-  assert.deepEqual([...SUPPORTED_TYPES].sort(), ["file", "ldap"]);
+Deno.test("SOURCES lists ldap, file and google as supported and the other cloud sources as not yet", () => {
+  assert.deepEqual([...SUPPORTED_TYPES].sort(), ["file", "google", "ldap"]);
   const config = configSchema.parse({ directory: { type: "okta" } });
   assert.throws(() => SOURCES.okta.create(config, deps), (error: unknown) => {
     assert.ok(error instanceof ConfigError);

@@ -202,7 +202,7 @@ export const SOURCES: Readonly<Record<DirectoryType, SourceDescriptor>> = {
     settings: (config) => config.directory.entra,
     describeTarget: (entra) => entra.tenant ?? null,
   }),
-  google: googleSource,
+  google: defineSource(googleSource),
   okta: planned("okta", {
     requiredSettings: ["directory.okta.orgUrl", "directory.okta.token"],
     secretSettings: ["directory.okta.token"],

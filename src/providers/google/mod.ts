@@ -6,7 +6,7 @@
  * @module
  */
 
-import { defineSource, type SourceDescriptor } from "../registry.ts";
+import type { SourceDefinition } from "../registry.ts";
 import type { DirectoryProvider, ProviderContext } from "../provider.ts";
 import { parseGoogleFilter } from "./filter.ts";
 import { type GoogleReadTuning, readGoogle } from "./read.ts";
@@ -39,8 +39,11 @@ export function isKeyFile(secret: string): boolean {
   return secret.trim().startsWith("{");
 }
 
-/** The registry descriptor of `directory.type google`. */
-export const googleSource: SourceDescriptor = defineSource<GoogleSettings>({
+/**
+ * The registry definition of `directory.type google` (`src/providers/registry.ts` wraps it with
+ * `defineSource`; a type-only import keeps the two modules free of an import cycle).
+ */
+export const googleSource: SourceDefinition<GoogleSettings> = {
   type: "google",
   // clientEmail is required only with a bare PEM key: see missingSettings.
   requiredSettings: ["directory.google.adminUser", "directory.google.privateKey"],
@@ -63,4 +66,4 @@ export const googleSource: SourceDescriptor = defineSource<GoogleSettings>({
       (google.customer === "my_customer" ? "every domain" : `customer ${google.customer}`);
     return `Google Workspace as ${google.adminUser} (${where})`;
   },
-});
+};

@@ -187,8 +187,12 @@ export async function* readGoogle(
         tokens.invalidate();
         return { waitMs: 0 };
       }
-      if (isThrottled(error)) {
-        const reason = error instanceof HttpStatusError ? apiErrorInfo(error.body).code : null;
+      if (
+        isThrottled(error) && error instanceof HttpStatusError &&
+        error.headers.get("retry-after") === null
+      ) {
+        // Google sends no Retry-After on its quota answers: back off as it documents.
+        const reason = apiErrorInfo(error.body).code;
         quota.throttled(reason === "userRateLimitExceeded" ? "quota" : "concurrency");
         return { waitMs: 0 }; // the pause is waited in quota.acquire(), by every sender
       }

@@ -51,7 +51,7 @@ Deno.test("createTokenSource() puts iss, sub, the scopes, Google's aud and a one
   const clock = virtualClock();
   const seen: string[] = [];
   const http = createHttpClient({
-    fetch: (input, init) => {
+    fetch: (_input, init) => {
       seen.push(String(init?.body ?? ""));
       return Promise.resolve(
         new Response(JSON.stringify({ access_token: "t", expires_in: 3599 }), {

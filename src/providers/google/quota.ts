@@ -86,24 +86,36 @@ export class QuotaGate {
     return this.#sent.length - this.#head;
   }
 
-  async #wait(ms: number): Promise<boolean> {
+  async #wait(ms: number, signal: AbortSignal | undefined): Promise<boolean> {
     const before = this.#now();
     this.#waits++;
     this.#waitMs += ms;
-    await this.#sleep(ms);
+    if (signal === undefined) await this.#sleep(ms);
+    else {
+      let stop = () => {};
+      const aborted = new Promise<void>((resolve) => {
+        stop = () => resolve();
+        signal.addEventListener("abort", stop, { once: true });
+      });
+      await Promise.race([this.#sleep(ms), aborted]);
+      signal.removeEventListener("abort", stop);
+      signal.throwIfAborted();
+    }
     return this.#now() > before;
   }
 
   /**
    * Waits until a request may start (no pause active, room in the window), then counts it.
    * Call it once per attempt, right before sending.
+   * @param signal Ends a wait early: the signal's reason is thrown.
    */
-  async acquire(): Promise<void> {
+  async acquire(signal?: AbortSignal): Promise<void> {
     for (;;) {
+      signal?.throwIfAborted();
       const now = this.#now();
       const pause = this.#pausedUntil - now;
       if (pause > 0) {
-        if (!await this.#wait(pause)) this.#pausedUntil = 0; // a frozen test clock
+        if (!await this.#wait(pause, signal)) this.#pausedUntil = 0; // a frozen test clock
         continue;
       }
       if (this.#inWindow(now) < this.#budget) {
@@ -111,7 +123,7 @@ export class QuotaGate {
         return;
       }
       const oldest = this.#sent[this.#head] ?? now;
-      if (!await this.#wait(oldest + WINDOW_MS - now + 1)) {
+      if (!await this.#wait(oldest + WINDOW_MS - now + 1, signal)) {
         this.#sent.push(now);
         return;
       }

@@ -166,6 +166,8 @@ export async function* readGoogle(
     ...(tuning.quotaPerMinute === undefined ? {} : { perMinute: tuning.quotaPerMinute }),
     ...clock,
   });
+  /** Aborts every listing: on the first failure, or when the caller's signal aborts. */
+  const abort = new AbortController();
   let objects = 0;
   const report = (done = false) =>
     context.progress?.({
@@ -178,7 +180,7 @@ export async function* readGoogle(
     concurrency: tuning.maxConcurrency ?? 16,
     retry: tuning.retry ?? RETRY,
     headers: async () => {
-      await quota.acquire();
+      await quota.acquire(abort.signal);
       return { authorization: `Bearer ${await tokens.token()}` };
     },
     isRetriable: (error, attempt, idempotent) => {
@@ -209,7 +211,6 @@ export async function* readGoogle(
       throw error instanceof GoogleTokenError ? tokenFailure(error, identity) : error;
     }
 
-    const abort = new AbortController();
     const onAbort = () => abort.abort();
     options.signal?.addEventListener("abort", onAbort, { once: true });
     let started = false;

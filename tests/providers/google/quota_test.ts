@@ -38,3 +38,13 @@ Deno.test("QuotaGate caps the pause at 32 seconds and lowers the budget after a 
   assert.equal(pause, 32_000);
   assert.equal(gate.budget, 45); // 50 in the window, less 10%
 });
+
+Deno.test("QuotaGate.acquire() stops waiting when its signal aborts", async () => {
+  // A sleep that never ends: only the signal can end the wait.
+  const gate = new QuotaGate({ random: () => 0, sleep: () => new Promise<void>(() => {}) });
+  gate.throttled("concurrency");
+  const controller = new AbortController();
+  const waiting = gate.acquire(controller.signal);
+  controller.abort(new Error("stopped"));
+  await assert.rejects(waiting, { message: "stopped" });
+});

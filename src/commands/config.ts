@@ -131,9 +131,12 @@ async function readValue(
     });
   }
   if (setting.key === "directory.google.privateKey") {
-    // A PEM key: keep every line; a key pasted as one line with literal \n is unfolded.
+    // A JSON key file is kept as it is (its \n escapes are JSON's); a PEM key keeps every
+    // line, and a PEM pasted as one line with literal \n is unfolded.
     const trimmed = text.trim();
-    return trimmed.includes("\n") ? trimmed : trimmed.replaceAll("\\n", "\n");
+    return trimmed.startsWith("{") || trimmed.includes("\n")
+      ? trimmed
+      : trimmed.replaceAll("\\n", "\n");
   }
   return (text.split(/\r?\n/)[0] ?? "").trim();
 }

@@ -6,7 +6,6 @@
 
 import { Command } from "commander";
 import { resolveServerUrls } from "../bitwarden/urls.ts";
-import { configValue, isSecret } from "../config/store.ts";
 import { sourceOf, SOURCES } from "../providers/registry.ts";
 import type { Config } from "../config/schema.ts";
 import type { RunRecord } from "../state/store.ts";
@@ -55,16 +54,10 @@ function directorySource(config: Config): string | null {
 async function statusAction(context: CommandContext): Promise<void> {
   const config = await context.loadConfig();
   const document = await withState(context, async (store): Promise<StatusDocument> => {
-    const missing: string[] = [];
     const type = config.directory.type;
-    if (type !== undefined) {
-      for (const key of SOURCES[type].requiredSettings) {
-        const present = isSecret(key)
-          ? (await store.getSecret(key)) !== undefined
-          : configValue(config, key) !== undefined;
-        if (!present) missing.push(key);
-      }
-    }
+    const missing = type === undefined
+      ? []
+      : await SOURCES[type].missingSettings(config, (key) => store.getSecret(key));
     const urls = resolveServerUrls(config.server);
     const auth = await store.getAuth();
     const times = await store.getSyncTimes();

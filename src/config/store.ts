@@ -548,14 +548,8 @@ export async function validateConfig(
       details: { key: "directory.type" },
     });
   }
-  const missing: string[] = [];
   const source = options.source ?? SOURCES[type];
-  for (const key of source.requiredSettings) {
-    const present = isSecret(key)
-      ? (await options.secret(key)) !== undefined
-      : configValue(config, key) !== undefined;
-    if (!present) missing.push(key);
-  }
+  const missing = await source.missingSettings(config, options.secret);
   const first = missing[0];
   if (first !== undefined) {
     throw new ConfigError(

@@ -16,6 +16,7 @@ import { ConfigError } from "../errors.ts";
 import { createFileProvider, fileFormat, type FileSettings } from "./file/mod.ts";
 import { checkedFilter } from "./file/ldif.ts";
 import { entraSource } from "./entra/mod.ts";
+import { googleSource } from "./google/mod.ts";
 import { createLdapProvider, type LdapSettings, validateLdapFilters } from "./ldap/mod.ts";
 import { oktaSource } from "./okta/mod.ts";
 import type { DirectoryProvider, ProviderContext } from "./provider.ts";
@@ -38,6 +39,12 @@ export interface SourceDefinition<S> {
   requiredSettings: readonly string[];
   /** Dot paths of its secret settings (also listed in the schema's `SECRET_KEYS`). */
   secretSettings: readonly string[];
+  /**
+   * Settings that are required only in some setups (e.g. Google's `clientEmail`, needed with a
+   * bare PEM key but not with a JSON key file, which names its service account): the dot paths
+   * missing for these settings and secrets. @default none
+   */
+  missingSettings?: (settings: S, secret: SecretReader) => Promise<readonly string[]>;
   /** Its settings slice of the validated config. */
   settings(config: Config): S;
   /** The provider factory; absent while the source is not supported yet. */
@@ -55,11 +62,19 @@ export interface SourceDefinition<S> {
   readsDeltas?: boolean;
 }
 
+/** Resolves a secret setting (undefined when unset). */
+export type SecretReader = (key: string) => Promise<string | undefined>;
+
 /** A descriptor as the rest of roster sees it: every method takes the whole config. */
 export interface SourceDescriptor {
   readonly type: DirectoryType;
   readonly requiredSettings: readonly string[];
   readonly secretSettings: readonly string[];
+  /**
+   * Every required setting that is not set, in order: the `requiredSettings` that are absent,
+   * then the source's conditional ones ({@link SourceDefinition.missingSettings}).
+   */
+  missingSettings(config: Config, secret: SecretReader): Promise<string[]>;
   /** Whether roster can read this source today. */
   readonly supported: boolean;
   /** See {@link SourceDefinition.readsDeltas}. */
@@ -83,6 +98,18 @@ export function defineSource<S>(definition: SourceDefinition<S>): SourceDescript
     secretSettings: definition.secretSettings,
     supported: create !== undefined,
     readsDeltas: definition.readsDeltas === true,
+    async missingSettings(config, secret) {
+      const missing: string[] = [];
+      for (const key of definition.requiredSettings) {
+        const present = definition.secretSettings.includes(key)
+          ? (await secret(key)) !== undefined
+          : settingValue(config, key) !== undefined;
+        if (!present) missing.push(key);
+      }
+      const extra = await definition.missingSettings?.(definition.settings(config), secret);
+      for (const key of extra ?? []) if (!missing.includes(key)) missing.push(key);
+      return missing;
+    },
     create(config, deps) {
       if (create === undefined) throw notSupported(definition.type);
       return create({ ...deps, settings: definition.settings(config) });
@@ -91,6 +118,17 @@ export function defineSource<S>(definition: SourceDefinition<S>): SourceDescript
     validateFilters: (config) => definition.validateFilters(definition.settings(config)),
     describeTarget: (config) => definition.describeTarget(definition.settings(config)),
   };
+}
+
+/** The value at a dot path of the config, when it is a scalar. */
+function settingValue(config: Config, key: string): unknown {
+  let node: unknown = config;
+  for (const part of key.split(".")) {
+    node = typeof node === "object" && node !== null && !Array.isArray(node)
+      ? Reflect.get(node, part)
+      : undefined;
+  }
+  return node;
 }
 
 /** A source that is not supported yet: its settings are known, it has no provider. */
@@ -157,16 +195,7 @@ const file = defineSource<FileSettings>({
 export const SOURCES: Readonly<Record<DirectoryType, SourceDescriptor>> = {
   ldap,
   entra: defineSource(entraSource),
-  google: planned("google", {
-    requiredSettings: [
-      "directory.google.clientEmail",
-      "directory.google.adminUser",
-      "directory.google.privateKey",
-    ],
-    secretSettings: ["directory.google.privateKey"],
-    settings: (config) => config.directory.google,
-    describeTarget: (google) => google.domain ?? null,
-  }),
+  google: defineSource(googleSource),
   okta: defineSource(oktaSource),
   onelogin: planned("onelogin", {
     requiredSettings: ["directory.onelogin.clientId", "directory.onelogin.clientSecret"],

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { REPO_ROOT, roster } from "../_helpers.ts";
+import { startFakeGoogle } from "../fakes/google.ts";
 
 async function output(
   command: string,
@@ -118,6 +119,75 @@ Deno.test("the bundle runs outside the repository with an empty DENO_DIR and no 
       refused: 0,
     });
   } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("the bundle reads Google Workspace with jose, from an empty DENO_DIR, fetching nothing", async () => {
+  const google = await startFakeGoogle();
+  const root = await Deno.makeTempDir({ prefix: "roster-bundle-google-" });
+  try {
+    const bundled = await output(Deno.execPath(), [
+      "bundle",
+      "--quiet",
+      "--platform",
+      "deno",
+      "-o",
+      join(root, "roster.js"),
+      "main.ts",
+    ], { cwd: REPO_ROOT });
+    assert.equal(bundled.code, 0, bundled.stderr);
+    const bundle = await Deno.readTextFile(join(root, "roster.js"));
+    assert.doesNotMatch(bundle, /from\s+["']npm:/, "every npm package is inlined");
+
+    const denoDir = join(root, "deno-dir");
+    const dataDir = join(root, "data");
+    await Deno.mkdir(denoDir);
+    const keyPath = join(root, "key.json");
+    await Deno.writeTextFile(keyPath, google.serviceAccount.keyFile);
+    // The fake listens on this host's loopback, so no network namespace here: --cached-only
+    // with an empty DENO_DIR makes any download an error instead.
+    const run = (args: string[]) =>
+      output(Deno.execPath(), [
+        "run",
+        "-A",
+        "--cached-only",
+        "--unstable-kv",
+        join(root, "roster.js"),
+        "--data-dir",
+        dataDir,
+        ...args,
+      ], {
+        cwd: root,
+        clearEnv: true,
+        env: { DENO_DIR: denoDir, HOME: root, NO_COLOR: "1", PATH: Deno.env.get("PATH") ?? "" },
+      });
+    for (
+      const [key, value] of [
+        ["directory.type", "google"],
+        ["directory.google.adminUser", google.adminUser],
+        ["directory.google.apiUrl", google.url],
+        ["directory.google.tokenUrl", google.tokenUrl],
+      ]
+    ) {
+      const set = await run(["-q", "config", "set", key ?? "", value ?? ""]);
+      assert.equal(set.code, 0, `${key}: ${set.stderr}`);
+    }
+    const secret = await run([
+      "-q",
+      "config",
+      "set",
+      "directory.google.privateKey",
+      "--secret-file",
+      keyPath,
+    ]);
+    assert.equal(secret.code, 0, secret.stderr);
+    const test = await run(["test", "--output", "json"]);
+    assert.equal(test.code, 0, test.stderr);
+    assert.equal(JSON.parse(test.stdout).summary.users, 6);
+    assert.equal(google.counters().tokenRequests, 1, "the JWT signed by jose was accepted");
+  } finally {
+    await google.stop();
     await Deno.remove(root, { recursive: true });
   }
 });

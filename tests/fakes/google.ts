@@ -138,6 +138,11 @@ export interface GoogleFaultMatch {
   path?: string | RegExp;
   /** Only this page of a listing (1 is the first page, the one without a page token). */
   page?: number;
+  /**
+   * Adds `Retry-After: <seconds>` to the fault's answer (Google's front ends send it on some
+   * 503s), so a client that honours it retries without a long backoff.
+   */
+  retryAfterSeconds?: number;
 }
 
 /** One logged request. */
@@ -1494,7 +1499,7 @@ export async function startFakeGoogle(options: FakeGoogleOptions = {}): Promise<
     }
   };
 
-  const takeFault = (url: URL): GoogleFaultKind | undefined => {
+  const takeFault = (url: URL): Fault | undefined => {
     for (const fault of faults) {
       if (fault.remaining <= 0) continue;
       const p = fault.match.path;
@@ -1506,7 +1511,7 @@ export async function startFakeGoogle(options: FakeGoogleOptions = {}): Promise<
       }
       if (fault.match.page !== undefined && pageNumber(url) !== fault.match.page) continue;
       fault.remaining--;
-      return fault.kind;
+      return fault;
     }
     return undefined;
   };
@@ -1555,7 +1560,8 @@ export async function startFakeGoogle(options: FakeGoogleOptions = {}): Promise<
     else if (url.pathname === "/token") counters.tokenRequests++;
     if (latency > 0) await new Promise((resolve) => setTimeout(resolve, latency));
 
-    const fault = takeFault(url);
+    const taken = takeFault(url);
+    const fault = taken?.kind;
     let response: Response;
     if (fault !== undefined) counters.faults++;
     if (fault === "reset") {
@@ -1575,6 +1581,9 @@ export async function startFakeGoogle(options: FakeGoogleOptions = {}): Promise<
       response = await api(request, url, entry);
     } else {
       response = notFound(url.pathname);
+    }
+    if (taken?.match.retryAfterSeconds !== undefined) {
+      response.headers.set("retry-after", String(taken.match.retryAfterSeconds));
     }
     entry.status = response.status;
     if (response.status >= 400) {

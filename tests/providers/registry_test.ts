@@ -6,7 +6,7 @@ import { SOURCES, SUPPORTED_TYPES } from "../../src/providers/registry.ts";
 const deps = { secret: () => Promise.resolve(undefined), log: () => {} };
 
 Deno.test("SOURCES marks the sources with a provider as supported and refuses to create the others", () => {
-  for (const type of ["file", "ldap", "okta", "entra"] as const) {
+  for (const type of ["file", "ldap", "okta", "entra", "google"] as const) {
     assert.ok(SUPPORTED_TYPES.includes(type));
   }
   for (const type of DIRECTORY_TYPES.filter((t) => !SUPPORTED_TYPES.includes(t))) {

@@ -144,6 +144,11 @@ export const entraSource: SourceDefinition<EntraSettings> = {
   secretSettings: ["directory.entra.key"],
   settings: (config) => ({ entra: config.directory.entra, sync: config.sync }),
   create: (context) => createEntraProvider(context),
+  // The client secret, unless a certificate credential (certificatePath) takes its place.
+  missingSettings: async ({ entra }, secret) =>
+    entra.certificatePath !== undefined || await secret("directory.entra.key") !== undefined
+      ? []
+      : ["directory.entra.key"],
   filters: (settings) => entraFilterHandling(settings.sync),
   validateFilters: (settings) => validateEntraFilters(settings.sync),
   describeTarget: ({ entra }) =>

@@ -21,6 +21,11 @@ export interface ServiceAccountKey {
   privateKey: string;
   /** `private_key_id` from a JSON key file (the JWT header's `kid`), or null. */
   privateKeyId: string | null;
+  /**
+   * `client_id` from a JSON key file: the OAuth client id domain-wide delegation is granted to
+   * in the Admin console; null with a bare PEM.
+   */
+  clientId: string | null;
 }
 
 /** Options of {@link parseServiceAccountKey}. */
@@ -82,8 +87,8 @@ function checkPem(text: string, from: string): string {
  * service-account JSON key file.
  * @param secret The secret as stored.
  * @param options `clientEmail` from `directory.google.clientEmail`.
- * @returns The client email (the JSON file's `client_email`, else the setting), the PEM key and
- *   the key id.
+ * @returns The client email (the JSON file's `client_email`, else the setting), the PEM key,
+ *   the key id and the client id (both null with a bare PEM).
  * @throws {ConfigError} naming `directory.google.privateKey` and `--secret-file` when the secret
  *   is neither form, is another kind of Google credential (`authorized_user`, …), or its PEM is
  *   encrypted, PKCS#1 or damaged; naming `directory.google.clientEmail` when a bare PEM comes
@@ -108,7 +113,7 @@ export function parseServiceAccountKey(
         },
       );
     }
-    return { clientEmail: configured, privateKey, privateKeyId: null };
+    return { clientEmail: configured, privateKey, privateKeyId: null, clientId: null };
   }
   let parsed: unknown;
   try {
@@ -147,9 +152,11 @@ export function parseServiceAccountKey(
     );
   }
   const keyId = parsed["private_key_id"];
+  const clientId = parsed["client_id"];
   return {
     clientEmail: clientEmail.trim(),
     privateKey: checkPem(privateKey, "private_key of the JSON key file"),
     privateKeyId: typeof keyId === "string" && keyId !== "" ? keyId : null,
+    clientId: typeof clientId === "string" && clientId.trim() !== "" ? clientId.trim() : null,
   };
 }

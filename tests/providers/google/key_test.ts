@@ -40,10 +40,16 @@ Deno.test("parseServiceAccountKey() takes client_email, private_key and private_
     clientEmail: "sync@p.iam.gserviceaccount.com",
     privateKey: PEM,
     privateKeyId: "abc123",
+    clientId: "1",
   });
   assert.deepEqual(
     parseServiceAccountKey(keyFile(), { clientEmail: "SYNC@p.iam.gserviceaccount.com" }),
-    { clientEmail: "sync@p.iam.gserviceaccount.com", privateKey: PEM, privateKeyId: "abc123" },
+    {
+      clientEmail: "sync@p.iam.gserviceaccount.com",
+      privateKey: PEM,
+      privateKeyId: "abc123",
+      clientId: "1",
+    },
   );
 });
 
@@ -52,6 +58,7 @@ Deno.test("parseServiceAccountKey() takes a bare PEM with directory.google.clien
     clientEmail: "sync@p.iam.gserviceaccount.com",
     privateKey: PEM,
     privateKeyId: null,
+    clientId: null,
   });
   // Pasted from the JSON with literal \n sequences.
   const escaped = PEM.trim().replaceAll("\n", "\\n");

@@ -1,0 +1,69 @@
+/**
+ * The Google Workspace source (`directory.type google`): users, groups and memberships from the
+ * Admin SDK Directory API, read as a service account with domain-wide delegation that
+ * impersonates `directory.google.adminUser`. The read is in `./read.ts`, the credential in
+ * `./key.ts` and `./token.ts`, the mapping in `./mapping.ts`, the filters in `./filter.ts`.
+ * @module
+ */
+
+import type { SourceDefinition } from "../registry.ts";
+import type { DirectoryProvider, ProviderContext } from "../provider.ts";
+import { parseGoogleFilter } from "./filter.ts";
+import { type GoogleReadTuning, readGoogle } from "./read.ts";
+import type { GoogleSettings } from "./settings.ts";
+
+export type { GoogleSettings } from "./settings.ts";
+export type { GoogleReadTuning } from "./read.ts";
+
+/**
+ * Creates the Google Workspace provider.
+ * @param context Its settings slice (`directory.google`, `sync`), the secret resolver, the log
+ *   and the progress reporter.
+ * @param tuning Concurrency, quota, retry bounds and clock (tests). @default production values
+ */
+export function createGoogleProvider(
+  context: ProviderContext<GoogleSettings>,
+  tuning: GoogleReadTuning = {},
+): DirectoryProvider {
+  return {
+    name: "google",
+    read: (options) => readGoogle(context, options, tuning),
+  };
+}
+
+/**
+ * Whether a `directory.google.privateKey` secret is a whole JSON key file (which names its
+ * service account) rather than a bare PEM key.
+ */
+export function isKeyFile(secret: string): boolean {
+  return secret.trim().startsWith("{");
+}
+
+/**
+ * The registry definition of `directory.type google` (`src/providers/registry.ts` wraps it with
+ * `defineSource`; a type-only import keeps the two modules free of an import cycle).
+ */
+export const googleSource: SourceDefinition<GoogleSettings> = {
+  type: "google",
+  // clientEmail is required only with a bare PEM key: see missingSettings.
+  requiredSettings: ["directory.google.adminUser", "directory.google.privateKey"],
+  secretSettings: ["directory.google.privateKey"],
+  settings: (config) => ({ google: config.directory.google, sync: config.sync }),
+  create: (context) => createGoogleProvider(context),
+  missingSettings: async ({ google }, secret) => {
+    if (google.clientEmail !== undefined) return [];
+    const key = await secret("directory.google.privateKey");
+    return key === undefined || isKeyFile(key) ? [] : ["directory.google.clientEmail"];
+  },
+  filters: () => "engine",
+  validateFilters: ({ sync }) => {
+    parseGoogleFilter(sync.userFilter, "sync.userFilter");
+    parseGoogleFilter(sync.groupFilter, "sync.groupFilter");
+  },
+  describeTarget: ({ google }) => {
+    if (google.adminUser === undefined) return null;
+    const where = google.domain ??
+      (google.customer === "my_customer" ? "every domain" : `customer ${google.customer}`);
+    return `Google Workspace as ${google.adminUser} (${where})`;
+  },
+};

@@ -16,6 +16,7 @@ import { ConfigError } from "../errors.ts";
 import { createFileProvider, fileFormat, type FileSettings } from "./file/mod.ts";
 import { checkedFilter } from "./file/ldif.ts";
 import { createLdapProvider, type LdapSettings, validateLdapFilters } from "./ldap/mod.ts";
+import { oneloginSource } from "./onelogin/mod.ts";
 import type { DirectoryProvider, ProviderContext } from "./provider.ts";
 
 /**
@@ -180,13 +181,7 @@ export const SOURCES: Readonly<Record<DirectoryType, SourceDescriptor>> = {
     settings: (config) => config.directory.okta,
     describeTarget: (okta) => okta.orgUrl ?? null,
   }),
-  onelogin: planned("onelogin", {
-    requiredSettings: ["directory.onelogin.clientId", "directory.onelogin.clientSecret"],
-    secretSettings: ["directory.onelogin.clientSecret"],
-    settings: (config) => config.directory.onelogin,
-    describeTarget: (onelogin) =>
-      onelogin.clientId === undefined ? null : `onelogin ${onelogin.region}`,
-  }),
+  onelogin: defineSource(oneloginSource),
   file,
 };
 

@@ -547,9 +547,8 @@ class OneLoginReader {
         fullBecause = deleted === null
           ? "OneLogin did not report user counts, so deletions cannot be ruled out"
           : deleted > 0
-          ? `${deleted} ${
-            deleted === 1 ? "user was" : "users were"
-          } deleted since the last read and OneLogin cannot list deletions`
+          ? "the user counts show deletions since the last read (or users created just " +
+            "before it), and OneLogin cannot list deleted users"
           : "users were created during the read, so the counts cannot rule out deletions";
       } else {
         since = sinceText;

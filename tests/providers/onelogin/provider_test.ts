@@ -454,7 +454,7 @@ Deno.test("onelogin incremental read reads in full with a notice when users were
   assert.equal(result.incremental, false);
   assert.deepEqual(result.notices.map((n) => [n.code, n.message]), [[
     "fullReadInstead",
-    "Reading the whole OneLogin account: 1 user was deleted since the last read and OneLogin cannot list deletions",
+    "Reading the whole OneLogin account: the user counts show deletions since the last read (or users created just before it), and OneLogin cannot list deleted users",
   ]]);
   assert.ok(!result.snapshot.users.some((u) => u.externalId === "1104"));
   assert.ok(result.snapshot.users.some((u) => u.externalId === "1501"));

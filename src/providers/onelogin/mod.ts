@@ -620,7 +620,8 @@ class OneLoginReader {
         }
       });
     };
-    const queue = [...roleReads];
+    // Largest roles first (by the role listing's counts), so no long member stream starts last.
+    const queue = [...roleReads].sort((a, b) => (b.listed ?? 0) - (a.listed ?? 0));
     const roleWorker = async () => {
       for (;;) {
         const role = queue.shift();

@@ -1,18 +1,22 @@
 import assert from "node:assert/strict";
-import { configSchema } from "../../src/config/schema.ts";
+import { configSchema, DIRECTORY_TYPES } from "../../src/config/schema.ts";
 import { ConfigError } from "../../src/errors.ts";
 import { SOURCES, SUPPORTED_TYPES } from "../../src/providers/registry.ts";
 
 const deps = { secret: () => Promise.resolve(undefined), log: () => {} };
 
-Deno.test("SOURCES lists ldap and file as supported and the cloud sources as not yet", () => {
-  assert.deepEqual([...SUPPORTED_TYPES].sort(), ["file", "ldap"]);
-  const config = configSchema.parse({ directory: { type: "okta" } });
-  assert.throws(() => SOURCES.okta.create(config, deps), (error: unknown) => {
-    assert.ok(error instanceof ConfigError);
-    assert.equal(error.message, "Directory type okta is not supported yet");
-    return true;
-  });
+Deno.test("SOURCES lists ldap, file and onelogin as supported, and refuses a source not supported yet", () => {
+  for (const type of ["file", "ldap", "onelogin"] as const) {
+    assert.ok(SUPPORTED_TYPES.includes(type), type);
+  }
+  for (const type of DIRECTORY_TYPES.filter((t) => !SOURCES[t].supported)) {
+    const config = configSchema.parse({ directory: { type } });
+    assert.throws(() => SOURCES[type].create(config, deps), (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.equal(error.message, `Directory type ${type} is not supported yet`);
+      return true;
+    });
+  }
 });
 
 Deno.test("the file descriptor leaves bwdc set filters to the engine for CSV and JSON, not LDIF", () => {

@@ -30,7 +30,10 @@ export const EXIT_CODE_HELP: readonly (readonly [number, string])[] = [
   [ExitCode.Internal, "unexpected error (a bug: please report it)"],
   [ExitCode.Usage, "bad usage or configuration"],
   [ExitCode.ChangesPending, "changes are pending (plan --detailed-exitcode)"],
-  [ExitCode.RemovalGuard, "the removal guard refused a sync that removes too many members"],
+  [
+    ExitCode.RemovalGuard,
+    "the deletion guard refused: removals, membership removals, vanished groups or a shrunk directory",
+  ],
   [ExitCode.SourceIncomplete, "the directory read was incomplete: nothing was sent"],
   [ExitCode.DirectoryUnavailable, "the directory could not be read (connection, credentials, TLS)"],
   [ExitCode.DirectoryData, "the directory returned data roster cannot sync (duplicate emails, …)"],
@@ -38,7 +41,9 @@ export const EXIT_CODE_HELP: readonly (readonly [number, string])[] = [
   [ExitCode.BitwardenRejected, "Bitwarden rejected the import"],
   [ExitCode.SeatLimit, "the organization has no seats left for new members"],
   [ExitCode.BitwardenUnavailable, "Bitwarden could not be reached, or kept failing"],
-  [ExitCode.Locked, "another roster run holds the lock on the data directory"],
+  [ExitCode.Locked, "another roster run holds the lock on the data directory (or its state)"],
+  [ExitCode.StateDamaged, "the state store (state.kv) is damaged: move it aside and log in again"],
+  [ExitCode.Interrupted, "stopped by SIGINT or SIGTERM (recorded in the history, lock released)"],
 ];
 
 const ROOT_HELP = `
@@ -55,7 +60,7 @@ Examples:
   roster status
 
 Exit status:
-${EXIT_CODE_HELP.map(([code, text]) => `  ${String(code).padStart(2)}  ${text}`).join("\n")}
+${EXIT_CODE_HELP.map(([code, text]) => `  ${String(code).padStart(3)}  ${text}`).join("\n")}
 
 Environment:
   ROSTER_DATA_DIR          data directory (like --data-dir)
@@ -127,7 +132,20 @@ export function buildProgram(deps: CliDeps): Command {
 
 function usageFromCommander(error: CommanderError): UsageError {
   const [first = "", ...rest] = error.message.split("\n");
-  const text = first.replace(/^error:\s*/, "").replace(/\.$/, "");
+  let text = first.replace(/^error:\s*/, "").replace(/\.$/, "");
+  if (error.code === "commander.excessArguments") {
+    // The extra arguments are not repeated: one may be a secret typed in the wrong place
+    // (`roster login <secret>`), and error output ends up in logs.
+    text = text.replace(/^(.*got \d+)(?:: .*)?$/s, "$1");
+    if (/for 'login'/.test(text)) {
+      return new UsageError(`T${text.slice(1)} (the arguments are not shown)`, {
+        hint:
+          "roster login takes the client secret from ROSTER_CLIENT_SECRET (or BW_CLIENTSECRET), --client-secret-file FILE or stdin, never as an argument; if you typed the secret on the command line, rotate the organization's API key",
+        details: { commanderCode: error.code },
+      });
+    }
+    text = `${text} (the arguments are not shown)`;
+  }
   const message = text.charAt(0).toUpperCase() + text.slice(1);
   const suggestion = rest.join(" ").trim().replace(/^\((.*)\)$/, "$1");
   return new UsageError(message, {

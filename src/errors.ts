@@ -33,8 +33,12 @@ export const ExitCode = {
   SeatLimit: 10,
   /** Bitwarden could not be reached or kept failing after retries. */
   BitwardenUnavailable: 11,
-  /** Another roster run holds the lock on this data directory. */
+  /** Another roster run holds the lock on this data directory, or keeps its state store busy. */
   Locked: 12,
+  /** The state store (`state.kv`) is damaged: move it aside, log in and set the secrets again. */
+  StateDamaged: 13,
+  /** A run was stopped by SIGINT or SIGTERM (128 + SIGINT's number, as shells report it). */
+  Interrupted: 130,
 } as const;
 
 /** One of the {@link ExitCode} values. */
@@ -153,6 +157,33 @@ export class BitwardenUnavailableError extends RosterError {
 export class LockedError extends RosterError {
   constructor(message: string, options: RosterErrorOptions = {}) {
     super("locked", ExitCode.Locked, message, options);
+  }
+}
+
+/**
+ * The state store stayed busy (SQLite's "database is locked") through every retry: another
+ * roster process keeps writing it. Exit 12, as for a held lock.
+ */
+export class StateBusyError extends RosterError {
+  constructor(message: string, options: RosterErrorOptions = {}) {
+    super("state_busy", ExitCode.Locked, message, options);
+  }
+}
+
+/**
+ * The state store (`<dataDir>/state.kv`) cannot be read: truncated, overwritten, or not a
+ * database. `config.json` is a separate file and is not affected.
+ */
+export class StateDamagedError extends RosterError {
+  constructor(message: string, options: RosterErrorOptions = {}) {
+    super("state_damaged", ExitCode.StateDamaged, message, options);
+  }
+}
+
+/** A run stopped by a signal: recorded in the history, its lock released. */
+export class InterruptedError extends RosterError {
+  constructor(message: string, options: RosterErrorOptions = {}) {
+    super("interrupted", ExitCode.Interrupted, message, options);
   }
 }
 

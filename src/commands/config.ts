@@ -218,7 +218,7 @@ async function setAction(
       await settingDocument(setting, { stored, config, store }),
       "Saved setting",
     );
-  });
+  }, { ifDamaged: "empty" });
 }
 
 async function getAction(context: CommandContext, key: string): Promise<void> {
@@ -227,7 +227,7 @@ async function getAction(context: CommandContext, key: string): Promise<void> {
     const stored = await readStoredConfig(context.paths.config);
     const config = parseConfig(stored, context.paths.config);
     printSetting(context, await settingDocument(setting, { stored, config, store }), "");
-  });
+  }, { ifDamaged: "empty" });
 }
 
 async function unsetAction(context: CommandContext, key: string): Promise<void> {
@@ -256,7 +256,7 @@ async function unsetAction(context: CommandContext, key: string): Promise<void> 
       await settingDocument(setting, { stored, config, store }),
       "Removed setting",
     );
-  });
+  }, { ifDamaged: "empty" });
 }
 
 /** Builds the whole configuration as nested JSON, secrets masked, unset values null. */
@@ -306,7 +306,7 @@ async function listAction(context: CommandContext, all: boolean): Promise<void> 
         ? []
         : ["", "Settings of other directory types are hidden: roster config list --all"]),
     ]);
-  });
+  }, { ifDamaged: "empty" });
 }
 
 async function validateAction(context: CommandContext): Promise<void> {
@@ -332,7 +332,7 @@ async function validateAction(context: CommandContext): Promise<void> {
     } else if (!context.out.quiet) {
       context.out.printLines([`The configuration is complete for directory type ${type}`]);
     }
-  });
+  }, { ifDamaged: "empty" });
 }
 
 function pathAction(context: CommandContext): void {
@@ -363,7 +363,7 @@ export function configCommand(deps: CliDeps): Command {
         "Secrets (directory.ldap.password, directory.entra.key, directory.google.privateKey, " +
         "directory.okta.token, directory.onelogin.clientSecret) are read from an environment " +
         "variable, a file or stdin, never from the command line, and are never shown. " +
-        "The seed tool's form `config <setting> [value]` (e.g. `config server URL`) also works.",
+        "bwdc's form `config <setting> [value]` (e.g. `config server URL`) also works.",
     )
     .argument("[setting]", "seed-tool form: the setting to set")
     .argument("[value]", "seed-tool form: its value");

@@ -10,7 +10,7 @@ import { loadConfig } from "../config/store.ts";
 import type { Config } from "../config/schema.ts";
 import { UsageError } from "../errors.ts";
 import { Logger, type LogLevel } from "../output/log.ts";
-import { ProgressFactory } from "../output/progress.ts";
+import { ProgressFactory, type ProgressReporter } from "../output/progress.ts";
 import { colorAllowed, type Io, type OutputFormat, Renderer } from "../output/render.ts";
 import { openStateStore, type StateStore } from "../state/store.ts";
 
@@ -50,8 +50,13 @@ export interface CommandContext {
   /** The data directory and its files. */
   paths: DataPaths;
   now: () => Date;
-  /** Creates the data directory (mode 0700) if needed and opens the state store. */
-  openState(): Promise<StateStore>;
+  /**
+   * Creates the data directory (mode 0700) if needed and opens the state store. With
+   * `ifDamaged: "empty"` (commands that can work without state: `status`, `config`, `test`) a
+   * damaged state file gives an empty stand-in and a warning instead of a
+   * `StateDamagedError`.
+   */
+  openState(options?: { ifDamaged?: "throw" | "empty" }): Promise<StateStore>;
   /** Loads and validates `config.json` (defaults applied). */
   loadConfig(): Promise<Config>;
   /** Sets the process exit status of a normal outcome. */
@@ -148,13 +153,21 @@ export function commandContext(deps: CliDeps, command: Command): CommandContext 
     log,
     paths,
     now: deps.now,
-    async openState() {
+    async openState(options = {}) {
       const warning = await ensureDataDir(paths.dir);
       if (warning !== undefined && !warned) {
         warned = true;
         log.warn(warning);
       }
-      return await openStateStore(paths.state);
+      const store = await openStateStore(paths.state, { ifDamaged: options.ifDamaged ?? "throw" });
+      if (store.damaged !== undefined) {
+        log.warn(
+          `${store.damaged.message}. Running without it: secrets, login, sync times and history are not available, and nothing is recorded. ${
+            store.damaged.hint ?? ""
+          }`,
+        );
+      }
+      return store;
     },
     async loadConfig() {
       return (await loadConfig(paths.config)).config;
@@ -169,11 +182,29 @@ export function commandContext(deps: CliDeps, command: Command): CommandContext 
 export async function withState<T>(
   context: CommandContext,
   fn: (store: StateStore) => Promise<T>,
+  options: { ifDamaged?: "throw" | "empty" } = {},
 ): Promise<T> {
-  const store = await context.openState();
+  const store = await context.openState(options);
   try {
     return await fn(store);
   } finally {
     store.close();
   }
+}
+
+/**
+ * The directory read's progress reporter for `readSource`, as an options fragment: empty when
+ * no progress is shown (`-q`, or stderr is not a terminal and `--progress` is not given).
+ */
+export function readProgress(
+  context: CommandContext,
+  config: Config,
+): { progress?: ProgressReporter } {
+  const type = config.directory.type;
+  const reporter = context.log.progress?.reader(
+    type === undefined ? "Reading the directory" : `Reading the ${type} directory`,
+  );
+  return reporter === undefined || context.log.progress?.enabled !== true
+    ? {}
+    : { progress: reporter };
 }

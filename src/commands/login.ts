@@ -108,6 +108,6 @@ Examples:
   ROSTER_CLIENT_SECRET=… roster login --client-id organization.1c2d3e4f-…
   roster login --client-id organization.1c2d3e4f-… --client-secret-file /run/secrets/bw
   printf '%s\\n' "$SECRET" | roster login --client-id organization.1c2d3e4f-…
-  BW_CLIENTID=… BW_CLIENTSECRET=… roster login      # the seed tool's variables`,
+  BW_CLIENTID=… BW_CLIENTSECRET=… roster login      # bwdc's variables`,
     );
 }

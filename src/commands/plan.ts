@@ -14,25 +14,32 @@ import { isBitwardenCloud } from "../bitwarden/urls.ts";
 import {
   buildImportRequests,
   changeHash,
-  checkRemovalGuard,
+  type GuardCheck,
   type Plan,
   type PlanMember,
-  planSync,
+  refusalText,
   type SyncData,
 } from "../engine/mod.ts";
 import { errorMessage, ExitCode, RosterError } from "../errors.ts";
 import { createClient, requireAuth } from "../sync/auth.ts";
 import {
-  dropEmaillessRemovals,
-  guardOptions,
+  allowancesOf,
+  guardLimits,
   importOptions,
+  planStep,
   preflight,
   type Refusal,
   removalWhy,
   type SyncRunRecord,
 } from "../sync/run.ts";
 import { buildData, readSource } from "../sync/source.ts";
-import { type CliDeps, type CommandContext, commandContext, withState } from "./context.ts";
+import {
+  type CliDeps,
+  type CommandContext,
+  commandContext,
+  readProgress,
+  withState,
+} from "./context.ts";
 import { plural } from "../output/render.ts";
 
 /**
@@ -53,7 +60,11 @@ export interface PlanDocument extends Omit<Plan, "summary" | "removalsUnknown"> 
   pending: boolean;
   /** What the server or the deletion guard would refuse. */
   refusals: Refusal[];
-  /** The deletion guard's verdict. */
+  /**
+   * The deletion guard's verdict, as `sync` would give it: member removals in the first
+   * fields, and every check (member removals, membership removals, group deletions, user and
+   * group shrink) in `checks`.
+   */
   guard: {
     allowed: boolean;
     removals: number;
@@ -62,6 +73,7 @@ export interface PlanDocument extends Omit<Plan, "summary" | "removalsUnknown"> 
     maxRemovals: number;
     maxRemovalsPercent: number;
     allowRemovals: number | null;
+    checks: GuardCheck[];
   };
   /** Things roster wants you to know about the plan (no organization view, dropped members). */
   notices: string[];
@@ -71,7 +83,11 @@ export interface PlanDocument extends Omit<Plan, "summary" | "removalsUnknown"> 
 /** Options of the `plan` action. */
 export interface PlanOptions {
   detailedExitcode: boolean;
+  /** The `--allow-*` flags, as `sync` takes them. */
   allowRemovals: number | undefined;
+  allowMembershipRemovals?: number | undefined;
+  allowGroupDeletions?: number | undefined;
+  allowShrink?: number | undefined;
 }
 
 async function makePlan(
@@ -91,6 +107,7 @@ async function makePlan(
         incremental: false,
         log: (level, message) => context.log[level](message),
         dataDir: context.paths.dir,
+        ...readProgress(context, config),
       });
       progress.read = { users: read.counts.users, groups: read.counts.groups };
       const data = buildData(config, read);
@@ -98,40 +115,35 @@ async function makePlan(
       const refusals = preflight(requests, {
         cloud: isBitwardenCloud(client.urls),
       });
-      const notices: string[] = [];
       const org = await client.readOrganization();
-      let toSend = requests;
+      const notices: string[] = [];
       if (org === null) {
         notices.push(
           "No organization view: the server has no read API (Vaultwarden), so this plan lists what a sync would send, not what it would change",
         );
-        const { requests: kept, dropped } = dropEmaillessRemovals(requests);
-        if (dropped.length > 0) {
-          notices.push(
-            `A sync would not send ${dropped.length} removals without an email (Vaultwarden needs one): ${
-              dropped.map((d) => d.externalId).sort().join(", ")
-            }`,
-          );
-        }
-        toSend = kept;
       }
-      const plan = planSync(toSend, org);
-      const guard = checkRemovalGuard(plan, guardOptions(config, options.allowRemovals));
-      if (!guard.allowed) {
+      const step = await planStep({
+        config,
+        store,
+        requests,
+        org,
+        read: { counts: read.counts, incremental: false },
+        data,
+        allowances: allowancesOf(options),
+      });
+      notices.push(...step.notices);
+      const { plan, verdict } = step;
+      for (const check of verdict.checks) {
+        if (check.allowed) continue;
         refusals.push({
           code: "removal_guard",
-          subject: `${guard.removals} removals`,
-          message: guard.removalsUnknown && options.allowRemovals === undefined
-            ? "the deletion guard would refuse: sync.overwriteExisting without an organization view removes an unknown number of members"
-            : `the deletion guard would refuse: ${guard.removals} removals, more than ${
-              options.allowRemovals ?? guard.limit
-            }${
-              options.allowRemovals === undefined
-                ? ` (sync.maxRemovals ${config.sync.maxRemovals}, sync.maxRemovalsPercent ${config.sync.maxRemovalsPercent}%)`
-                : " (--allow-removals)"
-            }`,
+          subject: `${check.kind} ${check.count}`,
+          message: `the deletion guard would refuse: ${
+            refusalText(check, guardLimits(config), plan.orgView)
+          }`,
         });
       }
+      const members = verdict.checks.find((c) => c.kind === "memberRemovals");
       const hash = changeHash(requests, {
         apiUrl: client.urls.api,
         orgId: client.organizationId,
@@ -153,13 +165,14 @@ async function makePlan(
         ...lists,
         refusals,
         guard: {
-          allowed: guard.allowed,
-          removals: guard.removals,
-          limit: guard.limit,
-          removalsUnknown: guard.removalsUnknown,
+          allowed: verdict.allowed,
+          removals: members?.count ?? 0,
+          limit: members?.limit ?? 0,
+          removalsUnknown: members?.unknown ?? false,
           maxRemovals: config.sync.maxRemovals,
           maxRemovalsPercent: config.sync.maxRemovalsPercent,
           allowRemovals: options.allowRemovals ?? null,
+          checks: verdict.checks,
         },
         notices,
         summary,
@@ -170,6 +183,14 @@ async function makePlan(
     }
   });
 }
+
+const GUARD_LABELS: Record<GuardCheck["kind"], string> = {
+  memberRemovals: "member removals",
+  membershipRemovals: "group membership removals",
+  groupDeletions: "groups gone from the directory",
+  userShrink: "fewer users than the last complete read",
+  groupShrink: "fewer groups than the last complete read",
+};
 
 function memberRows(list: readonly PlanMember[]): string[][] {
   return list.map((m) => [m.email ?? "(no email)", m.externalId ?? ""]);
@@ -265,11 +286,17 @@ export function planLines(
   if (document.warnings.length > 0) {
     section(`Warnings (${document.warnings.length})`, document.warnings.map((w) => `  - ${w}`));
   }
+  lines.push("", `Deletion guard: ${document.guard.allowed ? "allowed" : "REFUSED"}`);
   lines.push(
-    "",
-    `Removal guard: ${document.guard.removals} removals, limit ${
-      document.guard.allowRemovals ?? document.guard.limit
-    }: ${document.guard.allowed ? "allowed" : "REFUSED"}`,
+    ...out.table(
+      document.guard.checks.map((c) => [
+        GUARD_LABELS[c.kind],
+        String(c.count),
+        c.allowance === null ? `limit ${c.limit}` : `allowed ${c.allowance} (${c.flag})`,
+        c.allowed ? "allowed" : "REFUSED",
+      ]),
+      { alignRight: [1] },
+    ),
   );
   const what = document.orgView
     ? `${s.invite} to invite, ${s.link} to link, ${s.remove} to remove, ${s.unchanged} unchanged; ${
@@ -357,11 +384,28 @@ export function planCommand(deps: CliDeps): Command {
       new Option("--allow-removals <n>", "show the guard's verdict as with sync --allow-removals N")
         .argParser(parseCount),
     )
+    .addOption(
+      new Option("--allow-membership-removals <n>", "as with sync --allow-membership-removals N")
+        .argParser(parseCount),
+    )
+    .addOption(
+      new Option("--allow-group-deletions <n>", "as with sync --allow-group-deletions N")
+        .argParser(parseCount),
+    )
+    .addOption(
+      new Option("--allow-shrink <n>", "as with sync --allow-shrink N").argParser(parseCount),
+    )
     .action(async (options: Record<string, unknown>, command: Command) => {
-      const allow = options["allowRemovals"];
+      const number = (name: string) => {
+        const value = options[name];
+        return typeof value === "number" ? value : undefined;
+      };
       await planAction(commandContext(deps, command), {
         detailedExitcode: options["detailedExitcode"] === true,
-        allowRemovals: typeof allow === "number" ? allow : undefined,
+        allowRemovals: number("allowRemovals"),
+        allowMembershipRemovals: number("allowMembershipRemovals"),
+        allowGroupDeletions: number("allowGroupDeletions"),
+        allowShrink: number("allowShrink"),
       });
     })
     .addHelpText(

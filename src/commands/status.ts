@@ -13,6 +13,7 @@ import type { RunRecord } from "../state/store.ts";
 import { VERSION } from "../version.ts";
 import { type CliDeps, type CommandContext, commandContext, withState } from "./context.ts";
 import { RUN_HEADERS, runRow } from "../output/runs.ts";
+import { holderIsDead } from "../sync/lock.ts";
 
 /** How many runs `status` shows. */
 export const STATUS_RUNS = 5;
@@ -32,6 +33,8 @@ export interface StatusDocument {
   server: { url: string | null; api: string; identity: string };
   auth: { loggedIn: boolean; organizationId: string | null };
   lastSync: { users: string | null; groups: string | null };
+  /** The state store: its file, and why it cannot be read (null when it can). */
+  state: { path: string; damaged: string | null };
   lock: {
     pid: number;
     host: string;
@@ -39,6 +42,8 @@ export interface StatusDocument {
     acquiredAt: string;
     expiresAt: string;
     expired: boolean;
+    /** The holder's process is gone (same host, Linux): the next run takes the lock over. */
+    holderGone: boolean;
   } | null;
   recentRuns: RunRecord[];
 }
@@ -75,6 +80,7 @@ async function statusAction(context: CommandContext): Promise<void> {
         users: times.users?.toISOString() ?? null,
         groups: times.groups?.toISOString() ?? null,
       },
+      state: { path: context.paths.state, damaged: store.damaged?.message ?? null },
       lock: lock === undefined ? null : {
         pid: lock.pid,
         host: lock.host,
@@ -82,10 +88,11 @@ async function statusAction(context: CommandContext): Promise<void> {
         acquiredAt: lock.acquiredAt,
         expiresAt: lock.expiresAt,
         expired: Date.parse(lock.expiresAt) <= context.now().getTime(),
+        holderGone: await holderIsDead(lock),
       },
       recentRuns: await store.listRuns(STATUS_RUNS),
     };
-  });
+  }, { ifDamaged: "empty" });
   if (context.out.json) {
     context.out.printJson(document);
     return;
@@ -109,11 +116,18 @@ async function statusAction(context: CommandContext): Promise<void> {
     ["last user sync", d.lastSync.users ?? "never"],
     ["last group sync", d.lastSync.groups ?? "never"],
   );
+  if (d.state.damaged !== null) {
+    rows.push(["state", `DAMAGED: ${d.state.damaged}`]);
+  }
   if (d.lock !== null) {
     rows.push([
       "lock",
       `${d.lock.command} (pid ${d.lock.pid} on ${d.lock.host}) until ${d.lock.expiresAt}${
-        d.lock.expired ? " (expired)" : ""
+        d.lock.holderGone
+          ? " (its process is gone: the next run takes it over)"
+          : d.lock.expired
+          ? " (expired)"
+          : ""
       }`,
     ]);
   }
@@ -130,7 +144,7 @@ export function statusCommand(deps: CliDeps): Command {
     .summary("show the configuration summary, login, last syncs and recent runs")
     .description(
       "Show what roster is set up to do: the directory type and source, missing settings, " +
-        "the Bitwarden server URLs, whether roster is logged in, the last sync times, the lock" +
+        "the Bitwarden server URLs, whether roster is logged in, the last sync times, the lock " +
         `and the last ${STATUS_RUNS} runs.`,
     )
     .action(async (_options: unknown, command: Command) => {

@@ -6,8 +6,8 @@
  */
 
 import { Command, InvalidArgumentError, Option } from "commander";
-import type { PlanSummary } from "../engine/mod.ts";
-import { errorMessage, ExitCode, RosterError, UsageError } from "../errors.ts";
+import type { GuardVerdict, PlanSummary } from "../engine/mod.ts";
+import { errorMessage, ExitCode, InterruptedError, RosterError, UsageError } from "../errors.ts";
 import { Logger } from "../output/log.ts";
 import { type Io, plural } from "../output/render.ts";
 import type { StateStore } from "../state/store.ts";
@@ -24,7 +24,7 @@ import {
 } from "../sync/run.ts";
 import { watch } from "../sync/watch.ts";
 import { buildData, readSource } from "../sync/source.ts";
-import { type CliDeps, type CommandContext, commandContext } from "./context.ts";
+import { type CliDeps, type CommandContext, commandContext, readProgress } from "./context.ts";
 
 /** The flags of `sync` and `daemon`. */
 export interface SyncCommandOptions extends SyncOptions {
@@ -54,7 +54,16 @@ export interface SyncDocument {
   orgView: boolean | null;
   /** The plan's counts; null when nothing was planned. */
   plan: PlanSummary | null;
-  guard: { allowed: boolean; removals: number; limit: number } | null;
+  /**
+   * The deletion guard's verdict: member removals (`removals`, `limit`) and every check with
+   * its count, limit and allowance.
+   */
+  guard: {
+    allowed: boolean;
+    removals: number;
+    limit: number;
+    checks: { kind: string; count: number; limit: number; allowed: boolean }[];
+  } | null;
   drift: { missing: number; present: number; unlinked: number } | null;
   warnings: string[];
   error: { code: string; message: string; hint: string | null } | null;
@@ -81,6 +90,21 @@ export function summaryLine(result: SyncResult): string {
   } sent in ${plural(s.requests, "request")}, accepted by the server${effects}`;
 }
 
+function guardSummary(verdict: GuardVerdict): NonNullable<SyncDocument["guard"]> {
+  const members = verdict.checks.find((c) => c.kind === "memberRemovals");
+  return {
+    allowed: verdict.allowed,
+    removals: members?.count ?? 0,
+    limit: members?.limit ?? 0,
+    checks: verdict.checks.map((c) => ({
+      kind: c.kind,
+      count: c.count,
+      limit: c.allowance ?? c.limit,
+      allowed: c.allowed,
+    })),
+  };
+}
+
 function documentOf(
   result: SyncResult,
   extra: { organizationId: string | null; server: string | null },
@@ -97,11 +121,7 @@ function documentOf(
     sent: result.sent,
     orgView: result.orgView,
     plan: result.plan?.summary ?? null,
-    guard: result.guard === null ? null : {
-      allowed: result.guard.allowed,
-      removals: result.guard.removals,
-      limit: result.guard.limit,
-    },
+    guard: result.guard === null ? null : guardSummary(result.guard),
     drift: result.drift === null ? null : {
       missing: result.drift.missing.length,
       present: result.drift.present.length,
@@ -185,9 +205,13 @@ async function runRecorded(
     command: string;
     onServer?: (org: string, server: string) => void;
     progress?: SyncProgress;
+    /** Stop at SIGINT/SIGTERM: record the run, release the lock, exit 130. */
+    interruptible?: boolean;
   },
 ): Promise<SyncResult> {
   const startedAt = context.now();
+  const controller = new AbortController();
+  const stopListening = run.interruptible === true ? listenForStop(controller) : () => {};
   const store: StateStore = await context.openState();
   const progress: SyncProgress = run.progress ?? {};
   let server: string | undefined;
@@ -217,6 +241,7 @@ async function runRecorded(
     const result = await withLock(store, context.paths.dir, {
       command: run.command,
       now: context.now,
+      signal: controller.signal,
       onTakeOver: (previous) =>
         context.log.warn(
           `Took over the lock left by ${previous.command} (pid ${previous.pid} on ${previous.host}): it expired at ${previous.expiresAt}, or its process is gone`,
@@ -233,26 +258,30 @@ async function runRecorded(
         );
       }
       try {
-        return await syncOnce(
-          {
-            config,
-            store,
-            client,
-            log: context.log,
-            now: context.now,
-            read: (incremental) =>
-              readSource({
-                store,
-                config,
-                incremental,
-                log: (level, message) => context.log[level](message),
-                dataDir: context.paths.dir,
-              }),
-            build: (read) => buildData(config, read),
-            lock,
-          },
-          options,
-          progress,
+        return await untilAborted(
+          syncOnce(
+            {
+              config,
+              store,
+              client,
+              log: context.log,
+              now: context.now,
+              read: (incremental) =>
+                readSource({
+                  store,
+                  config,
+                  incremental,
+                  log: (level, message) => context.log[level](message),
+                  dataDir: context.paths.dir,
+                  ...readProgress(context, config),
+                }),
+              build: (read) => buildData(config, read),
+              lock,
+            },
+            options,
+            progress,
+          ),
+          controller.signal,
         );
       } finally {
         client.close();
@@ -279,8 +308,53 @@ async function runRecorded(
     });
     throw error;
   } finally {
+    stopListening();
     store.close();
   }
+}
+
+/**
+ * Turns SIGINT and SIGTERM into an abort of `controller` with an {@link InterruptedError};
+ * returns the function that stops listening.
+ */
+function listenForStop(controller: AbortController): () => void {
+  const signals: Deno.Signal[] = Deno.build.os === "windows"
+    ? ["SIGINT", "SIGBREAK"]
+    : ["SIGINT", "SIGTERM"];
+  const added: [Deno.Signal, () => void][] = [];
+  for (const signal of signals) {
+    const listener = () => {
+      if (controller.signal.aborted) return;
+      controller.abort(
+        new InterruptedError(`Stopped by ${signal}: the run was interrupted`, {
+          hint:
+            "The lock was released and the run recorded in the history (roster history). Requests sent before the signal stay applied; nothing was recorded as synced, so the next sync sends everything again and converges",
+        }),
+      );
+    };
+    try {
+      Deno.addSignalListener(signal, listener);
+      added.push([signal, listener]);
+    } catch {
+      // The signal does not exist on this platform.
+    }
+  }
+  return () => {
+    for (const [signal, listener] of added) Deno.removeSignalListener(signal, listener);
+  };
+}
+
+/** Settles as `work` does, or rejects with the abort reason as soon as `signal` aborts. */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }
 
 function writeJsonLine(io: Io, value: unknown): void {
@@ -304,6 +378,7 @@ async function syncAction(
   let ids = { organizationId: null as string | null, server: null as string | null };
   const result = await runRecorded(context, options, {
     command,
+    interruptible: true,
     onServer: (organizationId, server) => {
       ids = { organizationId, server };
     },
@@ -435,6 +510,9 @@ function readOptions(options: Record<string, unknown>, watchDefault: boolean): S
   return {
     force: options["force"] === true,
     allowRemovals: number("allowRemovals"),
+    allowMembershipRemovals: number("allowMembershipRemovals"),
+    allowGroupDeletions: number("allowGroupDeletions"),
+    allowShrink: number("allowShrink"),
     allowEmpty: options["allowEmpty"] === true,
     watch: watchDefault || options["watch"] === true,
     intervalMs: number("interval"),
@@ -448,7 +526,25 @@ function addSyncOptions(command: Command, withWatch: boolean): Command {
     .addOption(
       new Option(
         "--allow-removals <n>",
-        "let the deletion guard pass up to N removals for this run",
+        "let the deletion guard pass up to N member removals for this run",
+      ).argParser(parseCount(0)),
+    )
+    .addOption(
+      new Option(
+        "--allow-membership-removals <n>",
+        "let the deletion guard pass up to N members taken out of groups for this run",
+      ).argParser(parseCount(0)),
+    )
+    .addOption(
+      new Option(
+        "--allow-group-deletions <n>",
+        "let the deletion guard pass up to N groups gone from the directory for this run",
+      ).argParser(parseCount(0)),
+    )
+    .addOption(
+      new Option(
+        "--allow-shrink <n>",
+        "let the deletion guard pass a directory read up to N users (groups) smaller than the last complete one",
       ).argParser(parseCount(0)),
     )
     .option(
@@ -476,7 +572,13 @@ Safety:
   - one run at a time per data directory (a lock; a second run exits 12 naming the holder)
   - a partial directory read, or an empty one where the last had many users, sends nothing (exit 5)
   - unchanged directory and no drift in the organization's members: nothing is sent
-  - more removals than sync.maxRemovals (10) / sync.maxRemovalsPercent (10%): refused (exit 4)
+  - the deletion guard refuses (exit 4, nothing sent, everything listed) a sync that would:
+      remove more members than sync.maxRemovals (10) / sync.maxRemovalsPercent (10%),
+      take more members out of groups than sync.maxMembershipRemovals (25) / ...Percent (10%),
+      lose more groups than sync.maxGroupDeletions (5) / ...Percent (10%),
+      follow a read smaller than the last complete one by more than sync.maxShrink (10) / ...Percent (10%);
+    --allow-removals, --allow-membership-removals, --allow-group-deletions, --allow-shrink N let it
+    through once (roster plan shows the same verdict)
   - the hash and sync times are saved only when every request was accepted`;
 
 /** Builds the `sync` command. */

@@ -9,7 +9,13 @@ import { Command, Option } from "commander";
 import type { TestReport } from "../engine/mod.ts";
 import { ExitCode, RosterError, UsageError } from "../errors.ts";
 import { readAndReport } from "../sync/source.ts";
-import { type CliDeps, type CommandContext, commandContext, withState } from "./context.ts";
+import {
+  type CliDeps,
+  type CommandContext,
+  commandContext,
+  readProgress,
+  withState,
+} from "./context.ts";
 
 /** `test --format`. */
 export type TestFormat = "roster" | "bwdc";
@@ -62,6 +68,12 @@ export function testReportLines(
       { headers: ["GROUP", "MEMBER"] },
     ),
   );
+  if (report.refusals.length > 0) {
+    section(
+      `Refused by Bitwarden's import: ${report.refusals.length} (a sync would send nothing)`,
+      report.refusals.map((r) => `  - ${r.message}`),
+    );
+  }
   lines.push(
     "",
     `Test only: nothing was sent. A sync would send ${s.groups} groups and ${s.users} users.`,
@@ -89,6 +101,7 @@ async function testAction(context: CommandContext, options: TestOptions): Promis
         incremental: options.last,
         counted: (counts) => readCounts = counts,
         bwdc: options.format === "bwdc",
+        ...readProgress(context, config),
       });
       relieveMemory();
       if (document.kind === "bwdc" || context.out.json) {
@@ -96,13 +109,16 @@ async function testAction(context: CommandContext, options: TestOptions): Promis
       } else {
         context.out.printLines(testReportLines(document.value, context));
       }
+      // Objects the import would refuse: exit 7, as sync would (the report is still printed).
+      const refused = document.kind === "report" && document.value.refusals.length > 0;
+      if (refused) context.setExitCode(ExitCode.DirectoryData);
       await store.addRun({
         id: crypto.randomUUID(),
         command: "test",
         startedAt: startedAt.toISOString(),
         endedAt: context.now().toISOString(),
-        outcome: "ok",
-        exitCode: ExitCode.Ok,
+        outcome: refused ? "refused" : "ok",
+        exitCode: refused ? ExitCode.DirectoryData : ExitCode.Ok,
         read: readCounts,
         sent: { users: 0, groups: 0 },
       });
@@ -120,7 +136,7 @@ async function testAction(context: CommandContext, options: TestOptions): Promis
       });
       throw error;
     }
-  });
+  }, { ifDamaged: "empty" });
 }
 
 /** Builds the `test` command. */
@@ -130,8 +146,9 @@ export function testCommand(deps: CliDeps): Command {
     .description(
       "Read the directory and print what a sync would send: groups with member counts, " +
         "enabled, disabled and deleted users, skipped objects with the reason, and group " +
-        "members that match nothing. Nothing is sent and nothing is written except a run " +
-        "record in the history.",
+        "members that match nothing, and every object Bitwarden's import would refuse (exit " +
+        "7 then, as sync would). Nothing is sent and nothing is written except a run record " +
+        "in the history.",
     )
     .option(
       "-l, --last",

@@ -1,7 +1,7 @@
 /**
  * The configuration schema: one zod schema for everything roster can be told.
  *
- * Field names follow the seed tool (`bwdc-behaviour.md` §2) under `server.`, `directory.` and
+ * Field names follow the Bitwarden Directory Connector (bwdc) under `server.`, `directory.` and
  * `sync.`, so every setting has a dot path (`directory.ldap.hostname`, `sync.userFilter`).
  * Secrets (see {@link SECRET_KEYS}) are never part of the stored config: they live in the
  * state store and are read through `ProviderContext.secret`.
@@ -56,7 +56,7 @@ export const serverSchema = z.strictObject({
   maxRequestsPerMinute: z.number().int().min(0).max(1_000_000).optional(),
 });
 
-/** `directory.ldap.*`: LDAP and Active Directory (seed tool field names). */
+/** `directory.ldap.*`: LDAP and Active Directory (bwdc's field names). */
 export const ldapSchema = z.strictObject({
   hostname: z.string().trim().min(1).optional(),
   port: z.number().int().min(1).max(65535).default(389),
@@ -78,7 +78,7 @@ export const ldapSchema = z.strictObject({
   pageSize: z.number().int().min(1).max(100000).default(500),
   /** Seconds to wait for a connection. */
   connectTimeout: z.number().int().min(1).max(3600).default(10),
-  /** Seconds one search may take (the seed tool's `timeLimit: 300`). */
+  /** Seconds one search may take (bwdc's `timeLimit: 300`). */
   timeout: z.number().int().min(1).max(86400).default(300),
   /** Accepted for seed-tool compatibility; unused. */
   currentUser: z.boolean().default(false),
@@ -185,11 +185,11 @@ export const directorySchema = z.strictObject({
   file: fileSchema.default(() => fileSchema.parse({})),
 });
 
-/** `sync.*`: what to sync and how (seed tool field names, plus roster's safety settings). */
+/** `sync.*`: what to sync and how (bwdc's field names, plus roster's safety settings). */
 export const syncSchema = z.strictObject({
   users: z.boolean().default(true),
   groups: z.boolean().default(true),
-  /** Minutes between automatic syncs (`sync --watch`); at least 5, as in the seed tool. */
+  /** Minutes between automatic syncs (`sync --watch`); at least 5, as in bwdc. */
   interval: z.number().int().min(5).max(525600).default(5),
   removeDisabled: z.boolean().default(false),
   overwriteExisting: z.boolean().default(false),
@@ -210,12 +210,36 @@ export const syncSchema = z.strictObject({
   revisionDateAttribute: z.string().trim().min(1).optional(),
   creationDateAttribute: z.string().trim().min(1).optional(),
   /**
-   * Deletion guard: refuse a sync that removes more than this many members, unless the
-   * percentage below allows more. `0` disables the guard.
+   * Deletion guard: refuse a sync that removes more than this many members from the
+   * organization, unless the percentage below allows more. `0` turns this check off.
    */
   maxRemovals: z.number().int().min(0).default(10),
   /** Deletion guard: percentage of the organization's current members that may be removed. */
   maxRemovalsPercent: z.number().min(0).max(100).default(10),
+  /**
+   * Deletion guard: refuse a sync that takes more than this many members out of groups
+   * (counted against what the last successful sync sent), unless the percentage below allows
+   * more. `0` turns this check off.
+   */
+  maxMembershipRemovals: z.number().int().min(0).default(25),
+  /** Deletion guard: percentage of the group memberships the last sync sent that may go. */
+  maxMembershipRemovalsPercent: z.number().min(0).max(100).default(10),
+  /**
+   * Deletion guard: refuse a full sync in which more than this many groups the last sync sent
+   * are gone from the directory, unless the percentage below allows more. (The import leaves
+   * such groups in the organization, unsynced.) `0` turns this check off.
+   */
+  maxGroupDeletions: z.number().int().min(0).default(5),
+  /** Deletion guard: percentage of the groups the last sync sent that may be gone. */
+  maxGroupDeletionsPercent: z.number().min(0).max(100).default(10),
+  /**
+   * Deletion guard: refuse a full sync whose directory read has more than this many users
+   * (or groups) fewer than the last complete read, unless the percentage below allows more.
+   * `0` turns this check off.
+   */
+  maxShrink: z.number().int().min(0).default(10),
+  /** Deletion guard: percentage of the last complete read's users (groups) that may be missing. */
+  maxShrinkPercent: z.number().min(0).max(100).default(10),
 });
 
 /** The whole configuration file. */

@@ -12,6 +12,46 @@ import { ConfigError } from "../errors.ts";
 import { type Config, configSchema, type DirectoryType, SECRET_KEYS } from "./schema.ts";
 import { isRecord } from "../guards.ts";
 import { type SourceDescriptor, SOURCES } from "../providers/registry.ts";
+import { parseDn } from "../ldap/dn.ts";
+
+/**
+ * Checks the syntax of the settings that are set: `sync.userFilter`/`sync.groupFilter` in the
+ * source's own syntax (its descriptor's `validateFilters`: RFC 4515 filters for `ldap` and LDIF
+ * files, bwdc's `include:`/`exclude:` lists for CSV, JSON and the cloud sources), and
+ * `directory.ldap.rootPath`, `directory.file.rootPath`, `sync.userPath` and `sync.groupPath`
+ * as RFC 4514 DNs. Runs when a setting is saved and in `config validate`, so a typo fails at
+ * once instead of at the next sync.
+ * @throws {ConfigError} naming the setting, the value and the position of the error.
+ */
+export function validateLdapSyntax(config: Config): void {
+  const type = config.directory.type;
+  // The filters in the source's own syntax (LDAP filters, or bwdc's include/exclude lists).
+  if (type !== undefined) SOURCES[type].validateFilters(config);
+  const dns: [string, string | undefined][] = [
+    ["directory.ldap.rootPath", type === "ldap" ? config.directory.ldap.rootPath : undefined],
+    ["directory.file.rootPath", type === "file" ? config.directory.file.rootPath : undefined],
+    ["sync.userPath", type === "ldap" ? config.sync.userPath : undefined],
+    ["sync.groupPath", type === "ldap" ? config.sync.groupPath : undefined],
+  ];
+  for (const [key, value] of dns) {
+    if (value === undefined) continue;
+    try {
+      parseDn(value);
+    } catch (error) {
+      throw new ConfigError(
+        `Invalid DN in ${key}: ${JSON.stringify(value)}: ${
+          error instanceof Error ? error.message : String(error)
+        }`,
+        {
+          hint:
+            `Fix ${key}: a DN is attribute=value pairs joined by commas, e.g. ou=people,dc=example,dc=com; write , + " \\ < > ; inside values with a backslash`,
+          cause: error,
+          details: { key, value },
+        },
+      );
+    }
+  }
+}
 
 /** The kind of value a setting holds, which decides how a command-line string is read. */
 export type SettingKind = "string" | "integer" | "number" | "boolean" | "enum";
@@ -406,6 +446,8 @@ export async function readStoredConfig(file: string): Promise<StoredConfig> {
       details: { file },
     });
   }
+  // A byte order mark (Windows editors write one) is not JSON: drop it.
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -445,6 +487,7 @@ export async function loadConfig(
 export async function saveConfig(file: string, stored: StoredConfig): Promise<Config> {
   const ordered = orderStored(stored);
   const config = parseConfig(ordered, file);
+  validateLdapSyntax(config);
   const temporary = `${file}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
   const handle = await Deno.open(temporary, { write: true, createNew: true, mode: 0o600 });
   try {
@@ -498,6 +541,7 @@ export async function validateConfig(
   options: ValidateConfigOptions,
 ): Promise<DirectoryType> {
   const type = config.directory.type;
+  validateLdapSyntax(config);
   if (type === undefined) {
     throw new ConfigError("No directory configured: directory.type is not set", {
       hint: "roster config set directory.type file (or ldap), then its settings",

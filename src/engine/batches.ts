@@ -1,13 +1,13 @@
 /**
- * Import request building (`bitwarden-api.md` §2, `bwdc-behaviour.md` §4.4), exactly as the
- * seed tool does it, so that the change hash stays compatible.
+ * Import request building for `POST /public/organization/import`, exactly as the Bitwarden
+ * Directory Connector (bwdc) does it, so that the change hash stays compatible.
  * @module
  */
 
 import { ConfigError } from "../errors.ts";
 import type { ImportGroup, ImportMember, ImportRequest, SyncData } from "./types.ts";
 
-/** Users or groups per request in a large import (the seed tool's `batchSize`). */
+/** Users or groups per request in a large import (bwdc's `batchSize`). */
 export const BATCH_SIZE = 2000;
 
 /** How the requests are built (the `sync.*` settings of the same names). */

@@ -1,7 +1,7 @@
 /**
  * De-duplication of users and groups, independent of input order.
  *
- * Rules (the seed tool's `removeDuplicateUsers` made order-independent):
+ * Rules (bwdc's `removeDuplicateUsers` made order-independent):
  * - identical records (same referenceId, externalId, email, disabled, deleted) collapse to the
  *   first one;
  * - two different non-deleted users with the same email are a duplicate;

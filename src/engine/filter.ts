@@ -1,11 +1,11 @@
 /**
- * The seed tool's include/exclude set filters for non-LDAP providers (`bwdc-behaviour.md` §3).
+ * The Bitwarden Directory Connector's (bwdc) include/exclude set filters for non-LDAP providers.
  *
  * A filter reads `include:a,b` or `exclude:a,b`, optionally followed by `|<native query>` for
  * the provider. The keyword is case-insensitive; values are comma-separated, trimmed and
  * lowercased. Users are matched by email, groups by name.
  *
- * Fixes over the seed tool: the keyword is split from the values at the **first** `:` only, so
+ * Fixes over bwdc: the keyword is split from the values at the **first** `:` only, so
  * values may contain `:`; the native query keeps everything after the first `|`; and keeping
  * users that belong to a kept group takes linear time instead of O(users × groups).
  * @module
@@ -24,7 +24,7 @@ export interface SetFilter {
 /**
  * Parses the set part of a filter (the text before the first `|`). Returns null when there is
  * no set filter: an empty set part, no `:`, or a keyword other than `include` or `exclude`
- * (as the seed tool does).
+ * (as bwdc does).
  */
 export function parseSetFilter(filter: string | null | undefined): SetFilter | null {
   if (filter === null || filter === undefined) return null;
@@ -56,7 +56,7 @@ export function nativeQuery(filter: string | null | undefined): string | null {
 
 /**
  * Whether a value passes a set filter (case-insensitive). A null value is compared as `--`,
- * as in the seed tool. No filter keeps everything.
+ * as in bwdc. No filter keeps everything.
  */
 export function passesSetFilter(filter: SetFilter | null, value: string | null): boolean {
   if (filter === null) return true;
@@ -84,7 +84,7 @@ export interface FilteredDirectory {
 
 /**
  * Applies the user and group set filters. When a group set filter exists, users are further
- * limited as the seed tool's `filterUsersFromGroupsSet` does: a user stays if it is deleted,
+ * limited as bwdc's `filterUsersFromGroupsSet` does: a user stays if it is deleted,
  * disabled while `removeDisabled` is on, or a **direct** member of a kept group.
  */
 export function applySetFilters(

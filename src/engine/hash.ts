@@ -1,5 +1,5 @@
 /**
- * The change hash (`bwdc-behaviour.md` §4.3), computed without building the whole JSON text.
+ * The change hash (the Bitwarden Directory Connector's, bwdc's, "last sync hash"), computed without building the whole JSON text.
  *
  * `hash = base64(sha256(apiUrl + orgId + json))` and `legacyHash = base64(sha256(apiUrl +
  * json))`, where `json = JSON.stringify(requests.length === 1 ? requests[0] : requests)`. The
@@ -13,7 +13,7 @@ import type { ImportGroup, ImportMember, ImportRequest } from "./types.ts";
 
 /** Where the requests go; both are part of the hash. */
 export interface HashTarget {
-  /** The API base URL, as the seed tool derives it. */
+  /** The API base URL, as bwdc derives it. */
   apiUrl: string;
   /** The organization id. */
   orgId: string;
@@ -23,7 +23,7 @@ export interface HashTarget {
 export interface ChangeHash {
   /** `base64(sha256(apiUrl + orgId + json))`. */
   hash: string;
-  /** `base64(sha256(apiUrl + json))`, the seed tool's older form. */
+  /** `base64(sha256(apiUrl + json))`, bwdc's older form. */
   legacyHash: string;
 }
 
@@ -82,7 +82,7 @@ function writeRequest(out: JsonDigest, r: ImportRequest): void {
 }
 
 /**
- * Computes the change hash of the requests for one server and organization, as the seed tool
+ * Computes the change hash of the requests for one server and organization, as bwdc
  * does, so a hash stored by either tool is recognised by the other.
  */
 export function changeHash(requests: readonly ImportRequest[], target: HashTarget): ChangeHash {

@@ -35,4 +35,6 @@ export * from "./batches.ts";
 export * from "./hash.ts";
 export * from "./report.ts";
 export * from "./plan.ts";
+export * from "./guard.ts";
+export * from "./import_rules.ts";
 export * from "./sort.ts";

@@ -12,7 +12,7 @@
  *
  * Order of a group's members: its direct user members in `memberRefs` order, then each nested
  * group in directory group order contributing its own member list; the first occurrence wins.
- * For a directory without cycles this mirrors the seed tool's `flattenUsersToGroups`. Groups
+ * For a directory without cycles this mirrors bwdc's `flattenUsersToGroups`. Groups
  * that share a cycle first take the direct members of every group of the cycle (in directory
  * order), then the members of the groups the cycle contains.
  * @module

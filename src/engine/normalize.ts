@@ -1,7 +1,7 @@
 /**
  * Normalisation: trims and lowercases emails, and sets aside users whose email cannot be sent.
  *
- * Unlike the seed tool, which silently drops users without a usable email
+ * Unlike bwdc, which silently drops users without a usable email
  * (`filterUnsupportedUsers`), every such user is reported in `skipped` with the reason. A
  * deleted user keeps its place with a null email: Bitwarden removes by externalId, and AD
  * tombstones lose `mail`.

@@ -1,10 +1,13 @@
 /**
  * The planner: what the import requests would change in the organization.
  *
- * It replays the Bitwarden server's import rules (`bitwarden-api.md` §2, "Processing order and
- * semantics", steps 1–5) request by request against a view of the organization read through the
- * public API (§3). Without a view (Vaultwarden has no read API) it describes the requests
- * alone. Pure: the caller reads the organization.
+ * It replays the Bitwarden server's import rules request by request (in the server's order:
+ * remove members listed as deleted, remove unlisted linked members with `overwriteExisting`,
+ * link unlinked members by email, add the rest, then create, rename and refill groups by
+ * externalId) against a view of the organization read through the public API
+ * (`GET /public/members`, `/public/groups`, `/public/groups/{id}/member-ids`). Without a view
+ * (Vaultwarden has no read API) it describes the requests alone. The deletion guard that judges
+ * a plan is `guard.ts`. Pure: the caller reads the organization.
  * @module
  */
 
@@ -35,7 +38,8 @@ export interface OrgGroup {
   externalId: string | null;
   /**
    * Membership ids ({@link OrgMember.id}), or null when they were not read (a sync reads only
-   * the group list: the removal guard needs members, and one read per group is slow).
+   * the group list: the deletion guard counts membership removals against what the last sync
+   * sent, and one read per group is slow).
    */
   memberIds: string[] | null;
 }
@@ -618,44 +622,4 @@ export function planSync(requests: ImportRequest[], org: OrgView | null): Plan {
     org.members.length,
     unchangedGroups,
   );
-}
-
-/** Options of {@link checkRemovalGuard} (`sync.maxRemovals`, `sync.maxRemovalsPercent`). */
-export interface RemovalGuardOptions {
-  /** Removals always allowed; `0` disables the guard. */
-  maxRemovals: number;
-  /** Percentage of the organization's current members that may be removed. */
-  maxRemovalsPercent: number;
-  /** An explicit allowance (`--allow-removals N`): at most N removals go through. */
-  allowRemovals?: number | undefined;
-}
-
-/** The guard's verdict. */
-export interface RemovalGuardResult {
-  /** Whether the sync may go ahead. */
-  allowed: boolean;
-  /** `max(maxRemovals, floor(orgMembers * maxRemovalsPercent / 100))`. */
-  limit: number;
-  /** Every removal the plan contains, however caused. */
-  removals: number;
-  /** The plan cannot count its removals (overwriteExisting without an organization view). */
-  removalsUnknown: boolean;
-}
-
-/**
- * The deletion guard: allows the plan's removals up to the limit, or up to an explicit
- * `allowRemovals`. `maxRemovals: 0` disables it. A plan whose removals cannot be counted
- * (overwriteExisting without an org view) is refused unless `allowRemovals` is given.
- */
-export function checkRemovalGuard(plan: Plan, options: RemovalGuardOptions): RemovalGuardResult {
-  const removals = plan.summary.remove;
-  const limit = Math.max(
-    options.maxRemovals,
-    Math.floor(plan.summary.orgMembers * options.maxRemovalsPercent / 100),
-  );
-  let allowed: boolean;
-  if (options.maxRemovals === 0) allowed = true;
-  else if (options.allowRemovals !== undefined) allowed = removals <= options.allowRemovals;
-  else allowed = removals <= limit && !plan.removalsUnknown;
-  return { allowed, limit, removals, removalsUnknown: plan.removalsUnknown };
 }

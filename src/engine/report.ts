@@ -1,9 +1,10 @@
 /**
- * Reports of what a sync would send: roster's own `test` report, and the seed tool's exact
- * `test` JSON (`bwdc-behaviour.md` §1.4).
+ * Reports of what a sync would send: roster's own `test` report, and bwdc's exact
+ * `test` JSON (the Bitwarden Directory Connector's `bwdc test` output).
  * @module
  */
 
+import { dataRefusals, type Refusal } from "./import_rules.ts";
 import { compareKeys } from "./sort.ts";
 import type { SyncData, SyncUser } from "./types.ts";
 
@@ -43,6 +44,8 @@ export interface TestReportSummary {
   skipped: number;
   /** Member references that matched nothing. */
   unresolved: number;
+  /** Objects the import would refuse. */
+  refused: number;
 }
 
 /** roster's `test` report. Every list is sorted by a stable code-unit key. */
@@ -61,11 +64,16 @@ export interface TestReport {
   skipped: { referenceId: string; kind: "user" | "group"; reason: string }[];
   /** Sorted by group referenceId, then reference. */
   unresolved: { group: string; memberRef: string }[];
+  /**
+   * Users and groups Bitwarden's import would refuse (a name or externalId too long or blank),
+   * with the limit: a sync would send nothing. Sorted by code, then subject.
+   */
+  refusals: Refusal[];
   /** Counts. */
   summary: TestReportSummary;
 }
 
-/** An entry of the seed tool's `test` JSON. */
+/** An entry of bwdc's `test` JSON. */
 export interface BwdcTestEntry {
   /** The id sent to Bitwarden. */
   externalId: string;
@@ -73,7 +81,7 @@ export interface BwdcTestEntry {
   displayName: string;
 }
 
-/** A group of the seed tool's `test` JSON. */
+/** A group of bwdc's `test` JSON. */
 export interface BwdcTestGroup {
   /** The id sent to Bitwarden. */
   externalId: string;
@@ -83,7 +91,7 @@ export interface BwdcTestGroup {
   userIds: string[];
 }
 
-/** The seed tool's `test` response, key order included. */
+/** bwdc's `test` response, key order included. */
 export interface BwdcTestResponse {
   /** Groups, sorted by display name. */
   groups: BwdcTestGroup[];
@@ -141,6 +149,7 @@ export function toTestReport(data: SyncData): TestReport {
     .map((u) => ({ group: u.groupReferenceId, memberRef: u.memberRef }))
     .sort((a, b) => compareKeys([a.group, a.memberRef], [b.group, b.memberRef]));
   const memberships = groups.reduce((sum, g) => sum + g.memberExternalIds.length, 0);
+  const refusals = dataRefusals(data);
   return {
     object: "test",
     groups,
@@ -151,6 +160,7 @@ export function toTestReport(data: SyncData): TestReport {
     },
     skipped,
     unresolved,
+    refusals,
     summary: {
       users: data.users.length,
       enabled: parts.enabled.length,
@@ -160,6 +170,7 @@ export function toTestReport(data: SyncData): TestReport {
       memberships,
       skipped: skipped.length,
       unresolved: unresolved.length,
+      refused: refusals.length,
     },
   };
 }
@@ -177,7 +188,7 @@ function bwdcUsers(users: SyncUser[]): BwdcTestEntry[] {
 }
 
 /**
- * Builds the seed tool's exact `test` JSON: groups and users sorted by display name with
+ * Builds bwdc's exact `test` JSON: groups and users sorted by display name with
  * `Intl.Collator("en", { numeric: true, sensitivity: "base" })` (ties keep directory order),
  * `userIds` in flattened order.
  */

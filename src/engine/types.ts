@@ -104,7 +104,7 @@ export interface SyncData {
   unresolved: UnresolvedMember[];
 }
 
-/** A member in an import request (`bitwarden-api.md` §2). Key order matters for the hash. */
+/** A member in an import request (`POST /public/organization/import`). Key order matters for the hash. */
 export interface ImportMember {
   email: string | null;
   externalId: string;

@@ -109,12 +109,14 @@ export const OUTPUT_FORMATS: readonly OutputFormat[] = ["table", "json"];
 
 /**
  * Whether colours may be used on a stream: never with `--no-color` or `NO_COLOR` (any
- * non-empty value), and only on a terminal.
+ * non-empty value, see no-color.org) or `TERM=dumb` (a terminal without escape sequences),
+ * and only on a terminal.
  */
 export function colorAllowed(io: Io, options: { flag: boolean; terminal: boolean }): boolean {
   if (!options.flag) return false;
   const noColor = io.env("NO_COLOR");
   if (noColor !== undefined && noColor !== "") return false;
+  if (io.env("TERM") === "dumb") return false;
   return options.terminal;
 }
 

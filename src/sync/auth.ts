@@ -4,7 +4,7 @@
  * builds from it.
  *
  * The client secret is never a command-line value (it would show in `ps` and the shell
- * history): it comes from `--client-secret-file`, `ROSTER_CLIENT_SECRET`, the seed tool's
+ * history): it comes from `--client-secret-file`, `ROSTER_CLIENT_SECRET`, bwdc's
  * `BW_CLIENTSECRET`, or stdin when stdin is not a terminal. It is never printed or logged.
  * @module
  */

@@ -19,7 +19,10 @@ export interface HeldLock {
   readonly lock: LockRecord;
   /** Set when renewing found the lock taken over by another run. */
   readonly lost: LockedError | undefined;
-  /** Throws the {@link LockedError} when the lock was lost (call before sending). */
+  /**
+   * Throws the {@link LockedError} when the lock was lost, or the abort reason when the run was
+   * stopped (call before sending).
+   */
   check(): void;
 }
 
@@ -35,6 +38,11 @@ export interface WithLockOptions {
   now?: () => Date;
   /** Told when an expired lock of a dead run is taken over. */
   onTakeOver?: (previous: LockRecord) => void;
+  /**
+   * Aborted when the run must stop (SIGINT, SIGTERM): {@link HeldLock.check} then throws the
+   * signal's reason, so no further batch starts while the lock is being released.
+   */
+  signal?: AbortSignal;
 }
 
 /** The message of a refused run: who holds the lock, since when, until when. */
@@ -113,6 +121,7 @@ export async function withLock<T>(
     },
     check() {
       if (lost !== undefined) throw lost;
+      options.signal?.throwIfAborted();
     },
   };
   let renewing: Promise<unknown> = Promise.resolve();

@@ -4,11 +4,14 @@
  * 1. read the directory: incremental since the last sync unless forced, overwriting, or first;
  *    a partial read is a `SourceIncompleteError` from the provider;
  * 2. the source-health gate: a full read that finds nothing where the last one found many;
- * 3. build the requests (the engine), refuse what the server would refuse (preflight);
+ * 3. build the requests (the engine), refuse what the server would refuse (`preflight`, the
+ *    rules of `src/engine/import_rules.ts`);
  * 4. the change hash: unchanged and the member list has not drifted → nothing is sent;
- * 5. plan against the organization (or the requests alone on Vaultwarden) and run the
- *    deletion guard;
- * 6. send the batches one by one; record the hash and the sync times only when all succeeded.
+ * 5. {@link planStep}, shared with `plan`: plan against the organization (or the requests alone
+ *    on Vaultwarden) and run the deletion guard (`src/engine/guard.ts`) against the state
+ *    store's record of what the last sync sent and the last complete read;
+ * 6. send the batches one by one (checking the lock, and that no SIGINT/SIGTERM arrived, before
+ *    each); record the hash, the sync times and what was sent only when all succeeded.
  *
  * Commands (`sync`, `daemon`, `plan`) wire this to the CLI; this module prints nothing itself
  * except log lines.
@@ -21,25 +24,25 @@ import type { Config } from "../config/schema.ts";
 import {
   buildImportRequests,
   changeHash,
-  checkRemovalGuard,
+  checkGuard,
+  type GuardAllowances,
+  guardError,
+  type GuardLimits,
+  type GuardVerdict,
   type ImportOptions,
   type ImportRequest,
+  mergeSnapshot,
   type OrgView,
   type Plan,
-  type PlanRemoval,
   type PlanSummary,
   planSync,
-  type RemovalGuardResult,
+  preflight,
+  type Refusal,
+  type SentSnapshot,
+  snapshotOfRequests,
   type SyncData,
 } from "../engine/mod.ts";
-import {
-  ConfigError,
-  DirectoryDataError,
-  errorMessage,
-  ExitCode,
-  RemovalGuardError,
-  RosterError,
-} from "../errors.ts";
+import { ConfigError, DirectoryDataError, errorMessage, ExitCode, RosterError } from "../errors.ts";
 import type { Logger } from "../output/log.ts";
 import { plural } from "../output/render.ts";
 
@@ -51,13 +54,6 @@ import { describeDrift, detectDrift, type Drift, orgFingerprint } from "./drift.
 import type { HeldLock } from "./lock.ts";
 import type { ReadResult } from "./read.ts";
 
-/** Group names longer than this are refused by Bitwarden. */
-export const MAX_GROUP_NAME = 100;
-/** External ids longer than this are refused by Bitwarden. */
-export const MAX_EXTERNAL_ID = 300;
-/** Non-deleted members or groups per request the cloud accepts without `largeImport`. */
-export const CLOUD_IMPORT_LIMIT = 2000;
-
 /** The engine's request options from the `sync.*` settings. */
 export function importOptions(config: Config): ImportOptions {
   return {
@@ -68,90 +64,7 @@ export function importOptions(config: Config): ImportOptions {
   };
 }
 
-/** Something the server would refuse, found before sending. */
-export interface Refusal {
-  /** Stable code. */
-  code:
-    | "too_many_members"
-    | "too_many_groups"
-    | "group_name_too_long"
-    | "external_id_too_long"
-    | "removal_guard";
-  /** What it concerns: a group, a member, a request. */
-  subject: string;
-  /** In words. */
-  message: string;
-}
-
-/**
- * Finds what the server would refuse in `requests`: more than 2000 non-deleted members or
- * groups in one request on Bitwarden's cloud without `largeImport`, a group name over 100
- * characters, an externalId over 300. Sorted by code, then subject.
- */
-export function preflight(
-  requests: readonly ImportRequest[],
-  options: { cloud: boolean },
-): Refusal[] {
-  const refusals: Refusal[] = [];
-  requests.forEach((request, index) => {
-    const where = requests.length === 1 ? "the request" : `request ${index + 1}`;
-    if (options.cloud && !request.largeImport) {
-      const active = request.members.filter((m) => !m.deleted).length;
-      if (active > CLOUD_IMPORT_LIMIT) {
-        refusals.push({
-          code: "too_many_members",
-          subject: where,
-          message:
-            `${where} lists ${active} non-deleted members; Bitwarden's cloud accepts at most ${CLOUD_IMPORT_LIMIT} without sync.largeImport`,
-        });
-      }
-      if (request.groups.length > CLOUD_IMPORT_LIMIT) {
-        refusals.push({
-          code: "too_many_groups",
-          subject: where,
-          message:
-            `${where} lists ${request.groups.length} groups; Bitwarden's cloud accepts at most ${CLOUD_IMPORT_LIMIT} without sync.largeImport`,
-        });
-      }
-    }
-    for (const group of request.groups) {
-      if (group.name.length > MAX_GROUP_NAME) {
-        refusals.push({
-          code: "group_name_too_long",
-          subject: `group ${group.externalId}`,
-          message:
-            `group "${group.name}" (externalId ${group.externalId}) has a name of ${group.name.length} characters; Bitwarden accepts at most ${MAX_GROUP_NAME}`,
-        });
-      }
-      if (group.externalId.length > MAX_EXTERNAL_ID) {
-        refusals.push({
-          code: "external_id_too_long",
-          subject: `group ${group.name}`,
-          message:
-            `group "${group.name}" has an externalId of ${group.externalId.length} characters; Bitwarden accepts at most ${MAX_EXTERNAL_ID}`,
-        });
-      }
-    }
-    for (const member of request.members) {
-      if (member.externalId.length > MAX_EXTERNAL_ID) {
-        const name = member.email ?? "(no email)";
-        refusals.push({
-          code: "external_id_too_long",
-          subject: `member ${name}`,
-          message:
-            `member ${name} has an externalId of ${member.externalId.length} characters; Bitwarden accepts at most ${MAX_EXTERNAL_ID}`,
-        });
-      }
-    }
-  });
-  return refusals.sort((a, b) =>
-    a.code === b.code
-      ? (a.subject < b.subject ? -1 : a.subject > b.subject ? 1 : 0)
-      : a.code < b.code
-      ? -1
-      : 1
-  );
-}
+export { preflight, type Refusal, removalWhy } from "../engine/mod.ts";
 
 /** Throws the error for preflight refusals (nothing is sent). */
 export function refusalError(refusals: readonly Refusal[]): RosterError {
@@ -174,72 +87,19 @@ export function refusalError(refusals: readonly Refusal[]): RosterError {
   });
 }
 
-/** The guard settings of `config`, with an explicit allowance. */
-export function guardOptions(
-  config: Config,
-  allowRemovals: number | undefined,
-): { maxRemovals: number; maxRemovalsPercent: number; allowRemovals?: number } {
+/** The deletion guard's limits from the `sync.*` settings. */
+export function guardLimits(config: Config): GuardLimits {
+  const s = config.sync;
   return {
-    maxRemovals: config.sync.maxRemovals,
-    maxRemovalsPercent: config.sync.maxRemovalsPercent,
-    ...(allowRemovals === undefined ? {} : { allowRemovals }),
+    maxRemovals: s.maxRemovals,
+    maxRemovalsPercent: s.maxRemovalsPercent,
+    maxMembershipRemovals: s.maxMembershipRemovals,
+    maxMembershipRemovalsPercent: s.maxMembershipRemovalsPercent,
+    maxGroupDeletions: s.maxGroupDeletions,
+    maxGroupDeletionsPercent: s.maxGroupDeletionsPercent,
+    maxShrink: s.maxShrink,
+    maxShrinkPercent: s.maxShrinkPercent,
   };
-}
-
-/** Why a member is removed, in words, using the directory data to tell disabled from deleted. */
-export function removalWhy(removal: PlanRemoval, data: SyncData | undefined): string {
-  if (removal.reason === "overwrite") {
-    return "not in the directory (sync.overwriteExisting)";
-  }
-  const user = data?.users.find((u) => u.externalId === removal.externalId);
-  if (user !== undefined && !user.deleted && user.disabled) {
-    return "disabled in the directory (sync.removeDisabled)";
-  }
-  return "deleted in the directory";
-}
-
-/** The deletion guard's refusal, naming every member it would have removed. */
-export function removalGuardError(
-  plan: Plan,
-  verdict: RemovalGuardResult,
-  options: { config: Config; allowRemovals: number | undefined; data?: SyncData },
-): RemovalGuardError {
-  const { config, allowRemovals } = options;
-  const listed = plan.remove.map((r) =>
-    `\n  - ${r.email ?? "(no email)"} (externalId ${r.externalId ?? "none"}): ${
-      removalWhy(r, options.data)
-    }`
-  ).join("");
-  let why: string;
-  if (verdict.removalsUnknown && allowRemovals === undefined) {
-    why =
-      "sync.overwriteExisting is on and the server has no organization view (Vaultwarden), so the number of members it would remove cannot be known";
-  } else if (allowRemovals !== undefined) {
-    why =
-      `it would remove ${verdict.removals} members, more than the ${allowRemovals} allowed by --allow-removals`;
-  } else {
-    why =
-      `it would remove ${verdict.removals} members, more than the limit of ${verdict.limit} (sync.maxRemovals ${config.sync.maxRemovals}, or sync.maxRemovalsPercent ${config.sync.maxRemovalsPercent}% of ${plan.summary.orgMembers} members)`;
-  }
-  const viewNote = plan.orgView
-    ? ""
-    : " Without an organization view (Vaultwarden), every deleted entry sent counts as a removal.";
-  return new RemovalGuardError(`Removal guard refused the sync: ${why}${listed}`, {
-    hint:
-      `Nothing was sent. If these removals are intended, run roster sync --allow-removals ${verdict.removals} once; or raise sync.maxRemovals or sync.maxRemovalsPercent (sync.maxRemovals 0 turns the guard off).${viewNote}`,
-    details: {
-      removals: plan.remove.map((r) => ({
-        email: r.email,
-        externalId: r.externalId,
-        reason: r.reason,
-        why: removalWhy(r, options.data),
-      })),
-      count: verdict.removals,
-      limit: verdict.limit,
-      allowRemovals: allowRemovals ?? null,
-      removalsUnknown: verdict.removalsUnknown,
-    },
-  });
 }
 
 /**
@@ -266,6 +126,93 @@ export function dropEmaillessRemovals(
   return { requests: kept, dropped };
 }
 
+/** The `--allow-*` flags of a run as the guard's allowances. */
+export function allowancesOf(options: {
+  allowRemovals?: number | undefined;
+  allowMembershipRemovals?: number | undefined;
+  allowGroupDeletions?: number | undefined;
+  allowShrink?: number | undefined;
+}): GuardAllowances {
+  return {
+    removals: options.allowRemovals,
+    membershipRemovals: options.allowMembershipRemovals,
+    groupDeletions: options.allowGroupDeletions,
+    shrink: options.allowShrink,
+  };
+}
+
+/** What {@link planStep} needs. */
+export interface PlanStepInput {
+  config: Config;
+  /** Read for what the last sync sent and the last complete read's counts; not written. */
+  store: StateStore;
+  /** The requests the engine built. */
+  requests: ImportRequest[];
+  /** The organization as read, or null without a read API (Vaultwarden). */
+  org: OrgView | null;
+  /** The directory read's counts and mode. */
+  read: { counts: Counts; incremental: boolean };
+  /** The directory data, for the guard's listing. */
+  data: SyncData;
+  /** The `--allow-*` flags. */
+  allowances: GuardAllowances;
+}
+
+/** What {@link planStep} decides. */
+export interface PlanStepResult {
+  /** The requests a sync sends (Vaultwarden: without removals that have no email). */
+  toSend: ImportRequest[];
+  /** The plan of `toSend` against `org`. */
+  plan: Plan;
+  /** The deletion guard's verdict: a sync throws {@link guardError} when not allowed. */
+  verdict: GuardVerdict;
+  /** The groups `toSend` sends, for the record kept after a successful sync. */
+  sent: SentSnapshot;
+  /** What roster wants the user to know (removals it will not send). */
+  notices: string[];
+}
+
+/**
+ * The plan step `plan` and `sync` share: drops what Vaultwarden cannot take, plans the
+ * requests against the organization, and runs the deletion guard against the state store's
+ * record of the last sync, so both commands give the same verdict on the same directory.
+ */
+export async function planStep(input: PlanStepInput): Promise<PlanStepResult> {
+  const { config, store, requests, org } = input;
+  const notices: string[] = [];
+  let toSend = requests;
+  if (org === null) {
+    const { requests: kept, dropped } = dropEmaillessRemovals(requests);
+    if (dropped.length > 0) {
+      notices.push(
+        `Not sending ${
+          plural(dropped.length, "removal")
+        } without an email (Vaultwarden needs one to find the member): ${
+          dropped.map((d) => d.externalId).sort().join(", ")
+        }`,
+      );
+    }
+    toSend = kept;
+  }
+  const plan = planSync(toSend, org);
+  const sent = snapshotOfRequests(toSend);
+  const verdict = checkGuard(
+    {
+      plan,
+      sent,
+      previous: await store.getSentSnapshot(),
+      fullRead: !input.read.incremental,
+      read: input.read.counts,
+      lastFullRead: await store.getLastFullRead(),
+      syncing: { users: config.sync.users, groups: config.sync.groups },
+      data: input.data,
+    },
+    guardLimits(config),
+    input.allowances,
+  );
+  return { toSend, plan, verdict, sent, notices };
+}
+
 /** One request as sent. */
 export interface BatchResult {
   /** Members listed (deleted ones included). */
@@ -289,7 +236,7 @@ export interface SyncResult {
   /** The plan the guard ran on; null when nothing was planned (no change). */
   plan: Plan | null;
   /** The guard's verdict; null when nothing was planned. */
-  guard: RemovalGuardResult | null;
+  guard: GuardVerdict | null;
   /** The drift found behind an unchanged hash; null when not checked. */
   drift: Drift | null;
   /** Whether the organization could be read. Null when it was not needed. */
@@ -335,8 +282,14 @@ export interface SyncOptions {
   force: boolean;
   /** Read the whole directory, without `--force`'s resend (set internally, see `syncOnce`). */
   fullRead?: boolean;
-  /** `--allow-removals N`. */
+  /** `--allow-removals N`: member removals allowed for this run. */
   allowRemovals: number | undefined;
+  /** `--allow-membership-removals N`: group membership removals allowed for this run. */
+  allowMembershipRemovals?: number | undefined;
+  /** `--allow-group-deletions N`: groups gone from the directory allowed for this run. */
+  allowGroupDeletions?: number | undefined;
+  /** `--allow-shrink N`: users (groups) fewer than the last complete read allowed. */
+  allowShrink?: number | undefined;
   /** `--allow-empty`. */
   allowEmpty: boolean;
 }
@@ -413,7 +366,13 @@ export async function syncOnce(
   const refusals = preflight(requests, { cloud: isBitwardenCloud(client.urls) });
   if (refusals.length > 0) throw refusalError(refusals);
 
-  const succeed = async (hash: string | null): Promise<void> => {
+  const succeed = async (hash: string | null, sentGroups: SentSnapshot | null): Promise<void> => {
+    if (sentGroups !== null) {
+      const previousGroups = await store.getSentSnapshot();
+      await store.setSentSnapshot(
+        mergeSnapshot(previousGroups, sentGroups, { fullRead: !read.incremental }),
+      );
+    }
     if (hash !== null) await store.setLastSyncHash(hash);
     await store.setSyncTimes({
       ...(config.sync.users ? { users: readAt } : {}),
@@ -428,8 +387,12 @@ export async function syncOnce(
       });
     }
   };
-  const noChange = async (reason: string, extra: Partial<SyncResult> = {}) => {
-    await succeed(null);
+  const noChange = async (
+    reason: string,
+    extra: Partial<SyncResult> = {},
+    sentGroups: SentSnapshot | null = null,
+  ) => {
+    await succeed(null, sentGroups);
     return {
       outcome: "no-change" as const,
       reason,
@@ -475,6 +438,11 @@ export async function syncOnce(
   const hashUnchanged = stored !== undefined &&
     (stored === hash.hash || stored === hash.legacyHash);
   let drift: Drift | null = null;
+  // What an unchanged hash sent last time: recorded for the guard when no record exists yet
+  // (the first run after an upgrade), so that the next change is measured against it.
+  const unchangedGroups = hashUnchanged && !(await store.hasSentSnapshot())
+    ? snapshotOfRequests(requests)
+    : null;
   if (hashUnchanged && !options.force) {
     const members = await client.listMembers();
     if (members === null) {
@@ -484,6 +452,7 @@ export async function syncOnce(
       return await noChange(
         "unchanged since the last sync (change hash; the server has no member list to check for drift)",
         { orgView: false },
+        unchangedGroups,
       );
     }
     drift = detectDrift(requests, members);
@@ -492,6 +461,7 @@ export async function syncOnce(
       return await noChange(
         "unchanged since the last sync, and the organization's members have not drifted",
         { drift, orgView: true },
+        unchangedGroups,
       );
     }
     log.info(
@@ -504,28 +474,26 @@ export async function syncOnce(
   }
 
   // 5. Plan and guard.
-  // Members and the group list only: the guard needs members, and reading each group's
-  // members (one GET per group, 200 a minute on the cloud) would take minutes on large
-  // organizations. `roster plan` reads them all.
+  // Members and the group list only: reading each group's members (one GET per group, 180 a
+  // minute on the cloud) would take minutes on large organizations; the guard counts
+  // membership removals against what the last sync sent. `roster plan` reads them all.
   const org: OrgView | null = await client.readOrganization({ memberships: false });
-  let toSend = requests;
   if (org === null) {
     log.info(
       "The server has no organization read API (Vaultwarden): planning from the requests alone",
     );
-    const { requests: kept, dropped } = dropEmaillessRemovals(requests);
-    if (dropped.length > 0) {
-      warn(
-        `Not sending ${
-          plural(dropped.length, "removal")
-        } without an email (Vaultwarden needs one to find the member): ${
-          dropped.map((d) => d.externalId).sort().join(", ")
-        }`,
-      );
-    }
-    toSend = kept;
   }
-  const plan = planSync(toSend, org);
+  const step = await planStep({
+    config,
+    store,
+    requests,
+    org,
+    read: { counts: read.counts, incremental: read.incremental },
+    data,
+    allowances: allowancesOf(options),
+  });
+  const { plan, toSend } = step;
+  for (const notice of step.notices) warn(notice);
   for (const warning of plan.warnings) {
     if (org === null && warning.startsWith("No organization view")) continue;
     warn(warning);
@@ -543,10 +511,8 @@ export async function syncOnce(
         ? toSend.reduce((n, r) => n + r.members.filter((m) => m.deleted).length, 0)
         : 0),
   });
-  const guard = checkRemovalGuard(plan, guardOptions(config, options.allowRemovals));
-  if (!guard.allowed) {
-    throw removalGuardError(plan, guard, { config, allowRemovals: options.allowRemovals, data });
-  }
+  const guard = step.verdict;
+  if (!guard.allowed) throw guardError(plan, guard, { limits: guardLimits(config) });
   log.debug(`Plan: ${planLine(plan.summary, plan.orgView)}`);
 
   // 6. Send.
@@ -580,7 +546,7 @@ export async function syncOnce(
     sent.deleted += batch.deleted;
     sent.groups += batch.groups;
   }
-  await succeed(hash.hash);
+  await succeed(hash.hash, step.sent);
   const after = await client.listMembers().catch((error: unknown) => {
     log.debug(`Cannot read the member list after the sync: ${errorMessage(error)}`);
     return null;

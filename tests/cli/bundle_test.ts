@@ -115,6 +115,7 @@ Deno.test("the bundle runs outside the repository with an empty DENO_DIR and no 
       memberships: 106,
       skipped: 1,
       unresolved: 1,
+      refused: 0,
     });
   } finally {
     await Deno.remove(root, { recursive: true });

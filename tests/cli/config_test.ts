@@ -263,6 +263,12 @@ Deno.test("config list --output json gives the whole config, defaults applied, s
     creationDateAttribute: null,
     maxRemovals: 10,
     maxRemovalsPercent: 10,
+    maxMembershipRemovals: 25,
+    maxMembershipRemovalsPercent: 10,
+    maxGroupDeletions: 5,
+    maxGroupDeletionsPercent: 10,
+    maxShrink: 10,
+    maxShrinkPercent: 10,
   });
 });
 

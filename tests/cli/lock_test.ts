@@ -27,3 +27,22 @@ Deno.test("two syncs started at once never both send: one exits 12 naming the ho
   const exits = history.map((r) => doc(JSON.stringify(r))["exitCode"]).sort();
   assert.deepEqual(exits, [0, 12]);
 });
+
+Deno.test("sync runs started at the same instant: each exits 0 or 12 naming the holder, never 1", async () => {
+  await using env = await syncEnv({ users: users(30) });
+  await env.login();
+  const results = await Promise.all(Array.from({ length: 6 }, () => env.run(["sync"])));
+  const codes = results.map((r) => r.code).sort();
+  assert.ok(codes.every((code) => code === 0 || code === 12), JSON.stringify(results));
+  assert.ok(codes.includes(0));
+  for (const result of results.filter((r) => r.code === 12)) {
+    assert.match(
+      result.stderr,
+      /^error: Cannot start: another roster run holds the lock on .*: sync \(pid \d+ on .*\) since /,
+    );
+  }
+  for (const result of results) assert.doesNotMatch(result.stderr, /database is locked|bug/);
+  const history = doc((await env.run(["history", "--output", "json"])).stdout)["runs"];
+  assert.ok(Array.isArray(history));
+  assert.equal(history.length, 6, "every run is recorded");
+});

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { doc, syncEnv, users } from "./_sync_env.ts";
+import { tempDataDir } from "../_helpers.ts";
 
 Deno.test("login checks the key, stores it without printing the secret, and names the organization", async () => {
   await using env = await syncEnv();
@@ -111,4 +112,19 @@ Deno.test("logout forgets the key but keeps the sync state; sync then exits 8", 
   assert.match(lastSync.stdout, /^\d{4}-\d\d-\d\dT/);
   const again = await env.run(["logout"]);
   assert.equal(again.stdout, "Not logged in: there was no API key to forget\n");
+});
+
+Deno.test("login <secret> is a usage error that does not repeat the secret", async () => {
+  await using dir = await tempDataDir();
+  const result = await dir.run(["login", "0123456789abcdefSECRET"]);
+  assert.equal(result.code, 2);
+  assert.equal(
+    result.stderr,
+    "error: Too many arguments for 'login'. Expected 0 arguments but got 1 (the arguments are not shown)\n" +
+      "hint: roster login takes the client secret from ROSTER_CLIENT_SECRET (or BW_CLIENTSECRET), --client-secret-file FILE or stdin, never as an argument; if you typed the secret on the command line, rotate the organization's API key\n",
+  );
+  assert.equal(result.stdout, "");
+  const json = await dir.run(["login", "--client-id", "x", "0123456789abcdefSECRET", "-o", "json"]);
+  assert.equal(json.code, 2);
+  assert.doesNotMatch(json.stdout + json.stderr, /0123456789abcdef/);
 });

@@ -75,7 +75,8 @@ Deno.test("plan --output json lists what a sync would change, in a stable schema
     remove: [],
   }]);
   assert.deepEqual(plan["refusals"], []);
-  assert.deepEqual(plan["guard"], {
+  const { checks, ...guard } = doc(JSON.stringify(plan["guard"]));
+  assert.deepEqual(guard, {
     allowed: true,
     removals: 1,
     limit: 10,
@@ -84,6 +85,20 @@ Deno.test("plan --output json lists what a sync would change, in a stable schema
     maxRemovalsPercent: 10,
     allowRemovals: null,
   });
+  assert.ok(Array.isArray(checks));
+  assert.deepEqual(
+    checks.map((c) => {
+      const check = doc(JSON.stringify(c));
+      return [check["kind"], check["count"], check["limit"], check["allowed"]];
+    }),
+    [
+      ["memberRemovals", 1, 10, true],
+      ["membershipRemovals", 0, 25, true],
+      ["groupDeletions", 0, 5, true],
+      ["userShrink", 0, 10, true],
+      ["groupShrink", 0, 10, true],
+    ],
+  );
   const summary = doc(JSON.stringify(plan["summary"]));
   assert.equal(summary["invite"], 1);
   assert.equal(summary["link"], 1);
@@ -138,9 +153,9 @@ Deno.test("plan lists what the server and the guard would refuse", async () => {
   const refused = doc((await env.run(["plan", "--output", "json"])).stdout);
   assert.deepEqual(refused["refusals"], [{
     code: "removal_guard",
-    subject: "12 removals",
+    subject: "memberRemovals 12",
     message:
-      "the deletion guard would refuse: 12 removals, more than 10 (sync.maxRemovals 10, sync.maxRemovalsPercent 10%)",
+      "the deletion guard would refuse: it would remove 12 members, more than the limit of 10 (sync.maxRemovals 10, or sync.maxRemovalsPercent 10% of 13 members)",
   }]);
   await env.writeDirectory(users(1), [{ id: "g-long", name: long, members: ["u01"] }]);
   const table = await env.run(["plan"]);

@@ -36,6 +36,7 @@ Deno.test("test --output json prints the engine's report of an LDIF export", asy
           reason: "no email address",
         }],
         unresolved: [{ group: ADMINS, memberRef: "uid=gone,ou=people,dc=example,dc=com" }],
+        refusals: [],
         summary: {
           users: 2,
           enabled: 2,
@@ -45,6 +46,7 @@ Deno.test("test --output json prints the engine's report of an LDIF export", asy
           memberships: 3,
           skipped: 1,
           unresolved: 1,
+          refused: 0,
         },
       },
       null,

@@ -26,7 +26,7 @@ Deno.test("SETTINGS lists every schema leaf and every secret by dot path", () =>
     "server.maxRequestsPerMinute",
     "directory.type",
   ]);
-  assert.equal(keys.at(-1), "sync.maxRemovalsPercent");
+  assert.equal(keys.at(-1), "sync.maxShrinkPercent");
 });
 
 Deno.test("coerceValue() reads booleans case-insensitively and refuses other words", () => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
+import { checkRemovalGuard } from "../../src/engine/guard.ts";
 import {
-  checkRemovalGuard,
   type OrgGroup,
   type OrgMember,
   type OrgView,

@@ -95,6 +95,11 @@ Deno.test("toTestReport() partitions users and sorts every list by code units", 
       { group: "g1", memberRef: "cn=y" },
       { group: "g2", memberRef: "cn=x" },
     ],
+    refusals: [{
+      code: "group_name_blank",
+      subject: "group g0",
+      message: "group with externalId g0 has a blank name; Bitwarden requires one",
+    }],
     summary: {
       users: 7,
       enabled: 3,
@@ -104,6 +109,7 @@ Deno.test("toTestReport() partitions users and sorts every list by code units", 
       memberships: 4,
       skipped: 3,
       unresolved: 3,
+      refused: 1,
     },
   });
 });
@@ -133,6 +139,7 @@ Deno.test("toTestReport() reports an empty directory with zero counts", () => {
     memberships: 0,
     skipped: 0,
     unresolved: 0,
+    refused: 0,
   });
 });
 

@@ -84,6 +84,21 @@ Deno.test("colorAllowed() honours --no-color, NO_COLOR and terminals", () => {
   assert.equal(colorAllowed(captureIo(), { flag: true, terminal: false }), false);
 });
 
+Deno.test("colorAllowed() is off with TERM=dumb and with NO_COLOR set to any value", () => {
+  assert.equal(
+    colorAllowed(captureIo({ env: { TERM: "dumb" } }), { flag: true, terminal: true }),
+    false,
+  );
+  assert.equal(
+    colorAllowed(captureIo({ env: { TERM: "xterm-256color" } }), { flag: true, terminal: true }),
+    true,
+  );
+  assert.equal(
+    colorAllowed(captureIo({ env: { NO_COLOR: "0" } }), { flag: true, terminal: true }),
+    false,
+  );
+});
+
 Deno.test("Logger writes to stderr by level", () => {
   const io = captureIo();
   const quiet = new Logger(io, { level: "quiet", color: false });

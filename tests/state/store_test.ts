@@ -4,9 +4,10 @@ import {
   HISTORY_LIMIT,
   openStateStore,
   type RunRecord,
-  type StateStore,
+  StateStore,
 } from "../../src/state/store.ts";
-import { LockedError } from "../../src/errors.ts";
+import { LockedError, StateBusyError, StateDamagedError } from "../../src/errors.ts";
+import { snapshotCounts, snapshotOfRequests } from "../../src/engine/guard.ts";
 
 async function withStore(
   fn: (store: StateStore, clock: { now: Date }) => Promise<void>,
@@ -119,4 +120,120 @@ Deno.test("clearSyncTimes() keeps the hash", async () => {
     assert.equal((await store.getSyncTimes()).users, undefined);
     assert.equal(await store.getLastSyncHash(), "h");
   });
+});
+
+Deno.test("setSentSnapshot() keeps a 500,000-membership record in pieces and replaces it whole", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/state.kv`;
+    const groups = Array.from({ length: 50 }, (_, g) => ({
+      name: `Group ${g}`,
+      externalId: `cn=group${g},ou=groups,dc=example,dc=com`,
+      memberExternalIds: Array.from({ length: 10_000 }, (_, u) => `uid=user${g * 10_000 + u}`),
+    }));
+    const big = snapshotOfRequests([{
+      groups,
+      members: [],
+      overwriteExisting: false,
+      largeImport: true,
+      inviteUsersAfterProvisioning: false,
+    }]);
+    {
+      using store = await openStateStore(path);
+      assert.equal(await store.getSentSnapshot(), null);
+      await store.setSentSnapshot(big);
+    }
+    {
+      using store = await openStateStore(path);
+      const read = await store.getSentSnapshot();
+      assert.ok(read !== null);
+      assert.deepEqual(snapshotCounts(read), { groups: 50, memberships: 500_000 });
+      assert.deepEqual(
+        read.groups.get(groups[7]?.externalId ?? ""),
+        big.groups.get(groups[7]?.externalId ?? ""),
+      );
+      const small = snapshotOfRequests([{
+        groups: groups.slice(0, 1),
+        members: [],
+        overwriteExisting: false,
+        largeImport: false,
+        inviteUsersAfterProvisioning: false,
+      }]);
+      await store.setSentSnapshot(small);
+      assert.deepEqual(snapshotCounts((await store.getSentSnapshot()) ?? { groups: new Map() }), {
+        groups: 1,
+        memberships: 10_000,
+      });
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** A real in-memory store whose `get` fails with `error` the first `times` calls. */
+async function failingStore(error: Error, times: number) {
+  const kv = await Deno.openKv(":memory:");
+  const get = kv.get.bind(kv);
+  let calls = 0;
+  Object.defineProperty(kv, "get", {
+    value: (key: Deno.KvKey) => {
+      calls++;
+      return calls <= times ? Promise.reject(error) : get(key);
+    },
+  });
+  const waits: number[] = [];
+  const store = new StateStore(kv, {
+    path: "/data/state.kv",
+    sleep: (ms) => {
+      waits.push(ms);
+      return Promise.resolve();
+    },
+  });
+  return { store, waits, calls: () => calls };
+}
+
+Deno.test("StateStore retries SQLite's busy error, then gives up with exit 12 naming the file", async () => {
+  const busy = new TypeError("database is locked");
+  const brief = await failingStore(busy, 3);
+  try {
+    assert.equal(await brief.store.getLock(), undefined);
+    assert.equal(brief.calls(), 4);
+    assert.equal(brief.waits.length, 3);
+  } finally {
+    brief.store.close();
+  }
+  const stuck = await failingStore(busy, Infinity);
+  try {
+    await assert.rejects(stuck.store.getAuth(), (error: unknown) => {
+      assert.ok(error instanceof StateBusyError);
+      assert.equal(error.code, "state_busy");
+      assert.equal(error.exitCode, 12);
+      assert.equal(
+        error.message,
+        "The state store /data/state.kv stayed busy for 5 seconds: another roster process keeps writing it",
+      );
+      return true;
+    });
+    assert.ok(stuck.waits.reduce((a, b) => a + b, 0) >= 5000);
+  } finally {
+    stuck.store.close();
+  }
+});
+
+Deno.test("StateStore turns SQLite's damage errors into exit 13 naming the file", async () => {
+  const damaged = await failingStore(new Error("database disk image is malformed"), Infinity);
+  try {
+    await assert.rejects(damaged.store.getLock(), (error: unknown) => {
+      assert.ok(error instanceof StateDamagedError);
+      assert.equal(error.exitCode, 13);
+      assert.equal(
+        error.message,
+        "The state store /data/state.kv is damaged: database disk image is malformed",
+      );
+      return true;
+    });
+    assert.equal(damaged.waits.length, 0, "damage is not retried");
+  } finally {
+    damaged.store.close();
+  }
 });

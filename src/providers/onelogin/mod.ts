@@ -44,6 +44,7 @@ import {
   type HttpClient,
   httpRetryDecision,
   HttpStatusError,
+  type JsonResponse,
   pagesByToken,
   type RateLimitState,
   retry,
@@ -392,12 +393,18 @@ class OneLoginReader {
     return url.href;
   }
 
+  /** One API call (paced, retried), stopped by the read's signal. */
+  #get(url: string): Promise<JsonResponse> {
+    const signal = this.#setup.signal;
+    return this.#api.json({ url, ...(signal === undefined ? {} : { signal }) });
+  }
+
   /** A counting call: `limit=1&fields=id`, its `Total-Count`, or null when it has none. */
   async #count(
     path: string,
     params: readonly (readonly [string, string])[],
   ): Promise<number | null> {
-    const response = await this.#api.get(this.#url(path, [...params, ["fields", "id"]], 1));
+    const response = await this.#get(this.#url(path, [...params, ["fields", "id"]], 1));
     return totalCount(response.headers);
   }
 
@@ -414,7 +421,7 @@ class OneLoginReader {
   ): Promise<number> {
     let read = 0;
     const pages = pagesByToken(this.#url(path, params, ONELOGIN_PAGE_SIZE), {
-      get: (url) => this.#api.get(url),
+      get: (url) => this.#get(url),
       token: (response) => response.headers.get("after-cursor"),
       param: "cursor",
       checkEnd: (page) => {

@@ -155,6 +155,7 @@ async function main(): Promise<void> {
       code: number;
       requests: number;
       throttled: number;
+      peakConcurrency: number;
     }[] = [];
     let before = { requests: 0, rateLimited: 0 };
     for (let run = 0; run < o.runs; run++) {
@@ -219,6 +220,7 @@ async function main(): Promise<void> {
         code: result.code,
         requests,
         throttled,
+        peakConcurrency: Number(counters["peakConcurrency"]),
       });
     }
     runs.sort((a, b) => a.wallMs - b.wallMs);
@@ -238,6 +240,7 @@ async function main(): Promise<void> {
         lowerBoundSeconds: +lowerBoundSeconds.toFixed(2),
         ratio: +(wallSeconds / lowerBoundSeconds).toFixed(2),
         callsNeeded: needed,
+        peakConcurrency: median.peakConcurrency,
         hourlyLimit: HOURLY_LIMIT,
         budgetBinds: needed > HOURLY_LIMIT,
         exitCode: median.code,

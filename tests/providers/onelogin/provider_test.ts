@@ -300,12 +300,16 @@ Deno.test("onelogin read renews the token before it expires, without a refused c
 Deno.test("onelogin read rides out a storm of 429s and ends with the exact directory", async () => {
   await using env = oneLoginEnv(generateOneLoginAccount({ users: 450, roles: 30 }));
   const expected = sorted((await env.read()).snapshot);
+  const before = env.fake.requests().length;
   env.fake.failNext(12, "429", { path: "/users?limit=100" });
   const result = await env.read();
   assert.deepEqual(sorted(result.snapshot), expected);
   assert.equal(env.fake.counters().rateLimited, 12);
-  const throttleWaits = env.progress.at(-1);
-  assert.equal(throttleWaits?.done, true);
+  const last = env.progress.at(-1);
+  assert.equal(last?.done, true);
+  const sent = env.fake.requests().slice(before).filter((r) => r.path !== "/auth/oauth2/v2/token");
+  assert.equal(last?.requests, sent.length, "progress counts every call of the read");
+  assert.ok(sent.filter((r) => r.path === "/auth/rate_limit").length > 1, "the budget re-read");
 });
 
 Deno.test("onelogin read stops with exit 6 and the reset time before any data request when the budget cannot cover it", async () => {

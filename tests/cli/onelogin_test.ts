@@ -169,3 +169,17 @@ Deno.test("roster sync stops with exit 6 and the reset time, sending nothing, wh
     [],
   );
 });
+
+Deno.test("roster test stops with exit 6 naming the Read users scope when the credential cannot list users", async () => {
+  await using t = await oneLoginSyncEnv({ ...ACCOUNT, scope: "Authentication Only" });
+  const result = await t.env.run(["test"]);
+  assert.equal(result.code, 6);
+  assert.match(
+    result.stderr,
+    /error: OneLogin refused to list users with this API credential: GET \/api\/2\/users answered 401 Unauthorized/,
+  );
+  assert.match(
+    result.stderr,
+    /hint: The API credential needs the Read users \(or Manage users, Read All, Manage All\) scope/,
+  );
+});

@@ -510,7 +510,10 @@ class OneLoginReader {
     } catch (error) {
       if (this.#setup.signal?.aborted === true) throw error;
       const cause = error instanceof DirectoryDataError || error instanceof UnexpectedPageError
-        ? new SourceIncompleteError(`OneLogin returned an unreadable page: ${error.message}`)
+        ? new SourceIncompleteError(error.message, {
+          hint: "OneLogin sent a page roster cannot read: run again, and report it if it persists",
+          cause: error,
+        })
         : error;
       throw oneLoginError(cause, this.#started || cause !== error, this.#setup.now());
     }

@@ -10,6 +10,7 @@
  *   v1 envelope; HTTP 500 when the credentials' owner was deleted. `POST /auth/oauth2/token`
  *   (v1) wraps the same data in `{status, data:[…]}`.
  * - Resource calls take `Authorization: Bearer <token>` or `bearer:<token>`.
+ * - `GET /api/2/roles/{id}`: one role, 404 when there is none.
  * - `GET /api/2/users`, `/api/2/roles`, `/api/2/roles/{id}/users`: `limit` (default 50,
  *   maximum 100), `page`, `cursor`; a bare JSON array with `Current-Page`, `Page-Items`,
  *   `Total-Count`, `Total-Pages`, `Link`, `Before-Cursor` and `After-Cursor` headers
@@ -720,6 +721,19 @@ export function startFakeOneLogin(options: FakeOneLoginOptions = {}): FakeOneLog
     if (request.method === "GET") {
       if (path === "/api/2/users") return listUsers(url, headers);
       if (path === "/api/2/roles") return listRoles(url, headers);
+      const roleOne = /^\/api\/2\/roles\/(\d+)$/.exec(path);
+      if (roleOne !== null) {
+        const role = roles.get(Number(roleOne[1]));
+        return role === undefined
+          ? send(404, v2Error(404, "NotFound", "Role not found"), headers)
+          : send(200, {
+            id: role.id,
+            name: role.name,
+            apps: [],
+            users: [...role.users],
+            admins: [],
+          }, headers);
+      }
       const roleUsers = /^\/api\/2\/roles\/(\d+)\/users$/.exec(path);
       if (roleUsers !== null) return listRoleUsers(url, headers, Number(roleUsers[1]));
       if (path === "/api/1/groups") return listGroupsV1(url, headers);

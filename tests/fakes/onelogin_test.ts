@@ -536,7 +536,10 @@ Deno.test("fake onelogin deletes roles and sends Retry-After on injected 503s wh
   const fake = startFakeOneLogin({ ...data, retryAfterSeconds: 0 });
   try {
     const t = await token(fake);
+    const one = await get(fake, "/api/2/roles/200001", { token: t });
+    assert.deepEqual([one.status, Reflect.get(Object(one.json), "name")], [200, "Role 1"]);
     fake.deleteRole(200001);
+    assert.equal((await get(fake, "/api/2/roles/200001", { token: t })).status, 404);
     assert.deepEqual(ids((await get(fake, "/api/2/roles", { token: t })).json), [200000]);
     assert.equal((await get(fake, "/api/2/roles/200001/users", { token: t })).status, 404);
     fake.failNext(1, "503");

@@ -399,6 +399,20 @@ class OneLoginReader {
     return this.#api.json({ url, ...(signal === undefined ? {} : { signal }) });
   }
 
+  /**
+   * Whether a role whose members answered 404 is really gone: `GET /api/2/roles/{id}` answers
+   * 404 too. A role that is still there makes the 404 a failure, not a deletion.
+   */
+  async #gone(role: RoleRead): Promise<boolean> {
+    try {
+      await this.#get(`${this.#setup.baseUrl}/api/2/roles/${role.record.id}`);
+      return false;
+    } catch (error) {
+      if (error instanceof HttpStatusError && error.status === 404) return true;
+      throw error;
+    }
+  }
+
   /** A counting call: `limit=1&fields=id`, its `Total-Count`, or null when it has none. */
   async #count(
     path: string,
@@ -643,7 +657,7 @@ class OneLoginReader {
           });
           role.members = members;
         } catch (error) {
-          if (error instanceof HttpStatusError && error.status === 404) {
+          if (error instanceof HttpStatusError && error.status === 404 && await this.#gone(role)) {
             // Deleted between the role listing and its members: it is gone, not short.
             role.gone = true;
             context.log("debug", `OneLogin role ${role.record.id} was deleted during the read`);

@@ -404,6 +404,21 @@ Deno.test("onelogin read stops with exit 5 when a page keeps failing, is truncat
   );
 });
 
+Deno.test("onelogin read leaves out a role deleted after the role listing, once OneLogin confirms it is gone", async () => {
+  await using env = oneLoginEnv(generateOneLoginAccount({ users: 450, roles: 30 }));
+  env.onProgress(3, () => env.fake.deleteRole(200017));
+  const result = await env.read();
+  assert.equal(result.counts.groups, 29);
+  assert.ok(!result.snapshot.groups.some((g) => g.externalId === "200017"));
+  assert.ok(!(result.state?.["onelogin.roleIds"] ?? "").split(",").includes("200017"));
+  assert.deepEqual(
+    env.fake.requests().filter((r) => r.path.startsWith("/api/2/roles/200017")).map((r) =>
+      `${r.path} ${r.status}`
+    ),
+    ["/api/2/roles/200017/users 404", "/api/2/roles/200017 404"],
+  );
+});
+
 Deno.test("onelogin read retries a page that fails once or arrives truncated once", async () => {
   await using env = oneLoginEnv(generateOneLoginAccount({ users: 450, roles: 30 }));
   const expected = sorted((await env.read()).snapshot);

@@ -19,6 +19,7 @@ import { entraSource } from "./entra/mod.ts";
 import { googleSource } from "./google/mod.ts";
 import { createLdapProvider, type LdapSettings, validateLdapFilters } from "./ldap/mod.ts";
 import { oktaSource } from "./okta/mod.ts";
+import { oneloginSource } from "./onelogin/mod.ts";
 import type { DirectoryProvider, ProviderContext } from "./provider.ts";
 
 /**
@@ -131,24 +132,6 @@ function settingValue(config: Config, key: string): unknown {
   return node;
 }
 
-/** A source that is not supported yet: its settings are known, it has no provider. */
-function planned<S>(
-  type: DirectoryType,
-  options: {
-    requiredSettings: readonly string[];
-    secretSettings: readonly string[];
-    settings: (config: Config) => S;
-    describeTarget: (settings: S) => string | null;
-  },
-): SourceDescriptor {
-  return defineSource<S>({
-    type,
-    ...options,
-    filters: () => "engine",
-    validateFilters: () => {},
-  });
-}
-
 const ldap = defineSource<LdapSettings>({
   type: "ldap",
   requiredSettings: [
@@ -197,13 +180,7 @@ export const SOURCES: Readonly<Record<DirectoryType, SourceDescriptor>> = {
   entra: defineSource(entraSource),
   google: defineSource(googleSource),
   okta: defineSource(oktaSource),
-  onelogin: planned("onelogin", {
-    requiredSettings: ["directory.onelogin.clientId", "directory.onelogin.clientSecret"],
-    secretSettings: ["directory.onelogin.clientSecret"],
-    settings: (config) => config.directory.onelogin,
-    describeTarget: (onelogin) =>
-      onelogin.clientId === undefined ? null : `onelogin ${onelogin.region}`,
-  }),
+  onelogin: defineSource(oneloginSource),
   file,
 };
 

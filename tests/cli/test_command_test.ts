@@ -185,17 +185,19 @@ Deno.test("test exits 2 when no directory is configured", async () => {
   );
 });
 
-Deno.test("test exits 2 for a directory type that is not supported yet", async () => {
+Deno.test("test exits 2 naming the missing secret of a cloud directory, before any request", async () => {
   await using dir = await tempDataDir();
   await seedConfig(dir, { directory: { type: "onelogin", onelogin: { clientId: "id" } } });
-  await dir.run(["-q", "config", "set", "directory.onelogin.clientSecret", "--secret-env", "T"], {
-    env: { T: "secret" },
-  });
   const result = await dir.run(["test", "-o", "json"]);
   assert.equal(result.code, 2);
+  const error = field(json(result.stdout));
   assert.equal(
-    field(json(result.stdout))["message"],
-    "Directory type onelogin is not supported yet",
+    error["message"],
+    "Directory configuration incomplete: directory.onelogin.clientSecret is not set",
+  );
+  assert.equal(
+    error["hint"],
+    "roster config set directory.onelogin.clientSecret --secret-env VAR (or --secret-file FILE, or stdin)",
   );
 });
 

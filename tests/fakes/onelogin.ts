@@ -10,6 +10,7 @@
  *   v1 envelope; HTTP 500 when the credentials' owner was deleted. `POST /auth/oauth2/token`
  *   (v1) wraps the same data in `{status, data:[…]}`.
  * - Resource calls take `Authorization: Bearer <token>` or `bearer:<token>`.
+ * - `GET /api/2/roles/{id}`: one role, 404 when there is none.
  * - `GET /api/2/users`, `/api/2/roles`, `/api/2/roles/{id}/users`: `limit` (default 50,
  *   maximum 100), `page`, `cursor`; a bare JSON array with `Current-Page`, `Page-Items`,
  *   `Total-Count`, `Total-Pages`, `Link`, `Before-Cursor` and `After-Cursor` headers
@@ -133,6 +134,14 @@ export interface FakeOneLoginOptions {
   latencyMs?: number;
   /** Clock in ms (token expiry, rate-limit window, timestamps). Default `Date.now`. */
   now?: () => number;
+  /**
+   * The API credential's scope. With `Authentication Only` every `/api/` call and
+   * `/auth/rate_limit` answer 401 (the fake's guess: OneLogin documents the scopes, not the
+   * refusal). Default `Manage All`.
+   */
+  scope?: "Authentication Only" | "Read users" | "Manage users" | "Read All" | "Manage All";
+  /** Seconds sent as `Retry-After` on injected 503s (none by default). */
+  retryAfterSeconds?: number;
 }
 
 /** Counters for assertions. */
@@ -172,8 +181,16 @@ export interface FakeOneLogin {
   ): void;
   deleteUser(id: number): void;
   addRole(init: OneLoginRoleInit): OneLoginRole;
+  /** Deletes a role (its members stay). */
+  deleteRole(id: number): void;
   assignRole(roleId: number, userId: number): void;
   unassignRole(roleId: number, userId: number): void;
+  /**
+   * The next v2 listing page whose path plus query contains `path` is served without its
+   * `After-Cursor` and `Link` (as if it were the last page) while `Total-Count` stays true: a
+   * listing that ends early.
+   */
+  endEarly(path: string): void;
   /** Makes every issued token expired (the next API call gets a 401). */
   expireTokens(): void;
   /** The token call answers HTTP 500 (the credentials' owner was deleted) while true. */
@@ -287,6 +304,8 @@ export function startFakeOneLogin(options: FakeOneLoginOptions = {}): FakeOneLog
   const rateLimitScope = options.rateLimitScope ?? "all";
   const lifetime = options.tokenLifetimeSeconds ?? 36000;
   const lastPageCursor = options.lastPageCursor ?? "absent";
+  const scope = options.scope ?? "Manage All";
+  const endEarly: string[] = [];
   let latencyMs = options.latencyMs ?? 0;
   let ownerDeleted = false;
   const faults = new FaultSchedule();
@@ -507,7 +526,11 @@ export function startFakeOneLogin(options: FakeOneLoginOptions = {}): FakeOneLog
       prev.searchParams.set("cursor", before);
       links.push(`<${prev.href}>; rel="prev"`);
     }
-    if (start + limit < items.length && last !== undefined) {
+    const target = url.pathname + url.search;
+    const cut = endEarly.findIndex((path) => target.includes(path));
+    const early = cut !== -1 && start + limit < items.length;
+    if (early) endEarly.splice(cut, 1);
+    if (start + limit < items.length && last !== undefined && !early) {
       const after = encodeCursor("a", last.id);
       headers.set("after-cursor", after);
       const next = new URL(url.href);
@@ -698,6 +721,19 @@ export function startFakeOneLogin(options: FakeOneLoginOptions = {}): FakeOneLog
     if (request.method === "GET") {
       if (path === "/api/2/users") return listUsers(url, headers);
       if (path === "/api/2/roles") return listRoles(url, headers);
+      const roleOne = /^\/api\/2\/roles\/(\d+)$/.exec(path);
+      if (roleOne !== null) {
+        const role = roles.get(Number(roleOne[1]));
+        return role === undefined
+          ? send(404, v2Error(404, "NotFound", "Role not found"), headers)
+          : send(200, {
+            id: role.id,
+            name: role.name,
+            apps: [],
+            users: [...role.users],
+            admins: [],
+          }, headers);
+      }
       const roleUsers = /^\/api\/2\/roles\/(\d+)\/users$/.exec(path);
       if (roleUsers !== null) return listRoleUsers(url, headers, Number(roleUsers[1]));
       if (path === "/api/1/groups") return listGroupsV1(url, headers);
@@ -723,7 +759,7 @@ export function startFakeOneLogin(options: FakeOneLoginOptions = {}): FakeOneLog
         ? send(401, v1Error(401, "Unauthorized", "Authentication Failure"), headersFor())
         : send(401, v2Error(401, "Unauthorized", "Authentication Failure"), headersFor());
     if (url.pathname === "/auth/rate_limit") {
-      if (!authenticated(request)) return unauthorized();
+      if (!authenticated(request) || scope === "Authentication Only") return unauthorized();
       const values = rateValues();
       return send(200, {
         status: V1_OK,
@@ -737,7 +773,7 @@ export function startFakeOneLogin(options: FakeOneLoginOptions = {}): FakeOneLog
     if (!url.pathname.startsWith("/api/")) {
       return send(404, v1Error(404, "not found", "No Route Exists"));
     }
-    if (!authenticated(request)) return unauthorized();
+    if (!authenticated(request) || scope === "Authentication Only") return unauthorized();
     const w = windowNow();
     const spends = v1 || rateLimitScope === "all";
     if (fault === "429" || (spends && w.used >= rateLimit)) {
@@ -751,6 +787,9 @@ export function startFakeOneLogin(options: FakeOneLoginOptions = {}): FakeOneLog
     const headers = headersFor();
     if (fault === "500" || fault === "503") {
       const status = Number(fault);
+      if (status === 503 && options.retryAfterSeconds !== undefined) {
+        headers.set("retry-after", String(options.retryAfterSeconds));
+      }
       return v1
         ? send(status, v1Error(status, "server error", "Internal Server Error"), headers)
         : send(status, v2Error(status, "InternalServerError", "Internal Server Error"), headers);
@@ -836,6 +875,10 @@ export function startFakeOneLogin(options: FakeOneLoginOptions = {}): FakeOneLog
       roles.set(role.id, role);
       return copy(role);
     },
+    deleteRole: (id) => {
+      roleOf(id);
+      roles.delete(id);
+    },
     assignRole: (roleId, userId) => {
       const role = roleOf(roleId);
       userOf(userId);
@@ -848,6 +891,9 @@ export function startFakeOneLogin(options: FakeOneLoginOptions = {}): FakeOneLog
     expireTokens: () => {
       for (const token of tokens.keys()) tokens.set(token, -Infinity);
       current = null;
+    },
+    endEarly: (path) => {
+      endEarly.push(path);
     },
     setOwnerDeleted: (deleted) => {
       ownerDeleted = deleted;

@@ -496,3 +496,56 @@ Deno.test("fake onelogin can scope the budget to v1 calls only", async () => {
     await fake.close();
   }
 });
+
+Deno.test("fake onelogin refuses API calls for an Authentication Only credential, after a working token call", async () => {
+  const fake = startFakeOneLogin({ scope: "Authentication Only" });
+  try {
+    const t = await token(fake);
+    const users = await get(fake, "/api/2/users", { token: t });
+    assert.equal(users.status, 401);
+    assert.deepEqual(users.json, {
+      statusCode: 401,
+      name: "Unauthorized",
+      message: "Authentication Failure",
+    });
+    assert.equal((await get(fake, "/auth/rate_limit", { token: t })).status, 401);
+  } finally {
+    await fake.close();
+  }
+});
+
+Deno.test("fake onelogin ends a listing early once on demand, keeping Total-Count", async () => {
+  const fake = startFakeOneLogin({ users: generateOneLoginAccount({ users: 5, roles: 0 }).users });
+  try {
+    const t = await token(fake);
+    fake.endEarly("/api/2/users?limit=2");
+    const cut = await get(fake, "/api/2/users?limit=2", { token: t });
+    assert.deepEqual(ids(cut.json), [1000, 1001]);
+    assert.equal(cut.headers.get("after-cursor"), null);
+    assert.equal(cut.headers.get("link"), null);
+    assert.equal(cut.headers.get("total-count"), "5");
+    const whole = await get(fake, "/api/2/users?limit=2", { token: t });
+    assert.notEqual(whole.headers.get("after-cursor"), null);
+  } finally {
+    await fake.close();
+  }
+});
+
+Deno.test("fake onelogin deletes roles and sends Retry-After on injected 503s when asked", async () => {
+  const data = generateOneLoginAccount({ users: 5, roles: 2 });
+  const fake = startFakeOneLogin({ ...data, retryAfterSeconds: 0 });
+  try {
+    const t = await token(fake);
+    const one = await get(fake, "/api/2/roles/200001", { token: t });
+    assert.deepEqual([one.status, Reflect.get(Object(one.json), "name")], [200, "Role 1"]);
+    fake.deleteRole(200001);
+    assert.equal((await get(fake, "/api/2/roles/200001", { token: t })).status, 404);
+    assert.deepEqual(ids((await get(fake, "/api/2/roles", { token: t })).json), [200000]);
+    assert.equal((await get(fake, "/api/2/roles/200001/users", { token: t })).status, 404);
+    fake.failNext(1, "503");
+    const failed = await get(fake, "/api/2/users", { token: t });
+    assert.deepEqual([failed.status, failed.headers.get("retry-after")], [503, "0"]);
+  } finally {
+    await fake.close();
+  }
+});

@@ -128,7 +128,7 @@ export function parseOneLoginFilter(
 
 /** Checks both filter settings; throws the first {@link ConfigError}. */
 export function validateOneLoginFilters(
-  settings: { userFilter?: string; groupFilter?: string },
+  settings: { userFilter?: string | undefined; groupFilter?: string | undefined },
 ): void {
   parseOneLoginFilter(settings.userFilter, "sync.userFilter");
   parseOneLoginFilter(settings.groupFilter, "sync.groupFilter");

@@ -1,0 +1,115 @@
+/**
+ * Incremental OneLogin reads: a delta against the last complete snapshot, when it can be
+ * proved complete.
+ *
+ * What OneLogin offers: users have `created_at` and `updated_at` and the user listing filters
+ * on both (`created_since`, `updated_since`); deleted users simply vanish (no tombstones, no
+ * "deleted since" listing); roles have no timestamps at all, and a role's `updated_at` would
+ * not move on membership changes anyway. So:
+ *
+ * - **Roles and their members are read in full on every run** (they are the whole `groups`
+ *   side of the delta, with the ids of roles gone since the last snapshot as `removed`).
+ * - **Users**: only those updated since the last read (`updated_since`, whole objects), once
+ *   the absence of deletions is proved by counting, with two one-item probes:
+ *   `T` = users now (`Total-Count`), `A` = users created since the last read. With `N` users
+ *   at the last read, `N + A - T` users were deleted since. Only when that is exactly 0 is the
+ *   delta used; otherwise (deletions, or any inconsistency) the whole account is read. The
+ *   `since` time is moved back by {@link OVERLAP_MS} for clock skew: that can only make `A`
+ *   larger, never hide a deletion (the count then says "deleted" and the read is full).
+ * - With a native user filter (`sync.userFilter` after `|`) users can leave and join the
+ *   filtered set without being created or deleted, which counting cannot tell apart: users
+ *   are then read in full (roles still as above).
+ * - The state also holds a fingerprint of what shapes the mapping (API base, filters, email
+ *   settings): when it changed, the read is full.
+ * @module
+ */
+
+import type { OneLoginSettings } from "./settings.ts";
+
+/** How far back `since` times are moved for clock skew between roster and OneLogin, ms. */
+export const OVERLAP_MS = 60_000;
+
+/** What a complete OneLogin read leaves for the next one. */
+export interface OneLoginState {
+  /** What shapes the mapping; see {@link oneLoginFingerprint}. */
+  fingerprint: string;
+  /** When the read started, ms since the epoch (roster's clock). */
+  readAt: number;
+  /** Users the read listed (mapped and skipped). */
+  users: number;
+  /** Ids of the roles read, or null when roles were not read. */
+  roleIds: number[] | null;
+}
+
+/** State keys (a `onelogin.` prefix keeps them apart from other sources' keys). */
+const KEYS = {
+  version: "onelogin.version",
+  fingerprint: "onelogin.fingerprint",
+  readAt: "onelogin.readAt",
+  users: "onelogin.users",
+  roleIds: "onelogin.roleIds",
+} as const;
+
+/** Encodes `state` for `done.state`. */
+export function encodeOneLoginState(state: OneLoginState): Record<string, string> {
+  return {
+    [KEYS.version]: "1",
+    [KEYS.fingerprint]: state.fingerprint,
+    [KEYS.readAt]: new Date(state.readAt).toISOString(),
+    [KEYS.users]: String(state.users),
+    [KEYS.roleIds]: state.roleIds === null ? "-" : state.roleIds.join(","),
+  };
+}
+
+/** Decodes a stored state, or null when it is absent, from another version, or unreadable. */
+export function decodeOneLoginState(
+  record: Readonly<Record<string, string>> | undefined,
+): OneLoginState | null {
+  if (record === undefined || record[KEYS.version] !== "1") return null;
+  const fingerprint = record[KEYS.fingerprint];
+  const readAt = Date.parse(record[KEYS.readAt] ?? "");
+  const usersText = record[KEYS.users] ?? "";
+  const rolesText = record[KEYS.roleIds];
+  if (fingerprint === undefined || Number.isNaN(readAt) || !/^\d+$/.test(usersText)) return null;
+  if (rolesText === undefined) return null;
+  let roleIds: number[] | null = null;
+  if (rolesText !== "-") {
+    const parts = rolesText === "" ? [] : rolesText.split(",");
+    if (!parts.every((p) => /^\d+$/.test(p))) return null;
+    roleIds = parts.map(Number);
+  }
+  return { fingerprint, readAt, users: Number(usersText), roleIds };
+}
+
+/**
+ * A digest of what shapes the mapping of unchanged users and roles: the API base, both
+ * filters and the email settings. A different fingerprint means the stored snapshot was built
+ * under other rules, so the read is full.
+ */
+export function oneLoginFingerprint(baseUrl: string, settings: OneLoginSettings): string {
+  const text = JSON.stringify([
+    baseUrl,
+    settings.sync.userFilter ?? null,
+    settings.sync.groupFilter ?? null,
+    settings.sync.useEmailPrefixSuffix,
+    settings.sync.emailSuffix ?? null,
+  ]);
+  let a = 0x811c9dc5;
+  let b = 0x2f1a7c35;
+  for (let i = 0; i < text.length; i++) {
+    a = Math.imul(a ^ text.charCodeAt(i), 0x01000193) >>> 0;
+    b = Math.imul(b ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  }
+  return `${a.toString(16).padStart(8, "0")}${b.toString(16).padStart(8, "0")}`;
+}
+
+/**
+ * Users deleted since the last read by the count `N + A - T` (see the module documentation):
+ * 0 proves there were none; anything else (positive: deletions; negative: an inconsistent
+ * count, e.g. a user created during the probes) means the users must be read in full.
+ */
+export function deletedSince(
+  counts: { before: number; createdSince: number; now: number },
+): number {
+  return counts.before + counts.createdSince - counts.now;
+}

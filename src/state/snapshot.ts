@@ -56,10 +56,15 @@ export class SnapshotStore {
     return isSnapshot(value) ? value : undefined;
   }
 
-  /** Stores `snapshot` with provider state `state`; keeps the {@link KEEP} last saved. */
+  /**
+   * Stores `snapshot` with provider state `state`; keeps the {@link KEEP} last saved, and
+   * never drops the snapshot of `options.committed` (the provider state of the last successful
+   * sync), so `test` and `plan` runs cannot push out the base of the next delta read.
+   */
   async save(
     state: Readonly<Record<string, string>>,
     snapshot: DirectorySnapshot,
+    options: { committed?: Readonly<Record<string, string>> } = {},
   ): Promise<void> {
     await Deno.mkdir(this.#dir, { recursive: true, mode: 0o700 });
     const path = `${this.#dir}/${snapshotKey(state)}.json`;
@@ -75,7 +80,11 @@ export class SnapshotStore {
       if (!(error instanceof Deno.errors.NotFound) && !(error instanceof SyntaxError)) throw error;
     }
     const key = snapshotKey(state);
+    const committed = options.committed === undefined ? undefined : snapshotKey(options.committed);
     order = [key, ...order.filter((k) => k !== key)];
+    if (committed !== undefined && committed !== key && order.includes(committed)) {
+      order = [key, committed, ...order.filter((k) => k !== key && k !== committed)];
+    }
     for (const old of order.slice(KEEP)) {
       await Deno.remove(`${this.#dir}/${old}.json`).catch((error: unknown) => {
         if (!(error instanceof Deno.errors.NotFound)) throw error;

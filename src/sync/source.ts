@@ -110,7 +110,12 @@ export async function readSource(options: ReadSourceOptions): Promise<ReadResult
   }
   if (source.readsDeltas && snapshots !== undefined && result.state !== undefined) {
     if (!result.incremental || result.delta === true) {
-      await snapshots.save(result.state, result.snapshot);
+      const committed = state ?? await store.getProviderState();
+      await snapshots.save(
+        result.state,
+        result.snapshot,
+        committed === undefined ? {} : { committed },
+      );
     }
   }
   return result;

@@ -30,3 +30,21 @@ Deno.test("snapshotKey() does not depend on the order of the state's keys", () =
   assert.equal(snapshotKey({ a: "1", b: "2" }), snapshotKey({ b: "2", a: "1" }));
   assert.notEqual(snapshotKey({ a: "1" }), snapshotKey({ a: "2" }));
 });
+
+Deno.test("SnapshotStore never drops the committed snapshot, however many test runs save newer ones", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "roster-snapshot-" });
+  try {
+    const store = new SnapshotStore(dir);
+    const committed = { link: "synced" };
+    await store.save(committed, snapshot("base"));
+    for (const run of ["t1", "t2", "t3"]) {
+      await store.save({ link: run }, snapshot(run), { committed });
+    }
+    assert.deepEqual(await store.load(committed), snapshot("base"));
+    assert.deepEqual(await store.load({ link: "t3" }), snapshot("t3"));
+    assert.equal(await store.load({ link: "t2" }), undefined);
+    assert.equal(await store.load({ link: "t1" }), undefined);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

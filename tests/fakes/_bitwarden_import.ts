@@ -1,6 +1,6 @@
 /**
  * Request binding and validation of the fake Bitwarden import, as ASP.NET Core and the
- * import model do it (`bitwarden-api.md` §2, §4), and Vaultwarden's strict serde binding (§5).
+ * organization import model do it, and Vaultwarden's strict serde binding.
  * @module
  */
 

@@ -1,5 +1,6 @@
 /**
- * A faithful fake Bitwarden (or Vaultwarden) server for tests, per `bitwarden-api.md` §6.
+ * A faithful fake Bitwarden (or Vaultwarden) server for tests, written from the Public API and
+ * identity contracts.
  *
  * It serves the identity token endpoint, the organization import and the Public API reads, with
  * the real server's validation, non-atomic import steps, seat rules, rate limits and error
@@ -94,7 +95,7 @@ export interface FakeRateLimits {
   identityPerMinute: number;
 }
 
-/** The cloud's limits (`bitwarden-api.md` §4). */
+/** The cloud's documented rate limits. */
 export const CLOUD_RATE_LIMITS: FakeRateLimits = {
   apiPostPerSecond: 5,
   apiPostPerMinute: 60,

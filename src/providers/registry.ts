@@ -204,7 +204,8 @@ export function sourceOf(config: Config): SourceDescriptor {
   const type = config.directory.type;
   if (type === undefined) {
     throw new ConfigError("No directory configured: directory.type is not set", {
-      hint: "roster config set directory.type file (or ldap), then its settings",
+      hint:
+        "roster config set directory.type <ldap|entra|google|okta|onelogin|file>, then its settings",
       details: { key: "directory.type" },
     });
   }

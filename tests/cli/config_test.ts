@@ -303,7 +303,7 @@ Deno.test("config validate names the missing settings of the directory type", as
   assert.equal(
     none.stderr,
     "error: No directory configured: directory.type is not set\n" +
-      "hint: roster config set directory.type file (or ldap), then its settings\n",
+      "hint: roster config set directory.type <ldap|entra|google|okta|onelogin|file>, then its settings\n",
   );
   await dir.run(["-q", "config", "set", "directory.type", "ldap"]);
   await dir.run(["-q", "config", "set", "directory.ldap.hostname", "ldap.example.com"]);

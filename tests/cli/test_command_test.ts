@@ -181,7 +181,7 @@ Deno.test("test exits 2 when no directory is configured", async () => {
   assert.equal(
     result.stderr,
     "error: No directory configured: directory.type is not set\n" +
-      "hint: roster config set directory.type file (or ldap), then its settings\n",
+      "hint: roster config set directory.type <ldap|entra|google|okta|onelogin|file>, then its settings\n",
   );
 });
 

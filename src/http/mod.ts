@@ -14,3 +14,4 @@ export * from "./proxy.ts";
 export * from "./retry.ts";
 export * from "./session.ts";
 export * from "./throttle.ts";
+export * from "./oauth.ts";

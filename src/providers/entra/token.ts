@@ -30,6 +30,7 @@ import {
   TokenCache,
 } from "../../http/mod.ts";
 import { isRecord } from "../../guards.ts";
+import { caFileError } from "../cloud/errors.ts";
 import type { EntraEndpoints } from "./hosts.ts";
 
 /** How the app proves its identity. */
@@ -283,11 +284,7 @@ export function createTokenSource(http: HttpClient, options: TokenSourceOptions)
     } catch (error) {
       if (error instanceof ConfigError) throw error;
       if (error instanceof HttpCaFileError) {
-        throw new ConfigError(`Cannot use directory.entra.caFile: ${error.message}`, {
-          hint: "Set directory.entra.caFile to a readable PEM file of CA certificates",
-          details: { setting: "directory.entra.caFile" },
-          cause: error,
-        });
+        throw caFileError(error, "entra");
       }
       if (error instanceof HttpStatusError) {
         const code = aadstsCode(error.body);

@@ -13,7 +13,7 @@
  * @module
  */
 
-import { ConfigError, DirectoryError, type RosterError } from "../../errors.ts";
+import { DirectoryError, type RosterError } from "../../errors.ts";
 import {
   apiErrorInfo,
   describeHttpError,
@@ -27,6 +27,7 @@ import {
   type RetryLimits,
   TokenCache,
 } from "../../http/mod.ts";
+import { caFileError } from "../cloud/errors.ts";
 
 /** Options of {@link OneLoginToken}. */
 export interface OneLoginTokenOptions {
@@ -142,11 +143,7 @@ export class OneLoginToken {
  */
 function tokenError(error: unknown): RosterError {
   if (error instanceof HttpCaFileError) {
-    return new ConfigError(`Invalid directory.onelogin.caFile: ${error.message}`, {
-      hint: "Set directory.onelogin.caFile to a readable PEM file of CA certificates, or unset it",
-      details: { key: "directory.onelogin.caFile", path: error.path },
-      cause: error,
-    });
+    return caFileError(error, "onelogin");
   }
   const last = error instanceof Error && error.cause instanceof HttpStatusError
     ? error.cause

@@ -1,12 +1,12 @@
 /**
- * Plumbing shared by the identity-provider fakes (Okta, OneLogin): a seeded random generator,
- * a fault schedule, a request log with counters, a hold gate for concurrency tests, and a
- * server on 127.0.0.1 (port 0) behind a {@link startFront} so that a fault can drop the
- * connection.
+ * Plumbing shared by the identity-provider fakes: a seeded random generator, a fault schedule,
+ * a request log with counters and a hold gate for concurrency tests (Okta, OneLogin), and the
+ * server on 127.0.0.1 (port 0) behind a {@link startFront}, so that a fault can drop the
+ * connection (Okta, OneLogin, Google, Microsoft Graph).
  * @module
  */
 
-import { type Front, startFront } from "./_front.ts";
+import { type Front, type FrontTls, startFront } from "./_front.ts";
 
 /** A seeded pseudo-random generator (mulberry32): the same seed gives the same sequence in [0, 1). */
 export function seededRandom(seed: number): () => number {
@@ -163,14 +163,22 @@ export type IdpHandler = (
 
 /** A running fake server. */
 export interface IdpServer {
-  /** `http://127.0.0.1:<port>`, no trailing slash. */
+  /** `http://127.0.0.1:<port>` (`https://` with `tls`), no trailing slash. */
   readonly url: string;
   /** Stops the server and closes every connection. */
   close(): Promise<void>;
 }
 
-/** Serves `handler` on 127.0.0.1 behind a front, so `drop()` closes the client connection. */
-export function serveIdp(name: string, handler: IdpHandler): IdpServer {
+/**
+ * Serves `handler` on 127.0.0.1 behind a front, so `drop()` closes the client connection.
+ * `options.tls`: the front speaks TLS with that certificate. A handler that throws answers 500
+ * `fake <name> bug: …`.
+ */
+export function serveIdp(
+  name: string,
+  handler: IdpHandler,
+  options: { tls?: FrontTls } = {},
+): IdpServer {
   const holder: { front?: Front } = {};
   const abort = new AbortController();
   const inner = Deno.serve({
@@ -183,9 +191,12 @@ export function serveIdp(name: string, handler: IdpHandler): IdpServer {
     const innerPort = info.remoteAddr.transport === "tcp" ? info.remoteAddr.port : -1;
     return handler(request, new URL(request.url), () => holder.front?.reset(innerPort));
   });
-  const started = startFront({ innerPort: inner.addr.port });
+  const started = startFront({
+    innerPort: inner.addr.port,
+    ...(options.tls === undefined ? {} : { tls: options.tls }),
+  });
   holder.front = started;
-  const url = `http://127.0.0.1:${started.port}`;
+  const url = `${options.tls === undefined ? "http" : "https"}://127.0.0.1:${started.port}`;
   return {
     url,
     close: async () => {

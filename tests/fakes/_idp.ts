@@ -206,3 +206,81 @@ export function serveIdp(
     },
   };
 }
+
+/** The counters every {@link RequestLog} keeps (a fake's counters extend them). */
+export interface IdpCounters {
+  /** Every request received. */
+  requests: number;
+  /** 429s sent. */
+  rateLimited: number;
+  /** The most requests in flight at once. */
+  peakConcurrency: number;
+}
+
+/**
+ * The request log and its counters: {@link track} logs a request, counts it and the requests in
+ * flight, and records the status answered (0 when the fake dropped the connection).
+ */
+export class RequestLog {
+  readonly entries: IdpRequest[] = [];
+  readonly #counters: IdpCounters;
+  readonly #now: () => number;
+  readonly #headers: readonly string[];
+  #inFlight = 0;
+
+  /** `headers`: request headers to keep in each entry (lowercase names). */
+  constructor(counters: IdpCounters, options: { now: () => number; headers?: readonly string[] }) {
+    this.#counters = counters;
+    this.#now = options.now;
+    this.#headers = options.headers ?? [];
+  }
+
+  /** Requests in flight now. */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /** Logs `request` and answers it with `answer` (null: the connection was dropped). */
+  async track(
+    request: Request,
+    url: URL,
+    answer: () => Promise<Response | null>,
+  ): Promise<Response> {
+    const entry: IdpRequest = {
+      method: request.method,
+      path: url.pathname,
+      query: url.search.slice(1),
+      status: 0,
+      at: this.#now(),
+      headers: {},
+    };
+    for (const name of this.#headers) {
+      const value = request.headers.get(name);
+      if (value !== null) entry.headers[name] = value;
+    }
+    this.entries.push(entry);
+    this.#counters.requests++;
+    this.#inFlight++;
+    this.#counters.peakConcurrency = Math.max(this.#counters.peakConcurrency, this.#inFlight);
+    try {
+      const response = await answer();
+      entry.status = response?.status ?? 0;
+      if (response?.status === 429) this.#counters.rateLimited++;
+      return response ?? new Response(null, { status: 500 });
+    } finally {
+      this.#inFlight--;
+    }
+  }
+}
+
+/** `response`, or (for a `truncated` or `aborted` fault) its body cut half-way. */
+export async function withBodyFault(
+  fault: IdpFaultKind | undefined,
+  response: Response,
+): Promise<Response> {
+  if (fault !== "truncated" && fault !== "aborted") return response;
+  const body = await response.text();
+  return fault === "truncated"
+    ? truncatedResponse(body, response.headers)
+    : abortedResponse(body, response.headers);
+}

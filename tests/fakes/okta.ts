@@ -36,16 +36,16 @@
  */
 
 import {
-  abortedResponse,
   FaultSchedule,
   HoldGate,
   type IdpFaultKind,
   type IdpFaultOptions,
   type IdpRequest,
   realDelay,
+  RequestLog,
   seededRandom,
   serveIdp,
-  truncatedResponse,
+  withBodyFault,
 } from "./_idp.ts";
 
 /** An Okta user status. */
@@ -597,7 +597,6 @@ export function startFakeOkta(options: FakeOktaOptions = {}): FakeOkta {
   let latencyMs = options.latencyMs ?? 0;
   const faults = new FaultSchedule();
   const gate = new HoldGate();
-  const log: IdpRequest[] = [];
   const counters: OktaCounters = {
     requests: 0,
     rateLimited: 0,
@@ -605,8 +604,11 @@ export function startFakeOkta(options: FakeOktaOptions = {}): FakeOkta {
     byBucket: { users: 0, groups: 0, groupUsers: 0, other: 0 },
     peakConcurrency: 0,
   };
+  const log = new RequestLog(counters, {
+    now,
+    headers: ["x-okta-retry-count", "x-okta-retry-for", "content-type"],
+  });
   const windows = new Map<OktaBucket, Window>();
-  let inFlight = 0;
   let cursorGeneration = 1;
   let userSeq = 0;
   let groupSeq = 0;
@@ -942,34 +944,12 @@ export function startFakeOkta(options: FakeOktaOptions = {}): FakeOkta {
     );
   };
 
-  const handle = async (request: Request, url: URL, drop: () => void): Promise<Response> => {
-    const entry: IdpRequest = {
-      method: request.method,
-      path: url.pathname,
-      query: url.search.slice(1),
-      status: 0,
-      at: now(),
-      headers: {},
-    };
-    for (const name of ["x-okta-retry-count", "x-okta-retry-for", "content-type"]) {
-      const value = request.headers.get(name);
-      if (value !== null) entry.headers[name] = value;
-    }
-    log.push(entry);
-    counters.requests++;
-    const bucket = bucketOf(url.pathname);
-    counters.byBucket[bucket]++;
-    inFlight++;
-    counters.peakConcurrency = Math.max(counters.peakConcurrency, inFlight);
-    try {
-      const response = await answer(request, url, drop, bucket);
-      entry.status = response?.status ?? 0;
-      if (response?.status === 429) counters.rateLimited++;
-      return response ?? new Response(null, { status: 500 });
-    } finally {
-      inFlight--;
-    }
-  };
+  const handle = (request: Request, url: URL, drop: () => void): Promise<Response> =>
+    log.track(request, url, () => {
+      const bucket = bucketOf(url.pathname);
+      counters.byBucket[bucket]++;
+      return answer(request, url, drop, bucket);
+    });
 
   const answer = async (
     request: Request,
@@ -977,7 +957,7 @@ export function startFakeOkta(options: FakeOktaOptions = {}): FakeOkta {
     drop: () => void,
     bucket: OktaBucket,
   ): Promise<Response | null> => {
-    if (inFlight > concurrencyLimit) {
+    if (log.inFlight > concurrencyLimit) {
       counters.concurrencyRejected++;
       return send(
         429,
@@ -1023,13 +1003,7 @@ export function startFakeOkta(options: FakeOktaOptions = {}): FakeOkta {
       );
     }
     const response = route(request, url, headers);
-    if (fault === "truncated" || fault === "aborted") {
-      const body = await response.text();
-      return fault === "truncated"
-        ? truncatedResponse(body, response.headers)
-        : abortedResponse(body, response.headers);
-    }
-    return response;
+    return await withBodyFault(fault, response);
   };
 
   const server = serveIdp("okta", handle);
@@ -1049,7 +1023,7 @@ export function startFakeOkta(options: FakeOktaOptions = {}): FakeOkta {
     orgUrl: server.url,
     token,
     noPermissionToken,
-    requests: () => copy(log),
+    requests: () => copy(log.entries),
     counters: () => copy(counters),
     users: () => copy(sortedById(users.values())),
     groups: () => copy(sortedById(groups.values())),

@@ -427,6 +427,45 @@ const GROUP_SEARCH_ATTRS = new Set([
   "lastMembershipUpdated",
 ]);
 
+/** What `filter=` and `search=` may name on a listing, and how to read an attribute. */
+interface ExpressionRules<T> {
+  filterAttrs: ReadonlySet<string>;
+  searchAttrs: ReadonlySet<string>;
+  attr: (item: T, attr: string) => string | number | undefined;
+}
+
+/**
+ * The items of `all` that pass `filter` and `search` (each null when absent), or the message of
+ * the first expression Okta would refuse (400 E0000001). `search` also takes any `profile.*`.
+ */
+function matching<T>(
+  all: T[],
+  expressions: { filter: string | null; search: string | null },
+  rules: ExpressionRules<T>,
+): T[] | string {
+  let items = all;
+  try {
+    for (const mode of ["filter", "search"] as const) {
+      const text = expressions[mode];
+      if (text === null) continue;
+      const expr = parseExpression(text);
+      checkExpression(
+        expr,
+        mode,
+        (a) =>
+          mode === "filter"
+            ? rules.filterAttrs.has(a)
+            : rules.searchAttrs.has(a) || a.startsWith("profile."),
+      );
+      items = items.filter((item) => evaluate(expr, (a) => rules.attr(item, a), mode === "filter"));
+    }
+  } catch (error) {
+    if (error instanceof ExpressionError) return error.message;
+    throw error;
+  }
+  return items;
+}
+
 function userAttr(user: OktaUser, attr: string): string | number | undefined {
   switch (attr) {
     case "id":
@@ -471,6 +510,18 @@ function groupAttr(group: OktaGroup, attr: string): string | number | undefined 
   }
   return undefined;
 }
+
+const USER_RULES: ExpressionRules<OktaUser> = {
+  filterAttrs: USER_FILTER_ATTRS,
+  searchAttrs: USER_SEARCH_ATTRS,
+  attr: userAttr,
+};
+
+const GROUP_RULES: ExpressionRules<OktaGroup> = {
+  filterAttrs: GROUP_FILTER_ATTRS,
+  searchAttrs: GROUP_SEARCH_ATTRS,
+  attr: groupAttr,
+};
 
 // ---------------------------------------------------------------------------------------------
 // Generator
@@ -839,24 +890,9 @@ export function startFakeOkta(options: FakeOktaOptions = {}): FakeOkta {
     }
     // A frozen search answers from its snapshot (search is eventually consistent).
     let all = search !== null && searchSnapshot !== null ? searchSnapshot : allUsers();
-    try {
-      for (const [text, mode] of [[filter, "filter"], [search, "search"]] as const) {
-        if (text === null) continue;
-        const expr = parseExpression(text);
-        checkExpression(
-          expr,
-          mode,
-          (a) =>
-            mode === "filter"
-              ? USER_FILTER_ATTRS.has(a)
-              : USER_SEARCH_ATTRS.has(a) || a.startsWith("profile."),
-        );
-        all = all.filter((u) => evaluate(expr, (a) => userAttr(u, a), mode === "filter"));
-      }
-    } catch (error) {
-      if (error instanceof ExpressionError) return invalid(headers, error.message);
-      throw error;
-    }
+    const matched = matching(all, { filter, search }, USER_RULES);
+    if (typeof matched === "string") return invalid(headers, matched);
+    all = matched;
     if (filter === null && search === null) all = all.filter((u) => u.status !== "DEPROVISIONED");
     return page(all, url, headers, limitOf(url, 200, 200), render);
   };
@@ -875,24 +911,9 @@ export function startFakeOkta(options: FakeOktaOptions = {}): FakeOkta {
       return send(200, found.map(render), headers);
     }
     let all = allGroups();
-    try {
-      for (const [text, mode] of [[filter, "filter"], [search, "search"]] as const) {
-        if (text === null) continue;
-        const expr = parseExpression(text);
-        checkExpression(
-          expr,
-          mode,
-          (a) =>
-            mode === "filter"
-              ? GROUP_FILTER_ATTRS.has(a)
-              : GROUP_SEARCH_ATTRS.has(a) || a.startsWith("profile."),
-        );
-        all = all.filter((g) => evaluate(expr, (a) => groupAttr(g, a), mode === "filter"));
-      }
-    } catch (error) {
-      if (error instanceof ExpressionError) return invalid(headers, error.message);
-      throw error;
-    }
+    const matched = matching(all, { filter, search }, GROUP_RULES);
+    if (typeof matched === "string") return invalid(headers, matched);
+    all = matched;
     return page(all, url, headers, limitOf(url, 10_000, 10_000), render);
   };
 

@@ -316,6 +316,29 @@ interface GraphAnswer {
   body: unknown;
 }
 
+/**
+ * `$select` of a query: the properties named (null without `$select`), or Graph's 400
+ * `Request_BadRequest` for a property `typeName` does not have.
+ */
+function parseSelect(
+  params: URLSearchParams,
+  allowed: readonly string[],
+  typeName: string,
+  at: number,
+): { select: string[] | null } | GraphAnswer {
+  const selectText = params.get("$select");
+  if (selectText === null) return { select: null };
+  const select = selectText.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  const unknown = select.find((s) => !allowed.includes(s));
+  if (unknown === undefined) return { select };
+  return graphError(
+    400,
+    "Request_BadRequest",
+    `Could not find a property named '${unknown}' on type '${typeName}'.`,
+    at,
+  );
+}
+
 const USER_PROPS = [
   "id",
   "displayName",
@@ -822,20 +845,9 @@ export function startFakeGraph(options: FakeGraphOptions = {}): Promise<FakeGrap
     typeName: string,
   ): Query | GraphAnswer => {
     const at = now();
-    let select: string[] | null = null;
-    const selectText = params.get("$select");
-    if (selectText !== null) {
-      select = selectText.split(",").map((s) => s.trim()).filter((s) => s !== "");
-      const unknown = select.find((s) => !allowed.includes(s));
-      if (unknown !== undefined) {
-        return graphError(
-          400,
-          "Request_BadRequest",
-          `Could not find a property named '${unknown}' on type '${typeName}'.`,
-          at,
-        );
-      }
-    }
+    const selected = parseSelect(params, allowed, typeName, at);
+    if ("status" in selected) return selected;
+    const { select } = selected;
     let top = defaultPageSize;
     const topText = params.get("$top");
     if (topText !== null) {
@@ -1142,20 +1154,9 @@ export function startFakeGraph(options: FakeGraphOptions = {}): Promise<FakeGrap
         );
       }
     }
-    let select: string[] | null = null;
-    const selectText = params.get("$select");
-    if (selectText !== null) {
-      select = selectText.split(",").map((s) => s.trim()).filter((s) => s !== "");
-      const unknown = select.find((s) => !allowed.includes(s));
-      if (unknown !== undefined) {
-        return graphError(
-          400,
-          "Request_BadRequest",
-          `Could not find a property named '${unknown}' on type '${typeName}'.`,
-          at,
-        );
-      }
-    }
+    const selected = parseSelect(params, allowed, typeName, at);
+    if ("status" in selected) return selected;
+    let { select } = selected;
     const expand = params.get("$expand");
     if (expand !== null) {
       if (kind !== "groups" || !/^members(\(.*\))?$/.test(expand)) {

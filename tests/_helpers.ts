@@ -133,3 +133,20 @@ export function configErrorOf(fn: () => unknown): ConfigError {
   }
   assert.fail("expected a ConfigError");
 }
+
+/**
+ * The error of class `type` that `promise` rejects with; fails the test when it resolves, and
+ * rethrows any other error.
+ */
+export async function fails<T extends Error>(
+  promise: Promise<unknown>,
+  type: new (...args: never[]) => T,
+): Promise<T> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof type) return error;
+    throw error;
+  }
+  throw new assert.AssertionError({ message: `expected a ${type.name}` });
+}

@@ -8,9 +8,9 @@
  * deno run -A scripts/bench_onelogin.ts --users 10000 --roles 1000 --latency 50 --runs 3
  * ```
  *
- * The fake runs in a child process (this script with `--serve`), so the peak memory measured is
- * roster's alone; the child prints its URL, answers `counters` on stdin with its request
- * counters, refills the budget on `refill`, and exits on `close`. OneLogin has no nested roles, so none are nested.
+ * The fake runs in its own process (`scripts/fake_onelogin.ts`), so the peak memory measured is
+ * roster's alone; each run starts with the whole hourly budget. OneLogin has no nested roles,
+ * so none are nested.
  *
  * Lower bound: the calls a read needs at the largest page size (100: users pages, role listing
  * pages, and each role's member pages) divided by the concurrency roster allows itself (4), times
@@ -21,33 +21,31 @@
  */
 
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { generateOneLoginAccount, startFakeOneLogin } from "../tests/fakes/onelogin.ts";
-import { measure } from "./_measure.ts";
+import {
+  concurrencyBound,
+  measureRosterTest,
+  median,
+  printJson,
+  progressLog,
+  startFake,
+  writeDataDir,
+} from "./_bench_cloud.ts";
+import { benchAccount, HOURLY_LIMIT } from "./fake_onelogin.ts";
 
-const REPO = fileURLToPath(new URL("..", import.meta.url));
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 const CONCURRENCY = 4;
 const PAGE = 100;
-const HOURLY_LIMIT = 5000;
 
 interface Options {
   users: number;
   roles: number;
   latency: number;
   runs: number;
-  serve: boolean;
 }
 
 function parseArgs(args: string[]): Options {
-  const o: Options = { users: 10_000, roles: 1_000, latency: 50, runs: 1, serve: false };
+  const o: Options = { users: 10_000, roles: 1_000, latency: 50, runs: 1 };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
-    if (arg === "--serve") {
-      o.serve = true;
-      continue;
-    }
     const value = Number(args[++i]);
     if (!Number.isInteger(value) || value < 0) throw new Error(`${arg} needs a whole number`);
     if (arg === "--users") o.users = value;
@@ -59,65 +57,11 @@ function parseArgs(args: string[]): Options {
   return o;
 }
 
-function progress(text: string): void {
-  Deno.stderr.writeSync(encoder.encode(`bench_onelogin: ${text}\n`));
-}
-
-/** The child: serves the fake until `close` arrives on stdin. */
-async function serve(o: Options): Promise<void> {
-  const fake = startFakeOneLogin({
-    ...generateOneLoginAccount({ users: o.users, roles: o.roles, seed: 42 }),
-    latencyMs: o.latency,
-    rateLimit: HOURLY_LIMIT,
-  });
-  const say = (line: string) => Deno.stdout.writeSync(encoder.encode(line + "\n"));
-  say(JSON.stringify({ url: fake.apiUrl, clientId: fake.clientId, secret: fake.clientSecret }));
-  let buffer = "";
-  for await (const chunk of Deno.stdin.readable) {
-    buffer += decoder.decode(chunk, { stream: true });
-    let newline;
-    while ((newline = buffer.indexOf("\n")) !== -1) {
-      const command = buffer.slice(0, newline).trim();
-      buffer = buffer.slice(newline + 1);
-      if (command === "counters") say(JSON.stringify(fake.counters()));
-      if (command === "refill") {
-        fake.setRemaining(HOURLY_LIMIT);
-        say("{}");
-      }
-      if (command === "close") {
-        await fake.close();
-        return;
-      }
-    }
-  }
-  await fake.close();
-}
-
-/** Reads JSON lines from the child's stdout. */
-class Lines {
-  #reader: ReadableStreamDefaultReader<Uint8Array>;
-  #buffer = "";
-  constructor(stream: ReadableStream<Uint8Array>) {
-    this.#reader = stream.getReader();
-  }
-  async next(): Promise<Record<string, unknown>> {
-    for (;;) {
-      const newline = this.#buffer.indexOf("\n");
-      if (newline !== -1) {
-        const line = this.#buffer.slice(0, newline);
-        this.#buffer = this.#buffer.slice(newline + 1);
-        return JSON.parse(line);
-      }
-      const { value, done } = await this.#reader.read();
-      if (done) throw new Error("the fake OneLogin process ended");
-      this.#buffer += decoder.decode(value, { stream: true });
-    }
-  }
-}
+const progress = progressLog("bench_onelogin: ");
 
 /** The calls a full read needs at 100 items a page, from the generated account. */
 function callsNeeded(o: Options): number {
-  const { users, roles } = generateOneLoginAccount({ users: o.users, roles: o.roles, seed: 42 });
+  const { users, roles } = benchAccount(o.users, o.roles);
   const pages = (n: number) => Math.max(1, Math.ceil(n / PAGE));
   return pages(users.length) + pages(roles.length) +
     roles.reduce((sum, role) => sum + pages(role.users?.length ?? 0), 0);
@@ -125,29 +69,16 @@ function callsNeeded(o: Options): number {
 
 async function main(): Promise<void> {
   const o = parseArgs(Deno.args);
-  if (o.serve) return await serve(o);
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      fileURLToPath(import.meta.url),
-      "--serve",
-      "--users",
-      String(o.users),
-      "--roles",
-      String(o.roles),
-      "--latency",
-      String(o.latency),
-    ],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  const lines = new Lines(child.stdout);
+  const fake = await startFake("fake_onelogin.ts", [
+    "--users",
+    String(o.users),
+    "--roles",
+    String(o.roles),
+    "--latency",
+    String(o.latency),
+  ]);
   const tmp = await Deno.makeTempDir({ prefix: "roster-bench-onelogin-" });
   try {
-    const fake = await lines.next();
     const needed = callsNeeded(o);
     const runs: {
       wallMs: number;
@@ -160,54 +91,21 @@ async function main(): Promise<void> {
     let before = { requests: 0, rateLimited: 0 };
     for (let run = 0; run < o.runs; run++) {
       const dataDir = join(tmp, `data${run}`);
-      await Deno.mkdir(dataDir, { mode: 0o700 });
-      const config = {
-        directory: {
-          type: "onelogin",
-          onelogin: { clientId: fake["clientId"], apiUrl: fake["url"] },
+      await writeDataDir(dataDir, {
+        config: {
+          directory: {
+            type: "onelogin",
+            onelogin: { clientId: fake.hello["clientId"], apiUrl: fake.hello["url"] },
+          },
         },
-      };
-      await Deno.writeTextFile(join(dataDir, "config.json"), JSON.stringify(config), {
-        mode: 0o600,
+        secret: { setting: "directory.onelogin.clientSecret", value: String(fake.hello["secret"]) },
       });
-      const set = await new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "-A",
-          join(REPO, "main.ts"),
-          "--data-dir",
-          dataDir,
-          "-q",
-          "config",
-          "set",
-          "directory.onelogin.clientSecret",
-          "--secret-env",
-          "OL_SECRET",
-        ],
-        env: { OL_SECRET: String(fake["secret"]) },
-        stdout: "null",
-        stderr: "inherit",
-      }).output();
-      if (set.code !== 0) throw new Error("config set failed");
       // Each run starts with the whole hourly budget, as a first read of the hour would.
-      await writer.write(encoder.encode("refill\n"));
-      await lines.next();
+      await fake.ask("refill");
       progress(`run ${run + 1}: roster test on ${o.users} users, ${o.roles} roles`);
-      const result = await measure([
-        Deno.execPath(),
-        "run",
-        "-A",
-        join(REPO, "main.ts"),
-        "--data-dir",
-        dataDir,
-        "-q",
-        "test",
-        "--output",
-        "json",
-      ], { cwd: REPO });
+      const result = await measureRosterTest(dataDir);
       if (result.code !== 0) progress(`roster exited ${result.code}: ${result.stderrTail}`);
-      await writer.write(encoder.encode("counters\n"));
-      const counters = await lines.next();
+      const counters = await fake.ask("counters");
       const requests = Number(counters["requests"]) - before.requests;
       const throttled = Number(counters["rateLimited"]) - before.rateLimited;
       before = {
@@ -223,34 +121,31 @@ async function main(): Promise<void> {
         peakConcurrency: Number(counters["peakConcurrency"]),
       });
     }
-    runs.sort((a, b) => a.wallMs - b.wallMs);
-    const median = runs[Math.floor(runs.length / 2)];
-    if (median === undefined) throw new Error("no run");
-    const lowerBoundSeconds = (needed / CONCURRENCY) * (o.latency / 1000);
-    const wallSeconds = median.wallMs / 1000;
-    Deno.stdout.writeSync(encoder.encode(
-      JSON.stringify({
-        case: "onelogin",
-        users: o.users,
-        groups: o.roles,
-        wallSeconds: +wallSeconds.toFixed(2),
-        requests: median.requests,
-        throttled: median.throttled,
-        peakRssMiB: Math.round(median.peakRssMiB),
-        lowerBoundSeconds: +lowerBoundSeconds.toFixed(2),
-        ratio: +(wallSeconds / lowerBoundSeconds).toFixed(2),
-        callsNeeded: needed,
-        peakConcurrency: median.peakConcurrency,
-        hourlyLimit: HOURLY_LIMIT,
-        budgetBinds: needed > HOURLY_LIMIT,
-        exitCode: median.code,
-        runs: runs.map((r) => +(r.wallMs / 1000).toFixed(2)),
-      }) + "\n",
-    ));
+    const middle = median(runs, (r) => r.wallMs);
+    const lowerBoundSeconds = concurrencyBound(needed, {
+      concurrency: CONCURRENCY,
+      latencyMs: o.latency,
+    });
+    const wallSeconds = middle.wallMs / 1000;
+    printJson({
+      case: "onelogin",
+      users: o.users,
+      groups: o.roles,
+      wallSeconds: +wallSeconds.toFixed(2),
+      requests: middle.requests,
+      throttled: middle.throttled,
+      peakRssMiB: Math.round(middle.peakRssMiB),
+      lowerBoundSeconds: +lowerBoundSeconds.toFixed(2),
+      ratio: +(wallSeconds / lowerBoundSeconds).toFixed(2),
+      callsNeeded: needed,
+      peakConcurrency: middle.peakConcurrency,
+      hourlyLimit: HOURLY_LIMIT,
+      budgetBinds: needed > HOURLY_LIMIT,
+      exitCode: middle.code,
+      runs: [...runs].sort((a, b) => a.wallMs - b.wallMs).map((r) => +(r.wallMs / 1000).toFixed(2)),
+    });
   } finally {
-    await writer.write(encoder.encode("close\n")).catch(() => {});
-    await writer.close().catch(() => {});
-    await child.status;
+    await fake.stop();
     await Deno.remove(tmp, { recursive: true });
   }
 }

@@ -13,15 +13,10 @@
  */
 
 import { generateTenant, startFakeGraph } from "../tests/fakes/graph.ts";
+import { numberOption, serveFake } from "./_bench_cloud.ts";
 
 const args = [...Deno.args];
-const value = (name: string, fallback: number) => {
-  const index = args.indexOf(name);
-  if (index === -1) return fallback;
-  const text = args[index + 1];
-  if (text === undefined || Number.isNaN(Number(text))) throw new Error(`${name} needs a number`);
-  return Number(text);
-};
+const value = (name: string, fallback: number) => numberOption(args, name, fallback);
 
 const tenant = generateTenant({
   users: value("--users", 10_000),
@@ -33,27 +28,17 @@ const graph = await startFakeGraph({
   latencyMs: value("--latency", 50),
   ...(args.includes("--no-throttle") ? { throttle: false } : {}),
 });
-const encoder = new TextEncoder();
-const say = (value: unknown) => Deno.stdout.writeSync(encoder.encode(JSON.stringify(value) + "\n"));
-say({
+await serveFake({
   url: graph.url,
   tenantId: graph.tenantId,
   clientId: graph.credentials.clientId,
   secret: graph.credentials.secret,
+}, {
+  commands: {
+    counters: () => ({ ...graph.counters(), peakConcurrency: graph.peakConcurrency() }),
+    reset: () => {
+      graph.resetCounters();
+    },
+  },
+  stop: () => graph.close(),
 });
-
-const decoder = new TextDecoder();
-let buffer = "";
-reading: for await (const chunk of Deno.stdin.readable) {
-  buffer += decoder.decode(chunk, { stream: true });
-  let newline: number;
-  while ((newline = buffer.indexOf("\n")) !== -1) {
-    const command = buffer.slice(0, newline).trim();
-    buffer = buffer.slice(newline + 1);
-    if (command === "counters") {
-      say({ ...graph.counters(), peakConcurrency: graph.peakConcurrency() });
-    } else if (command === "reset") graph.resetCounters();
-    else if (command === "quit") break reading;
-  }
-}
-await graph.close();

@@ -5,6 +5,8 @@
 
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
+import assert from "node:assert/strict";
+import { ConfigError } from "../src/errors.ts";
 
 /** The repository root. */
 export const REPO_ROOT: string = fileURLToPath(new URL("..", import.meta.url));
@@ -119,4 +121,32 @@ export function field(value: unknown, ...path: string[]): Record<string, unknown
     throw new Error(`not an object at ${path.join(".")}`);
   }
   return Object.fromEntries(Object.entries(node));
+}
+
+/** The ConfigError `fn` throws; fails the test when it returns or throws anything else. */
+export function configErrorOf(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${String(error)}`);
+    return error;
+  }
+  assert.fail("expected a ConfigError");
+}
+
+/**
+ * The error of class `type` that `promise` rejects with; fails the test when it resolves, and
+ * rethrows any other error.
+ */
+export async function fails<T extends Error>(
+  promise: Promise<unknown>,
+  type: new (...args: never[]) => T,
+): Promise<T> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof type) return error;
+    throw error;
+  }
+  throw new assert.AssertionError({ message: `expected a ${type.name}` });
 }

@@ -120,3 +120,37 @@ export function startFront(options: { innerPort: number; tls?: FrontTls; port?: 
     },
   };
 }
+
+/**
+ * Makes a self-signed certificate (RSA 2048, 2 days, `CN=<name>`) and its unencrypted key with
+ * openssl, as `<dir>/<name>.crt` and `<dir>/<name>.key`; returns both PEM texts.
+ */
+export async function makeCertificate(
+  dir: string,
+  name: string,
+): Promise<{ cert: string; key: string }> {
+  const result = await new Deno.Command("openssl", {
+    args: [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-days",
+      "2",
+      "-subj",
+      `/CN=${name}`,
+      "-keyout",
+      `${dir}/${name}.key`,
+      "-out",
+      `${dir}/${name}.crt`,
+    ],
+    stderr: "null",
+    stdout: "null",
+  }).output();
+  if (result.code !== 0) throw new Error(`openssl req exited ${result.code}`);
+  return {
+    cert: await Deno.readTextFile(`${dir}/${name}.crt`),
+    key: await Deno.readTextFile(`${dir}/${name}.key`),
+  };
+}

@@ -1,12 +1,12 @@
 /**
- * Plumbing shared by the identity-provider fakes (Okta, OneLogin): a seeded random generator,
- * a fault schedule, a request log with counters, a hold gate for concurrency tests, and a
- * server on 127.0.0.1 (port 0) behind a {@link startFront} so that a fault can drop the
- * connection.
+ * Plumbing shared by the identity-provider fakes: a seeded random generator, a fault schedule,
+ * a request log with counters and a hold gate for concurrency tests (Okta, OneLogin), and the
+ * server on 127.0.0.1 (port 0) behind a {@link startFront}, so that a fault can drop the
+ * connection (Okta, OneLogin, Google, Microsoft Graph).
  * @module
  */
 
-import { type Front, startFront } from "./_front.ts";
+import { type Front, type FrontTls, startFront } from "./_front.ts";
 
 /** A seeded pseudo-random generator (mulberry32): the same seed gives the same sequence in [0, 1). */
 export function seededRandom(seed: number): () => number {
@@ -163,14 +163,22 @@ export type IdpHandler = (
 
 /** A running fake server. */
 export interface IdpServer {
-  /** `http://127.0.0.1:<port>`, no trailing slash. */
+  /** `http://127.0.0.1:<port>` (`https://` with `tls`), no trailing slash. */
   readonly url: string;
   /** Stops the server and closes every connection. */
   close(): Promise<void>;
 }
 
-/** Serves `handler` on 127.0.0.1 behind a front, so `drop()` closes the client connection. */
-export function serveIdp(name: string, handler: IdpHandler): IdpServer {
+/**
+ * Serves `handler` on 127.0.0.1 behind a front, so `drop()` closes the client connection.
+ * `options.tls`: the front speaks TLS with that certificate. A handler that throws answers 500
+ * `fake <name> bug: …`.
+ */
+export function serveIdp(
+  name: string,
+  handler: IdpHandler,
+  options: { tls?: FrontTls } = {},
+): IdpServer {
   const holder: { front?: Front } = {};
   const abort = new AbortController();
   const inner = Deno.serve({
@@ -183,9 +191,12 @@ export function serveIdp(name: string, handler: IdpHandler): IdpServer {
     const innerPort = info.remoteAddr.transport === "tcp" ? info.remoteAddr.port : -1;
     return handler(request, new URL(request.url), () => holder.front?.reset(innerPort));
   });
-  const started = startFront({ innerPort: inner.addr.port });
+  const started = startFront({
+    innerPort: inner.addr.port,
+    ...(options.tls === undefined ? {} : { tls: options.tls }),
+  });
   holder.front = started;
-  const url = `http://127.0.0.1:${started.port}`;
+  const url = `${options.tls === undefined ? "http" : "https"}://127.0.0.1:${started.port}`;
   return {
     url,
     close: async () => {
@@ -194,4 +205,82 @@ export function serveIdp(name: string, handler: IdpHandler): IdpServer {
       await inner.finished;
     },
   };
+}
+
+/** The counters every {@link RequestLog} keeps (a fake's counters extend them). */
+export interface IdpCounters {
+  /** Every request received. */
+  requests: number;
+  /** 429s sent. */
+  rateLimited: number;
+  /** The most requests in flight at once. */
+  peakConcurrency: number;
+}
+
+/**
+ * The request log and its counters: {@link track} logs a request, counts it and the requests in
+ * flight, and records the status answered (0 when the fake dropped the connection).
+ */
+export class RequestLog {
+  readonly entries: IdpRequest[] = [];
+  readonly #counters: IdpCounters;
+  readonly #now: () => number;
+  readonly #headers: readonly string[];
+  #inFlight = 0;
+
+  /** `headers`: request headers to keep in each entry (lowercase names). */
+  constructor(counters: IdpCounters, options: { now: () => number; headers?: readonly string[] }) {
+    this.#counters = counters;
+    this.#now = options.now;
+    this.#headers = options.headers ?? [];
+  }
+
+  /** Requests in flight now. */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /** Logs `request` and answers it with `answer` (null: the connection was dropped). */
+  async track(
+    request: Request,
+    url: URL,
+    answer: () => Promise<Response | null>,
+  ): Promise<Response> {
+    const entry: IdpRequest = {
+      method: request.method,
+      path: url.pathname,
+      query: url.search.slice(1),
+      status: 0,
+      at: this.#now(),
+      headers: {},
+    };
+    for (const name of this.#headers) {
+      const value = request.headers.get(name);
+      if (value !== null) entry.headers[name] = value;
+    }
+    this.entries.push(entry);
+    this.#counters.requests++;
+    this.#inFlight++;
+    this.#counters.peakConcurrency = Math.max(this.#counters.peakConcurrency, this.#inFlight);
+    try {
+      const response = await answer();
+      entry.status = response?.status ?? 0;
+      if (response?.status === 429) this.#counters.rateLimited++;
+      return response ?? new Response(null, { status: 500 });
+    } finally {
+      this.#inFlight--;
+    }
+  }
+}
+
+/** `response`, or (for a `truncated` or `aborted` fault) its body cut half-way. */
+export async function withBodyFault(
+  fault: IdpFaultKind | undefined,
+  response: Response,
+): Promise<Response> {
+  if (fault !== "truncated" && fault !== "aborted") return response;
+  const body = await response.text();
+  return fault === "truncated"
+    ? truncatedResponse(body, response.headers)
+    : abortedResponse(body, response.headers);
 }

@@ -37,7 +37,7 @@
  */
 
 import { isRecord } from "../../src/guards.ts";
-import { type Front, startFront } from "./_front.ts";
+import { serveIdp } from "./_idp.ts";
 
 /** The three read-only Directory API scopes a sync needs. */
 export const GOOGLE_READONLY_SCOPES = [
@@ -1516,7 +1516,7 @@ export async function startFakeGoogle(options: FakeGoogleOptions = {}): Promise<
     return undefined;
   };
 
-  const truncated = (response: Response, innerPort: number): Response => {
+  const truncated = (response: Response, drop: () => void): Response => {
     let body = new Uint8Array(0);
     let sent = false;
     const stream = new ReadableStream<Uint8Array>({
@@ -1531,7 +1531,7 @@ export async function startFakeGoogle(options: FakeGoogleOptions = {}): Promise<
         }
         // Let the status line, headers and first half reach the client, then cut.
         await new Promise((resolve) => setTimeout(resolve, 50));
-        front.reset(innerPort);
+        drop();
         controller.close();
       },
     });
@@ -1541,9 +1541,7 @@ export async function startFakeGoogle(options: FakeGoogleOptions = {}): Promise<
     });
   };
 
-  const handle = async (request: Request, info: Deno.ServeHandlerInfo): Promise<Response> => {
-    const url = new URL(request.url);
-    const innerPort = info.remoteAddr.transport === "tcp" ? info.remoteAddr.port : -1;
+  const handle = async (request: Request, url: URL, drop: () => void): Promise<Response> => {
     const params: Record<string, string> = {};
     for (const [k, v] of url.searchParams) params[k] = v;
     const entry: GoogleRequest = {
@@ -1565,7 +1563,7 @@ export async function startFakeGoogle(options: FakeGoogleOptions = {}): Promise<
     let response: Response;
     if (fault !== undefined) counters.faults++;
     if (fault === "reset") {
-      front.reset(innerPort);
+      drop();
       return new Response(null, { status: 500 }); // never delivered
     } else if (fault === "500" || fault === "503") {
       response = backendError(fault === "500" ? 500 : 503);
@@ -1607,19 +1605,18 @@ export async function startFakeGoogle(options: FakeGoogleOptions = {}): Promise<
     }
     if (fault === "truncated") {
       entry.status = 0;
-      return truncated(response, innerPort);
+      return truncated(response, drop);
     }
     return response;
   };
 
-  const counted = async (request: Request, info: Deno.ServeHandlerInfo): Promise<Response> => {
-    const isApi = new URL(request.url).pathname.startsWith(PREFIX + "/");
-    if (!isApi) return await handle(request, info);
+  const counted = async (request: Request, url: URL, drop: () => void): Promise<Response> => {
+    const isApi = url.pathname.startsWith(PREFIX + "/");
+    if (!isApi) return await handle(request, url, drop);
     inFlight++;
     counters.peakConcurrency = Math.max(counters.peakConcurrency, inFlight);
     try {
       if (maxConcurrent !== null && inFlight > maxConcurrent) {
-        const url = new URL(request.url);
         const params: Record<string, string> = {};
         for (const [k, v] of url.searchParams) params[k] = v;
         log.push({
@@ -1637,22 +1634,14 @@ export async function startFakeGoogle(options: FakeGoogleOptions = {}): Promise<
         return rateLimited();
       }
       if (held !== null) await held;
-      return await handle(request, info);
+      return await handle(request, url, drop);
     } finally {
       inFlight--;
     }
   };
 
-  const abort = new AbortController();
-  const inner = Deno.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    signal: abort.signal,
-    onListen: () => {},
-    onError: (error) => new Response(`fake google bug: ${String(error)}`, { status: 500 }),
-  }, counted);
-  const front: Front = startFront({ innerPort: inner.addr.port });
-  baseUrl = `http://127.0.0.1:${front.port}`;
+  const server = serveIdp("google", counted);
+  baseUrl = server.url;
 
   const admin = users.find((u) => u.isAdmin && !u.deleted && u.primaryEmail !== null);
   const keyFile = JSON.stringify(
@@ -1707,10 +1696,6 @@ export async function startFakeGoogle(options: FakeGoogleOptions = {}): Promise<
       for (const token of tokens.values()) token.expiresAt = -Infinity;
     },
     addUser,
-    stop: async () => {
-      await front.close();
-      abort.abort();
-      await inner.finished;
-    },
+    stop: () => server.close(),
   };
 }

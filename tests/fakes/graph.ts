@@ -30,7 +30,8 @@ import {
   verify,
   X509Certificate,
 } from "node:crypto";
-import { type Front, type FrontTls, startFront } from "./_front.ts";
+import type { FrontTls } from "./_front.ts";
+import { serveIdp } from "./_idp.ts";
 
 // ----------------------------------------------------------------------------------------------
 // Public types
@@ -313,6 +314,29 @@ interface GraphAnswer {
   status: number;
   headers: Record<string, string>;
   body: unknown;
+}
+
+/**
+ * `$select` of a query: the properties named (null without `$select`), or Graph's 400
+ * `Request_BadRequest` for a property `typeName` does not have.
+ */
+function parseSelect(
+  params: URLSearchParams,
+  allowed: readonly string[],
+  typeName: string,
+  at: number,
+): { select: string[] | null } | GraphAnswer {
+  const selectText = params.get("$select");
+  if (selectText === null) return { select: null };
+  const select = selectText.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  const unknown = select.find((s) => !allowed.includes(s));
+  if (unknown === undefined) return { select };
+  return graphError(
+    400,
+    "Request_BadRequest",
+    `Could not find a property named '${unknown}' on type '${typeName}'.`,
+    at,
+  );
 }
 
 const USER_PROPS = [
@@ -821,20 +845,9 @@ export function startFakeGraph(options: FakeGraphOptions = {}): Promise<FakeGrap
     typeName: string,
   ): Query | GraphAnswer => {
     const at = now();
-    let select: string[] | null = null;
-    const selectText = params.get("$select");
-    if (selectText !== null) {
-      select = selectText.split(",").map((s) => s.trim()).filter((s) => s !== "");
-      const unknown = select.find((s) => !allowed.includes(s));
-      if (unknown !== undefined) {
-        return graphError(
-          400,
-          "Request_BadRequest",
-          `Could not find a property named '${unknown}' on type '${typeName}'.`,
-          at,
-        );
-      }
-    }
+    const selected = parseSelect(params, allowed, typeName, at);
+    if ("status" in selected) return selected;
+    const { select } = selected;
     let top = defaultPageSize;
     const topText = params.get("$top");
     if (topText !== null) {
@@ -1141,20 +1154,9 @@ export function startFakeGraph(options: FakeGraphOptions = {}): Promise<FakeGrap
         );
       }
     }
-    let select: string[] | null = null;
-    const selectText = params.get("$select");
-    if (selectText !== null) {
-      select = selectText.split(",").map((s) => s.trim()).filter((s) => s !== "");
-      const unknown = select.find((s) => !allowed.includes(s));
-      if (unknown !== undefined) {
-        return graphError(
-          400,
-          "Request_BadRequest",
-          `Could not find a property named '${unknown}' on type '${typeName}'.`,
-          at,
-        );
-      }
-    }
+    const selected = parseSelect(params, allowed, typeName, at);
+    if ("status" in selected) return selected;
+    let { select } = selected;
     const expand = params.get("$expand");
     if (expand !== null) {
       if (kind !== "groups" || !/^members(\(.*\))?$/.test(expand)) {
@@ -1804,7 +1806,6 @@ export function startFakeGraph(options: FakeGraphOptions = {}): Promise<FakeGrap
   };
 
   // ---- HTTP
-  const fronts: Front[] = [];
   let origin = "";
 
   const toResponse = (answer: GraphAnswer, request: Request): Response => {
@@ -1814,8 +1815,7 @@ export function startFakeGraph(options: FakeGraphOptions = {}): Promise<FakeGrap
     return new Response(JSON.stringify(answer.body), { status: answer.status, headers });
   };
 
-  const handle = async (request: Request, info: Deno.ServeHandlerInfo): Promise<Response> => {
-    const url = new URL(request.url);
+  const handle = async (request: Request, url: URL, drop: () => void): Promise<Response> => {
     const path = `${url.pathname}${url.search}`;
     counters.requests++;
     const entry: GraphRequest = {
@@ -1829,8 +1829,7 @@ export function startFakeGraph(options: FakeGraphOptions = {}): Promise<FakeGrap
     if (latencyMs > 0) await delay(latencyMs);
     const fault = takeFault(path, false);
     if (fault?.kind === "drop") {
-      const innerPort = info.remoteAddr.transport === "tcp" ? info.remoteAddr.port : -1;
-      fronts[0]?.reset(innerPort);
+      drop();
       return new Response(null, { status: 500 }); // never delivered
     }
     let response: Response;
@@ -1881,29 +1880,16 @@ export function startFakeGraph(options: FakeGraphOptions = {}): Promise<FakeGrap
     return response;
   };
 
-  const abort = new AbortController();
-  const inner = Deno.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    signal: abort.signal,
-    onListen: () => {},
-    onError: (error) => new Response(`fake graph bug: ${String(error)}`, { status: 500 }),
-  }, async (request, info) => {
+  const server = serveIdp("graph", async (request, url, drop) => {
     inFlight++;
     peak = Math.max(peak, inFlight);
     try {
-      return await handle(request, info);
+      return await handle(request, url, drop);
     } finally {
       inFlight--;
     }
-  });
-  const front = startFront({
-    innerPort: inner.addr.port,
-    ...(options.tls === undefined ? {} : { tls: options.tls }),
-  });
-  origin = `${options.tls === undefined ? "http" : "https"}://127.0.0.1:${front.port}`;
-  fronts.push(front);
-  const openFront = front;
+  }, options.tls === undefined ? {} : { tls: options.tls });
+  origin = server.url;
 
   const user = (id: string) => {
     const found = objects.get(id);
@@ -2019,11 +2005,7 @@ export function startFakeGraph(options: FakeGraphOptions = {}): Promise<FakeGrap
       },
       addMember,
       removeMember,
-      close: async () => {
-        await openFront.close();
-        abort.abort();
-        await inner.finished;
-      },
+      close: () => server.close(),
     } satisfies FakeGraph,
   );
 }

@@ -8,6 +8,7 @@ import {
   startFakeGraph,
 } from "./graph.ts";
 import { virtualClock } from "./_clock.ts";
+import { makeCertificate } from "./_front.ts";
 
 // ---- helpers
 
@@ -172,33 +173,6 @@ Deno.test("fake graph token endpoint answers AADSTS errors for a bad tenant, cli
     assert.equal(fake.scope, "https://graph.microsoft.us/.default");
   });
 });
-
-async function makeCertificate(dir: string, name: string): Promise<{ cert: string; key: string }> {
-  const result = await new Deno.Command("openssl", {
-    args: [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-days",
-      "2",
-      "-subj",
-      `/CN=${name}`,
-      "-keyout",
-      `${dir}/${name}.key`,
-      "-out",
-      `${dir}/${name}.crt`,
-    ],
-    stderr: "null",
-    stdout: "null",
-  }).output();
-  assert.equal(result.code, 0);
-  return {
-    cert: await Deno.readTextFile(`${dir}/${name}.crt`),
-    key: await Deno.readTextFile(`${dir}/${name}.key`),
-  };
-}
 
 function b64url(data: Uint8Array | string): string {
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;

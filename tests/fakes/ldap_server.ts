@@ -3,8 +3,9 @@
  * can end a read short or die that slapd does not do on demand: any result code on any page, a
  * missing paged-results control, continuation references, a Notice of Disconnection, a closed,
  * half-closed or silent connection mid-page, a slow server that still answers Who am I?, and
- * ranged attribute values with gaps. It speaks just enough BER for a simple bind, searches
- * (with the RFC 2696 control's cookie), extended requests and unbind.
+ * ranged attribute values with gaps; and ({@link startFakeLdap}) a paged search walked from a
+ * script of pages, for AD's empty page with a cookie to continue. It speaks just enough BER for a
+ * simple bind, searches (with the RFC 2696 control's cookie), extended requests and unbind.
  * @module
  */
 
@@ -284,3 +285,44 @@ export function startFakeLdapServer(script: FakeScript): FakeLdapServer {
   };
   return { port: listener.addr.port, searches, extended, close, [Symbol.asyncDispose]: close };
 }
+
+/** One scripted page for {@link startFakeLdap}: the entries and the cookie sent with them. */
+export interface FakePage {
+  entries: FakeEntry[];
+  /** The cookie of this page's answer; "" ends the search. */
+  cookie: string;
+}
+
+/** A running {@link startFakeLdap} server. */
+export interface FakeLdap extends AsyncDisposable {
+  port: number;
+  /** The cookies of the paged search requests received, in order. */
+  requests: string[];
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a server whose every search walks `pages` by cookie (the first page answers cookie ""):
+ * for the AD behaviour of a page that comes back with no entries but with a cookie to continue
+ * (RFC 2696). A cookie past the script gets an empty last page.
+ */
+export function startFakeLdap(pages: FakePage[]): FakeLdap {
+  const requests: string[] = [];
+  const server = startFakeLdapServer({
+    search({ cookie }) {
+      requests.push(cookie);
+      const index = cookie === "" ? 0 : Number(cookie.replace(/^p/, ""));
+      const page = pages[index] ?? { entries: [], cookie: "" };
+      return [...page.entries.map((entry) => ({ entry })), { done: { cookie: page.cookie } }];
+    },
+  });
+  return {
+    port: server.port,
+    requests,
+    close: () => server.close(),
+    [Symbol.asyncDispose]: () => server.close(),
+  };
+}
+
+/** Page `i`'s cookie in a script made for {@link startFakeLdap}: `p<i>`. */
+export const pageCookie = (index: number) => `p${index}`;

@@ -36,16 +36,16 @@
  */
 
 import {
-  abortedResponse,
   FaultSchedule,
   HoldGate,
   type IdpFaultKind,
   type IdpFaultOptions,
   type IdpRequest,
   realDelay,
+  RequestLog,
   seededRandom,
   serveIdp,
-  truncatedResponse,
+  withBodyFault,
 } from "./_idp.ts";
 
 /** An Okta user status. */
@@ -427,6 +427,45 @@ const GROUP_SEARCH_ATTRS = new Set([
   "lastMembershipUpdated",
 ]);
 
+/** What `filter=` and `search=` may name on a listing, and how to read an attribute. */
+interface ExpressionRules<T> {
+  filterAttrs: ReadonlySet<string>;
+  searchAttrs: ReadonlySet<string>;
+  attr: (item: T, attr: string) => string | number | undefined;
+}
+
+/**
+ * The items of `all` that pass `filter` and `search` (each null when absent), or the message of
+ * the first expression Okta would refuse (400 E0000001). `search` also takes any `profile.*`.
+ */
+function matching<T>(
+  all: T[],
+  expressions: { filter: string | null; search: string | null },
+  rules: ExpressionRules<T>,
+): T[] | string {
+  let items = all;
+  try {
+    for (const mode of ["filter", "search"] as const) {
+      const text = expressions[mode];
+      if (text === null) continue;
+      const expr = parseExpression(text);
+      checkExpression(
+        expr,
+        mode,
+        (a) =>
+          mode === "filter"
+            ? rules.filterAttrs.has(a)
+            : rules.searchAttrs.has(a) || a.startsWith("profile."),
+      );
+      items = items.filter((item) => evaluate(expr, (a) => rules.attr(item, a), mode === "filter"));
+    }
+  } catch (error) {
+    if (error instanceof ExpressionError) return error.message;
+    throw error;
+  }
+  return items;
+}
+
 function userAttr(user: OktaUser, attr: string): string | number | undefined {
   switch (attr) {
     case "id":
@@ -471,6 +510,18 @@ function groupAttr(group: OktaGroup, attr: string): string | number | undefined 
   }
   return undefined;
 }
+
+const USER_RULES: ExpressionRules<OktaUser> = {
+  filterAttrs: USER_FILTER_ATTRS,
+  searchAttrs: USER_SEARCH_ATTRS,
+  attr: userAttr,
+};
+
+const GROUP_RULES: ExpressionRules<OktaGroup> = {
+  filterAttrs: GROUP_FILTER_ATTRS,
+  searchAttrs: GROUP_SEARCH_ATTRS,
+  attr: groupAttr,
+};
 
 // ---------------------------------------------------------------------------------------------
 // Generator
@@ -597,7 +648,6 @@ export function startFakeOkta(options: FakeOktaOptions = {}): FakeOkta {
   let latencyMs = options.latencyMs ?? 0;
   const faults = new FaultSchedule();
   const gate = new HoldGate();
-  const log: IdpRequest[] = [];
   const counters: OktaCounters = {
     requests: 0,
     rateLimited: 0,
@@ -605,8 +655,11 @@ export function startFakeOkta(options: FakeOktaOptions = {}): FakeOkta {
     byBucket: { users: 0, groups: 0, groupUsers: 0, other: 0 },
     peakConcurrency: 0,
   };
+  const log = new RequestLog(counters, {
+    now,
+    headers: ["x-okta-retry-count", "x-okta-retry-for", "content-type"],
+  });
   const windows = new Map<OktaBucket, Window>();
-  let inFlight = 0;
   let cursorGeneration = 1;
   let userSeq = 0;
   let groupSeq = 0;
@@ -837,24 +890,9 @@ export function startFakeOkta(options: FakeOktaOptions = {}): FakeOkta {
     }
     // A frozen search answers from its snapshot (search is eventually consistent).
     let all = search !== null && searchSnapshot !== null ? searchSnapshot : allUsers();
-    try {
-      for (const [text, mode] of [[filter, "filter"], [search, "search"]] as const) {
-        if (text === null) continue;
-        const expr = parseExpression(text);
-        checkExpression(
-          expr,
-          mode,
-          (a) =>
-            mode === "filter"
-              ? USER_FILTER_ATTRS.has(a)
-              : USER_SEARCH_ATTRS.has(a) || a.startsWith("profile."),
-        );
-        all = all.filter((u) => evaluate(expr, (a) => userAttr(u, a), mode === "filter"));
-      }
-    } catch (error) {
-      if (error instanceof ExpressionError) return invalid(headers, error.message);
-      throw error;
-    }
+    const matched = matching(all, { filter, search }, USER_RULES);
+    if (typeof matched === "string") return invalid(headers, matched);
+    all = matched;
     if (filter === null && search === null) all = all.filter((u) => u.status !== "DEPROVISIONED");
     return page(all, url, headers, limitOf(url, 200, 200), render);
   };
@@ -873,24 +911,9 @@ export function startFakeOkta(options: FakeOktaOptions = {}): FakeOkta {
       return send(200, found.map(render), headers);
     }
     let all = allGroups();
-    try {
-      for (const [text, mode] of [[filter, "filter"], [search, "search"]] as const) {
-        if (text === null) continue;
-        const expr = parseExpression(text);
-        checkExpression(
-          expr,
-          mode,
-          (a) =>
-            mode === "filter"
-              ? GROUP_FILTER_ATTRS.has(a)
-              : GROUP_SEARCH_ATTRS.has(a) || a.startsWith("profile."),
-        );
-        all = all.filter((g) => evaluate(expr, (a) => groupAttr(g, a), mode === "filter"));
-      }
-    } catch (error) {
-      if (error instanceof ExpressionError) return invalid(headers, error.message);
-      throw error;
-    }
+    const matched = matching(all, { filter, search }, GROUP_RULES);
+    if (typeof matched === "string") return invalid(headers, matched);
+    all = matched;
     return page(all, url, headers, limitOf(url, 10_000, 10_000), render);
   };
 
@@ -942,34 +965,12 @@ export function startFakeOkta(options: FakeOktaOptions = {}): FakeOkta {
     );
   };
 
-  const handle = async (request: Request, url: URL, drop: () => void): Promise<Response> => {
-    const entry: IdpRequest = {
-      method: request.method,
-      path: url.pathname,
-      query: url.search.slice(1),
-      status: 0,
-      at: now(),
-      headers: {},
-    };
-    for (const name of ["x-okta-retry-count", "x-okta-retry-for", "content-type"]) {
-      const value = request.headers.get(name);
-      if (value !== null) entry.headers[name] = value;
-    }
-    log.push(entry);
-    counters.requests++;
-    const bucket = bucketOf(url.pathname);
-    counters.byBucket[bucket]++;
-    inFlight++;
-    counters.peakConcurrency = Math.max(counters.peakConcurrency, inFlight);
-    try {
-      const response = await answer(request, url, drop, bucket);
-      entry.status = response?.status ?? 0;
-      if (response?.status === 429) counters.rateLimited++;
-      return response ?? new Response(null, { status: 500 });
-    } finally {
-      inFlight--;
-    }
-  };
+  const handle = (request: Request, url: URL, drop: () => void): Promise<Response> =>
+    log.track(request, url, () => {
+      const bucket = bucketOf(url.pathname);
+      counters.byBucket[bucket]++;
+      return answer(request, url, drop, bucket);
+    });
 
   const answer = async (
     request: Request,
@@ -977,7 +978,7 @@ export function startFakeOkta(options: FakeOktaOptions = {}): FakeOkta {
     drop: () => void,
     bucket: OktaBucket,
   ): Promise<Response | null> => {
-    if (inFlight > concurrencyLimit) {
+    if (log.inFlight > concurrencyLimit) {
       counters.concurrencyRejected++;
       return send(
         429,
@@ -1023,13 +1024,7 @@ export function startFakeOkta(options: FakeOktaOptions = {}): FakeOkta {
       );
     }
     const response = route(request, url, headers);
-    if (fault === "truncated" || fault === "aborted") {
-      const body = await response.text();
-      return fault === "truncated"
-        ? truncatedResponse(body, response.headers)
-        : abortedResponse(body, response.headers);
-    }
-    return response;
+    return await withBodyFault(fault, response);
   };
 
   const server = serveIdp("okta", handle);
@@ -1049,7 +1044,7 @@ export function startFakeOkta(options: FakeOktaOptions = {}): FakeOkta {
     orgUrl: server.url,
     token,
     noPermissionToken,
-    requests: () => copy(log),
+    requests: () => copy(log.entries),
     counters: () => copy(counters),
     users: () => copy(sortedById(users.values())),
     groups: () => copy(sortedById(groups.values())),

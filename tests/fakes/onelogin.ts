@@ -37,16 +37,16 @@
  */
 
 import {
-  abortedResponse,
   FaultSchedule,
   HoldGate,
   type IdpFaultKind,
   type IdpFaultOptions,
   type IdpRequest,
   realDelay,
+  RequestLog,
   seededRandom,
   serveIdp,
-  truncatedResponse,
+  withBodyFault,
 } from "./_idp.ts";
 
 /** OneLogin user status codes: 0 unactivated, 1 active, 2 suspended, 3 locked, 4 password expired, 5 awaiting password reset, 7 password pending, 8 security questions required. */
@@ -310,7 +310,6 @@ export function startFakeOneLogin(options: FakeOneLoginOptions = {}): FakeOneLog
   let ownerDeleted = false;
   const faults = new FaultSchedule();
   const gate = new HoldGate();
-  const log: IdpRequest[] = [];
   const counters: OneLoginCounters = {
     requests: 0,
     tokenRequests: 0,
@@ -318,7 +317,7 @@ export function startFakeOneLogin(options: FakeOneLoginOptions = {}): FakeOneLog
     rateLimited: 0,
     peakConcurrency: 0,
   };
-  let inFlight = 0;
+  const log = new RequestLog(counters, { now });
   let window = { start: -Infinity, used: 0 };
   let current: { token: string; expiresAt: number; createdAt: number } | null = null;
   const tokens = new Map<string, number>();
@@ -795,37 +794,11 @@ export function startFakeOneLogin(options: FakeOneLoginOptions = {}): FakeOneLog
         : send(status, v2Error(status, "InternalServerError", "Internal Server Error"), headers);
     }
     const response = route(request, url, headers, v1);
-    if (fault === "truncated" || fault === "aborted") {
-      const body = await response.text();
-      return fault === "truncated"
-        ? truncatedResponse(body, response.headers)
-        : abortedResponse(body, response.headers);
-    }
-    return response;
+    return await withBodyFault(fault, response);
   };
 
-  const handle = async (request: Request, url: URL, drop: () => void): Promise<Response> => {
-    const entry: IdpRequest = {
-      method: request.method,
-      path: url.pathname,
-      query: url.search.slice(1),
-      status: 0,
-      at: now(),
-      headers: {},
-    };
-    log.push(entry);
-    counters.requests++;
-    inFlight++;
-    counters.peakConcurrency = Math.max(counters.peakConcurrency, inFlight);
-    try {
-      const response = await answer(request, url, drop);
-      entry.status = response?.status ?? 0;
-      if (response?.status === 429) counters.rateLimited++;
-      return response ?? new Response(null, { status: 500 });
-    } finally {
-      inFlight--;
-    }
-  };
+  const handle = (request: Request, url: URL, drop: () => void): Promise<Response> =>
+    log.track(request, url, () => answer(request, url, drop));
 
   const server = serveIdp("onelogin", handle);
   const copy = <T>(value: T): T => structuredClone(value);
@@ -844,7 +817,7 @@ export function startFakeOneLogin(options: FakeOneLoginOptions = {}): FakeOneLog
     apiUrl: server.url,
     clientId,
     clientSecret,
-    requests: () => copy(log),
+    requests: () => copy(log.entries),
     counters: () => copy(counters),
     remaining: () => rateValues().remaining,
     setRemaining: (calls) => {

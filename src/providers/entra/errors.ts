@@ -13,15 +13,15 @@
  * @module
  */
 
-import { ConfigError, DirectoryError, RosterError, SourceIncompleteError } from "../../errors.ts";
+import { DirectoryError, RosterError, SourceIncompleteError } from "../../errors.ts";
 import {
   apiErrorInfo,
   describeHttpError,
   HttpCaFileError,
   HttpError,
   HttpStatusError,
-  RetryExhaustedError,
 } from "../../http/mod.ts";
+import { caFileError, lastAttemptError } from "../cloud/errors.ts";
 
 /** The application permission an endpoint path (no query, after `/v1.0`) needs. */
 export function permissionFor(path: string): string {
@@ -34,7 +34,7 @@ export function permissionFor(path: string): string {
 
 /** Whether an error is Graph's answer to an expired or unknown delta link. */
 export function isDeltaExpired(error: unknown): boolean {
-  const cause = error instanceof RetryExhaustedError ? error.lastError : error;
+  const cause = lastAttemptError(error);
   if (!(cause instanceof HttpStatusError)) return false;
   if (cause.status === 410) return true;
   const code = apiErrorInfo(cause.body).code;
@@ -65,13 +65,9 @@ export function permissionError(endpoint: string, detail: string): DirectoryErro
 export function graphError(error: unknown, options: { started: boolean }): RosterError {
   if (error instanceof RosterError) return error;
   if (error instanceof HttpCaFileError) {
-    return new ConfigError(`Cannot use directory.entra.caFile: ${error.message}`, {
-      hint: "Set directory.entra.caFile to a readable PEM file of CA certificates",
-      details: { setting: "directory.entra.caFile" },
-      cause: error,
-    });
+    return caFileError(error, "entra");
   }
-  const last = error instanceof RetryExhaustedError ? error.lastError : error;
+  const last = lastAttemptError(error);
   if (last instanceof HttpStatusError && last.status === 403) {
     const info = apiErrorInfo(last.body);
     if (info.code === "Authorization_RequestDenied" || info.code === null) {

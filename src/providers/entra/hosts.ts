@@ -14,6 +14,7 @@
  */
 
 import { ConfigError } from "../../errors.ts";
+import { baseUrlString, checkBaseUrl } from "../cloud/base_url.ts";
 
 /** The sign-in hosts `directory.entra.identityAuthority` accepts. */
 export type IdentityAuthority =
@@ -53,52 +54,13 @@ export interface EntraEndpoints {
   scope: string;
 }
 
-const LOOPBACK_NAMES = new Set(["localhost", "[::1]", "::1"]);
-
-/** Whether a URL host name is a loopback address: `localhost`, `127.0.0.0/8` or `::1`. */
-export function isLoopbackHost(hostname: string): boolean {
-  const host = hostname.toLowerCase();
-  if (LOOPBACK_NAMES.has(host)) return true;
-  const parts = host.split(".");
-  return parts.length === 4 && parts[0] === "127" &&
-    parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255);
-}
-
 /**
- * Checks an endpoint URL setting and returns it without a trailing slash.
- *
- * Accepts `https://` URLs, and `http://` only for a loopback host (a local fake or proxy), so
- * credentials and directory data never cross a network in clear text. Query strings and
- * fragments are refused: paths are appended to the value.
- * @throws {ConfigError} naming `setting` when the URL is malformed, not http(s), plain http to
- *   a non-loopback host, or carries a query or fragment.
+ * Checks an endpoint URL setting and returns it without a trailing slash (see
+ * {@link checkBaseUrl}: `https://`, or `http://` for a loopback host; no query or fragment).
+ * @throws {ConfigError} naming `setting`.
  */
 export function checkEndpointUrl(value: string, setting: string): string {
-  let url: URL;
-  try {
-    url = new URL(value.trim());
-  } catch {
-    throw new ConfigError(`Invalid ${setting}: ${JSON.stringify(value)} is not a URL`, {
-      hint: `Set ${setting} to an https:// URL, e.g. https://graph.microsoft.com`,
-    });
-  }
-  if (url.protocol !== "https:" && url.protocol !== "http:") {
-    throw new ConfigError(`Invalid ${setting}: ${url.protocol} URLs are not supported`, {
-      hint: `Set ${setting} to an https:// URL`,
-    });
-  }
-  if (url.protocol === "http:" && !isLoopbackHost(url.hostname)) {
-    throw new ConfigError(
-      `Invalid ${setting}: plain http:// is only allowed for a loopback host, not ${url.hostname}`,
-      { hint: `Use https:// in ${setting}` },
-    );
-  }
-  if (url.search !== "" || url.hash !== "") {
-    throw new ConfigError(`Invalid ${setting}: the URL has a query or fragment`, {
-      hint: `Set ${setting} to the base URL only, e.g. ${url.origin}`,
-    });
-  }
-  return url.href.replace(/\/+$/, "");
+  return baseUrlString(checkBaseUrl(value, setting, { example: "https://graph.microsoft.com" }));
 }
 
 /**

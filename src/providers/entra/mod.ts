@@ -811,32 +811,52 @@ class EntraReader {
     return { groups, skipped, gone: [...gone] };
   }
 
+  /**
+   * The ids (lowercase) of the members listed at `url(id)` for each of `ids` that `keep`
+   * accepts, read in parallel.
+   * @throws {ConfigError} naming `setting` when Graph has no `what` with one of the ids (404).
+   */
+  async #memberIds(
+    ids: ReadonlySet<string>,
+    source: {
+      url: (id: string) => string;
+      keep: (raw: Record<string, unknown>) => boolean;
+      setting: string;
+      what: string;
+    },
+  ): Promise<Set<string>> {
+    const out = new Set<string>();
+    await Promise.all([...ids].map(async (id) => {
+      try {
+        for await (const values of this.#list(source.url(id))) {
+          for (const raw of values) {
+            if (isRecord(raw) && typeof raw.id === "string" && source.keep(raw)) {
+              out.add(raw.id.toLowerCase());
+            }
+          }
+        }
+      } catch (error) {
+        throw notFoundAsConfig(error, id, source.setting, source.what);
+      }
+    }));
+    return out;
+  }
+
   /** Transitive user members of the user filter's `includeGroup:` / `excludeGroup:` groups. */
   async #filterMemberships(filter: EntraUserFilter): Promise<{
     includedByGroup?: ReadonlySet<string>;
     excludedByGroup?: ReadonlySet<string>;
   }> {
-    const read = async (ids: ReadonlySet<string>): Promise<Set<string>> => {
-      const out = new Set<string>();
-      await Promise.all([...ids].map(async (id) => {
-        try {
-          for await (
-            const values of this.#list(
-              `${this.#base}/groups/${
-                encodeURIComponent(id)
-              }/transitiveMembers/microsoft.graph.user?$select=id&$top=999`,
-            )
-          ) {
-            for (const raw of values) {
-              if (isRecord(raw) && typeof raw.id === "string") out.add(raw.id.toLowerCase());
-            }
-          }
-        } catch (error) {
-          throw notFoundAsConfig(error, id, "sync.userFilter", "group");
-        }
-      }));
-      return out;
-    };
+    const read = (ids: ReadonlySet<string>) =>
+      this.#memberIds(ids, {
+        url: (id) =>
+          `${this.#base}/groups/${
+            encodeURIComponent(id)
+          }/transitiveMembers/microsoft.graph.user?$select=id&$top=999`,
+        keep: () => true,
+        setting: "sync.userFilter",
+        what: "group",
+      });
     return {
       ...(filter.includeGroups.size > 0
         ? { includedByGroup: await read(filter.includeGroups) }
@@ -852,30 +872,16 @@ class EntraReader {
     included?: ReadonlySet<string>;
     excluded?: ReadonlySet<string>;
   }> {
-    const read = async (ids: ReadonlySet<string>): Promise<Set<string>> => {
-      const out = new Set<string>();
-      await Promise.all([...ids].map(async (id) => {
-        try {
-          for await (
-            const values of this.#list(
-              `${this.#base}/directory/administrativeUnits/${
-                encodeURIComponent(id)
-              }/members?${MEMBERS_PAGE}`,
-            )
-          ) {
-            for (const raw of values) {
-              if (
-                isRecord(raw) && typeof raw.id === "string" &&
-                raw["@odata.type"] === "#microsoft.graph.group"
-              ) out.add(raw.id.toLowerCase());
-            }
-          }
-        } catch (error) {
-          throw notFoundAsConfig(error, id, "sync.groupFilter", "administrative unit");
-        }
-      }));
-      return out;
-    };
+    const read = (ids: ReadonlySet<string>) =>
+      this.#memberIds(ids, {
+        url: (id) =>
+          `${this.#base}/directory/administrativeUnits/${
+            encodeURIComponent(id)
+          }/members?${MEMBERS_PAGE}`,
+        keep: (raw) => raw["@odata.type"] === "#microsoft.graph.group",
+        setting: "sync.groupFilter",
+        what: "administrative unit",
+      });
     return {
       ...(filter.includeAdministrativeUnits.size > 0
         ? { included: await read(filter.includeAdministrativeUnits) }

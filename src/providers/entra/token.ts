@@ -20,13 +20,17 @@ import { importPKCS8, SignJWT } from "jose";
 import { ConfigError, DirectoryError } from "../../errors.ts";
 import {
   describeHttpError,
+  type FetchedToken,
   HttpCaFileError,
   type HttpClient,
   httpRetryDecision,
   HttpStatusError,
+  readAccessToken,
   retry,
+  TokenCache,
 } from "../../http/mod.ts";
 import { isRecord } from "../../guards.ts";
+import { caFileError } from "../cloud/errors.ts";
 import type { EntraEndpoints } from "./hosts.ts";
 
 /** How the app proves its identity. */
@@ -220,18 +224,6 @@ export function aadstsHint(
   }
 }
 
-interface TokenBody {
-  "access_token": string;
-  "expires_in": number;
-}
-
-function isTokenBody(value: unknown): value is TokenBody {
-  return isRecord(value) && typeof value.access_token === "string" &&
-    value.access_token !== "" &&
-    (typeof value.expires_in === "number" ||
-      (typeof value.expires_in === "string" && /^\d+$/.test(value.expires_in)));
-}
-
 /**
  * Makes a {@link TokenSource} on `http` (the provider's HTTP client, with its CA file and
  * proxy). Network failures, 429 and 5xx answers of the token endpoint are retried with the
@@ -241,8 +233,6 @@ export function createTokenSource(http: HttpClient, options: TokenSourceOptions)
   const now = options.now ?? Date.now;
   const margin = options.refreshMarginMs ?? 300_000;
   const { endpoints, clientId, credential } = options;
-  let cached: { token: string; refreshAt: number } | null = null;
-  let pending: Promise<string> | null = null;
   let certificate: LoadedCertificate | null = null;
 
   async function form(): Promise<URLSearchParams> {
@@ -268,7 +258,7 @@ export function createTokenSource(http: HttpClient, options: TokenSourceOptions)
     return body;
   }
 
-  async function fetchToken(): Promise<string> {
+  async function fetchToken(): Promise<FetchedToken> {
     const host = new URL(endpoints.tokenUrl).host;
     let response;
     try {
@@ -294,11 +284,7 @@ export function createTokenSource(http: HttpClient, options: TokenSourceOptions)
     } catch (error) {
       if (error instanceof ConfigError) throw error;
       if (error instanceof HttpCaFileError) {
-        throw new ConfigError(`Cannot use directory.entra.caFile: ${error.message}`, {
-          hint: "Set directory.entra.caFile to a readable PEM file of CA certificates",
-          details: { setting: "directory.entra.caFile" },
-          cause: error,
-        });
+        throw caFileError(error, "entra");
       }
       if (error instanceof HttpStatusError) {
         const code = aadstsCode(error.body);
@@ -331,32 +317,16 @@ export function createTokenSource(http: HttpClient, options: TokenSourceOptions)
         },
       );
     }
-    if (!isTokenBody(response.body)) {
+    const answer = readAccessToken(response.body);
+    if (answer === null) {
       throw new DirectoryError(
         `Entra ID answered the token request at ${host} without an access token`,
         { hint: "Check directory.entra.authorityUrl: it must be the Microsoft identity platform" },
       );
     }
-    const lifetimeMs = Number(response.body.expires_in) * 1000;
-    cached = {
-      token: response.body.access_token,
-      refreshAt: now() + lifetimeMs - Math.min(margin, lifetimeMs / 2),
-    };
-    return cached.token;
+    return { ...answer, issuedAt: now() };
   }
 
-  return {
-    token() {
-      if (cached !== null && now() < cached.refreshAt) {
-        return Promise.resolve(cached.token);
-      }
-      pending ??= fetchToken().finally(() => {
-        pending = null;
-      });
-      return pending;
-    },
-    invalidate() {
-      cached = null;
-    },
-  };
+  const cache = new TokenCache(fetchToken, { marginMs: margin, now });
+  return { token: () => cache.get(), invalidate: () => cache.invalidate() };
 }

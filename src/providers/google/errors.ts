@@ -27,6 +27,7 @@ import {
   PagingError,
   RetryExhaustedError,
 } from "../../http/mod.ts";
+import { caFileError, lastAttemptError } from "../cloud/errors.ts";
 import { GOOGLE_SCOPES, GoogleTokenError } from "./token.ts";
 
 /** Who roster signs in as: for the hints. */
@@ -80,9 +81,9 @@ function adminHint(identity: GoogleIdentity): string {
 /** Maps a failure of the token endpoint. */
 export function tokenFailure(error: GoogleTokenError, identity: GoogleIdentity): RosterError {
   const cause = error.cause;
-  const last = cause instanceof RetryExhaustedError ? cause.lastError : cause;
+  const last = lastAttemptError(cause);
   const where = `Google token endpoint ${error.url}`;
-  if (last instanceof HttpCaFileError) return caFileError(last);
+  if (last instanceof HttpCaFileError) return caFileError(last, "google");
   if (last instanceof HttpStatusError) {
     const info = apiErrorInfo(last.body);
     const detail = describeHttpError(cause);
@@ -141,20 +142,13 @@ export function tokenFailure(error: GoogleTokenError, identity: GoogleIdentity):
   });
 }
 
-function caFileError(error: HttpCaFileError): ConfigError {
-  return new ConfigError(`Invalid directory.google.caFile: ${error.message}`, {
-    hint: "Set directory.google.caFile to a readable PEM file of CA certificates, or unset it",
-    details: { setting: "directory.google.caFile", path: error.path },
-  });
-}
-
 /** Maps a failure of a Directory API listing (or of the token fetched for it). */
 export function apiFailure(error: unknown, context: FailureContext): RosterError {
   if (error instanceof RosterError) return error;
   if (error instanceof GoogleTokenError) return tokenFailure(error, context.identity);
-  if (error instanceof HttpCaFileError) return caFileError(error);
-  const last = error instanceof RetryExhaustedError ? error.lastError : error;
-  if (last instanceof HttpCaFileError) return caFileError(last);
+  if (error instanceof HttpCaFileError) return caFileError(error, "google");
+  const last = lastAttemptError(error);
+  if (last instanceof HttpCaFileError) return caFileError(last, "google");
   const detail = describeHttpError(error);
   const retriesSpent = error instanceof RetryExhaustedError;
   if (last instanceof HttpStatusError && !retriesSpent) {

@@ -14,7 +14,7 @@
 
 import type { Config } from "../../config/schema.ts";
 import { ConfigError } from "../../errors.ts";
-import { isLoopbackHost } from "../../http/mod.ts";
+import { baseUrlString, checkBaseUrl } from "../cloud/base_url.ts";
 
 /** What the Google provider gets from the configuration. */
 export interface GoogleSettings {
@@ -46,34 +46,10 @@ export interface GoogleScope {
 }
 
 function checkUrl(value: string, setting: string, example: string): URL {
-  let url: URL;
-  try {
-    url = new URL(value.trim());
-  } catch {
-    throw new ConfigError(`Invalid ${setting}: ${JSON.stringify(value)} is not a URL`, {
-      hint: `Set ${setting} to an https:// URL, e.g. ${example}, or unset it`,
-      details: { setting },
-    });
-  }
-  if (url.protocol !== "https:" && url.protocol !== "http:") {
-    throw new ConfigError(`Invalid ${setting}: ${url.protocol} URLs are not supported`, {
-      hint: `Set ${setting} to an https:// URL, e.g. ${example}`,
-      details: { setting },
-    });
-  }
-  if (url.protocol === "http:" && !isLoopbackHost(url.hostname)) {
-    throw new ConfigError(
-      `Invalid ${setting}: plain http:// is only allowed for a loopback host, not ${url.hostname}`,
-      { hint: `Use https:// in ${setting}`, details: { setting } },
-    );
-  }
-  if (url.search !== "" || url.hash !== "") {
-    throw new ConfigError(`Invalid ${setting}: the URL has a query or fragment`, {
-      hint: `Set ${setting} to ${url.origin}${url.pathname}`,
-      details: { setting },
-    });
-  }
-  return url;
+  return checkBaseUrl(value, setting, {
+    example,
+    notUrlHint: `Set ${setting} to an https:// URL, e.g. ${example}, or unset it`,
+  });
 }
 
 /**
@@ -89,7 +65,7 @@ export function googleEndpoints(google: GoogleSettings["google"]): GoogleEndpoin
     : checkUrl(google.tokenUrl, "directory.google.tokenUrl", GOOGLE_TOKEN_URL).href;
   const api = google.apiUrl === undefined
     ? GOOGLE_API_URL
-    : checkUrl(google.apiUrl, "directory.google.apiUrl", GOOGLE_API_URL).href.replace(/\/+$/, "");
+    : baseUrlString(checkUrl(google.apiUrl, "directory.google.apiUrl", GOOGLE_API_URL));
   if (/\/admin\/directory\/v1$/i.test(api)) {
     throw new ConfigError(
       `Invalid directory.google.apiUrl: ${api} already ends in /admin/directory/v1`,

@@ -19,8 +19,15 @@
  */
 
 import { importPKCS8, SignJWT } from "jose";
-import { type HttpClient, httpRetryDecision, retry, type RetryLimits } from "../../http/mod.ts";
-import { isRecord } from "../../guards.ts";
+import {
+  type FetchedToken,
+  type HttpClient,
+  httpRetryDecision,
+  readAccessToken,
+  retry,
+  type RetryLimits,
+  TokenCache,
+} from "../../http/mod.ts";
 import type { ServiceAccountKey } from "./key.ts";
 import { GOOGLE_TOKEN_URL } from "./settings.ts";
 
@@ -90,8 +97,6 @@ export function createTokenSource(http: HttpClient, options: TokenSourceOptions)
   const now = options.now ?? Date.now;
   const tokenUrl = options.tokenUrl ?? GOOGLE_TOKEN_URL;
   let signingKey: Promise<CryptoKey> | undefined;
-  let cached: { token: string; refreshAt: number } | undefined;
-  let pending: Promise<string> | undefined;
   let requests = 0;
 
   const assertion = async (): Promise<string> => {
@@ -109,7 +114,7 @@ export function createTokenSource(http: HttpClient, options: TokenSourceOptions)
       .sign(await signingKey);
   };
 
-  const fetchToken = async (): Promise<string> => {
+  const fetchToken = async (): Promise<FetchedToken> => {
     const started = now();
     let response;
     try {
@@ -132,37 +137,21 @@ export function createTokenSource(http: HttpClient, options: TokenSourceOptions)
     } catch (error) {
       throw new GoogleTokenError("The token request failed", tokenUrl, error);
     }
-    const body = response.body;
-    const token = isRecord(body) ? body["access_token"] : undefined;
-    const expiresIn = isRecord(body) ? body["expires_in"] : undefined;
-    if (typeof token !== "string" || token === "") {
+    const answer = readAccessToken(response.body, { defaultLifetimeMs: 3600_000 });
+    if (answer === null) {
       throw new GoogleTokenError(
         "The token endpoint answered without an access_token",
         tokenUrl,
         null,
       );
     }
-    const lifetimeMs = typeof expiresIn === "number" && expiresIn > 0 ? expiresIn * 1000 : 3600_000;
-    cached = {
-      token,
-      refreshAt: started + lifetimeMs - Math.min(REFRESH_MARGIN_MS, lifetimeMs / 2),
-    };
-    return token;
+    return { ...answer, issuedAt: started };
   };
 
+  const cache = new TokenCache(fetchToken, { marginMs: REFRESH_MARGIN_MS, now });
   return {
-    token() {
-      if (cached !== undefined && now() < cached.refreshAt) {
-        return Promise.resolve(cached.token);
-      }
-      pending ??= fetchToken().finally(() => {
-        pending = undefined;
-      });
-      return pending;
-    },
-    invalidate() {
-      cached = undefined;
-    },
+    token: () => cache.get(),
+    invalidate: () => cache.invalidate(),
     get requests() {
       return requests;
     },

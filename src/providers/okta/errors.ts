@@ -12,19 +12,14 @@
  * @module
  */
 
-import {
-  ConfigError,
-  DirectoryError,
-  type RosterError,
-  SourceIncompleteError,
-} from "../../errors.ts";
+import { DirectoryError, type RosterError, SourceIncompleteError } from "../../errors.ts";
 import {
   apiErrorInfo,
   describeHttpError,
   HttpCaFileError,
   HttpStatusError,
-  RetryExhaustedError,
 } from "../../http/mod.ts";
+import { caFileError, lastAttemptError } from "../cloud/errors.ts";
 
 /** The role an API token's owner needs to read users and groups. */
 export const OKTA_ROLE_HINT =
@@ -33,11 +28,8 @@ export const OKTA_ROLE_HINT =
   "token as that admin (Security → API → Tokens)";
 
 function statusError(error: unknown): HttpStatusError | null {
-  if (error instanceof HttpStatusError) return error;
-  if (error instanceof RetryExhaustedError && error.lastError instanceof HttpStatusError) {
-    return error.lastError;
-  }
-  return null;
+  const last = lastAttemptError(error);
+  return last instanceof HttpStatusError ? last : null;
 }
 
 /**
@@ -49,10 +41,7 @@ export function oktaError(
   options: { what: string; started: boolean; orgUrl: string },
 ): RosterError {
   if (error instanceof HttpCaFileError) {
-    return new ConfigError(`Cannot use directory.okta.caFile: ${error.message}`, {
-      hint: "Set directory.okta.caFile to a readable PEM file of CA certificates, or unset it",
-      details: { setting: "directory.okta.caFile", path: error.path },
-    });
+    return caFileError(error, "okta");
   }
   const described = describeHttpError(error);
   const status = statusError(error);

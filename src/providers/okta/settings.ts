@@ -6,7 +6,7 @@
 
 import type { Config } from "../../config/schema.ts";
 import { ConfigError } from "../../errors.ts";
-import { isLoopbackHost } from "../../http/mod.ts";
+import { baseUrlString, checkBaseUrl } from "../cloud/base_url.ts";
 import { type OktaFilter, parseOktaFilter } from "./filter.ts";
 
 /** The settings slice the `okta` provider gets. */
@@ -35,34 +35,11 @@ export function oktaBaseUrl(value: string | undefined): string {
       details: { setting },
     });
   }
-  let url: URL;
-  try {
-    url = new URL(value.trim());
-  } catch {
-    throw new ConfigError(`Invalid ${setting}: ${JSON.stringify(value)} is not a URL`, {
-      hint: `Set ${setting} to your org's base URL, e.g. https://acme.okta.com`,
-      details: { setting },
-    });
-  }
-  if (url.protocol !== "https:" && url.protocol !== "http:") {
-    throw new ConfigError(`Invalid ${setting}: ${url.protocol} URLs are not supported`, {
-      hint: `Set ${setting} to an https:// URL, e.g. https://acme.okta.com`,
-      details: { setting },
-    });
-  }
-  if (url.protocol === "http:" && !isLoopbackHost(url.hostname)) {
-    throw new ConfigError(
-      `Invalid ${setting}: plain http:// is only allowed for a loopback host, not ${url.hostname}`,
-      { hint: `Use https:// in ${setting}`, details: { setting } },
-    );
-  }
-  if (url.search !== "" || url.hash !== "") {
-    throw new ConfigError(`Invalid ${setting}: the URL has a query or fragment`, {
-      hint: `Set ${setting} to the base URL only, e.g. ${url.origin}`,
-      details: { setting },
-    });
-  }
-  const base = url.href.replace(/\/+$/, "");
+  const url = checkBaseUrl(value, setting, {
+    example: "https://acme.okta.com",
+    notUrlHint: `Set ${setting} to your org's base URL, e.g. https://acme.okta.com`,
+  });
+  const base = baseUrlString(url);
   if (/\/api(\/|$)/.test(url.pathname)) {
     throw new ConfigError(`Invalid ${setting}: ${base} includes the API path`, {
       hint: `Set ${setting} to the org's base URL without /api/v1, e.g. ${url.origin}`,

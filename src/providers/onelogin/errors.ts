@@ -17,12 +17,8 @@ import {
   RosterError,
   SourceIncompleteError,
 } from "../../errors.ts";
-import {
-  describeHttpError,
-  HttpCaFileError,
-  HttpStatusError,
-  RetryExhaustedError,
-} from "../../http/mod.ts";
+import { describeHttpError, HttpCaFileError, HttpStatusError } from "../../http/mod.ts";
+import { caFileError, lastAttemptError } from "../cloud/errors.ts";
 import { BudgetExhaustedError, formatIn, formatReset } from "./budget.ts";
 import { ONELOGIN_CREDENTIAL_PLACE } from "./token.ts";
 
@@ -34,10 +30,6 @@ export const SCOPE_HINT = `The API credential needs the ${ONELOGIN_READ_SCOPES} 
   `"Authentication Only" cannot list users or roles. In the ${ONELOGIN_CREDENTIAL_PLACE}, ` +
   "create a credential with Read users and set directory.onelogin.clientId and " +
   "directory.onelogin.clientSecret to it";
-
-function lastHttpError(error: unknown): unknown {
-  return error instanceof RetryExhaustedError ? error.lastError : error;
-}
 
 /** The budget message: what the read needs, what is left, when it resets. */
 export function budgetError(
@@ -70,11 +62,7 @@ export function budgetError(
  */
 export function oneLoginError(error: unknown, started: boolean, now: number): RosterError {
   if (error instanceof HttpCaFileError) {
-    return new ConfigError(`Invalid directory.onelogin.caFile: ${error.message}`, {
-      hint: "Set directory.onelogin.caFile to a readable PEM file of CA certificates, or unset it",
-      details: { key: "directory.onelogin.caFile", path: error.path },
-      cause: error,
-    });
+    return caFileError(error, "onelogin");
   }
   if (error instanceof ConfigError) return error;
   if (error instanceof BudgetExhaustedError) {
@@ -108,7 +96,7 @@ export function oneLoginError(error: unknown, started: boolean, now: number): Ro
     });
   }
   if (error instanceof RosterError) return error;
-  const last = lastHttpError(error);
+  const last = lastAttemptError(error);
   if (last instanceof HttpStatusError && (last.status === 401 || last.status === 403)) {
     return new DirectoryError(
       `OneLogin refused to list users with this API credential: ${describeHttpError(error)}`,

@@ -13,7 +13,7 @@
 
 import type { Config } from "../../config/schema.ts";
 import { ConfigError } from "../../errors.ts";
-import { isLoopbackHost } from "../../http/mod.ts";
+import { baseUrlString, checkBaseUrl } from "../cloud/base_url.ts";
 
 /** The settings the `onelogin` provider gets: `directory.onelogin` and `sync`. */
 export interface OneLoginSettings {
@@ -36,40 +36,13 @@ const SUBDOMAIN = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/i;
  */
 export function oneLoginBaseUrl(settings: OneLoginSettings["onelogin"]): string {
   if (settings.apiUrl !== undefined) {
-    let url: URL;
-    try {
-      url = new URL(settings.apiUrl);
-    } catch {
-      throw new ConfigError(
-        `Invalid directory.onelogin.apiUrl: ${JSON.stringify(settings.apiUrl)} is not a URL`,
-        {
-          hint: "Set directory.onelogin.apiUrl to the API base, e.g. https://acme.onelogin.com, " +
-            "or unset it and set directory.onelogin.subdomain",
-          details: { key: "directory.onelogin.apiUrl" },
-        },
-      );
-    }
-    const plainLoopback = url.protocol === "http:" && isLoopbackHost(url.hostname);
-    if (url.protocol !== "https:" && !plainLoopback) {
-      throw new ConfigError(
-        `Invalid directory.onelogin.apiUrl: ${url.protocol}// is only allowed for https, or http on a loopback host`,
-        {
-          hint: "Use https:// in directory.onelogin.apiUrl (http:// is accepted only for " +
-            "127.0.0.1, ::1 or localhost, e.g. a local test server)",
-          details: { key: "directory.onelogin.apiUrl", value: settings.apiUrl },
-        },
-      );
-    }
-    if (url.search !== "" || url.hash !== "") {
-      throw new ConfigError(
-        "Invalid directory.onelogin.apiUrl: the API base cannot have a query or fragment",
-        {
-          hint: "Set directory.onelogin.apiUrl to the base only, e.g. https://acme.onelogin.com",
-          details: { key: "directory.onelogin.apiUrl", value: settings.apiUrl },
-        },
-      );
-    }
-    return `${url.origin}${url.pathname}`.replace(/\/+$/, "");
+    const url = checkBaseUrl(settings.apiUrl, "directory.onelogin.apiUrl", {
+      example: "https://acme.onelogin.com",
+      notUrlHint:
+        "Set directory.onelogin.apiUrl to the API base, e.g. https://acme.onelogin.com, " +
+        "or unset it and set directory.onelogin.subdomain",
+    });
+    return baseUrlString(url);
   }
   if (settings.subdomain !== undefined) {
     const label = settings.subdomain.toLowerCase().replace(/^https?:\/\//, "").replace(

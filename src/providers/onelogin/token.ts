@@ -13,18 +13,21 @@
  * @module
  */
 
-import { ConfigError, DirectoryError, type RosterError } from "../../errors.ts";
+import { DirectoryError, type RosterError } from "../../errors.ts";
 import {
   apiErrorInfo,
   describeHttpError,
+  type FetchedToken,
   HttpCaFileError,
   type HttpClient,
   httpRetryDecision,
   HttpStatusError,
+  readAccessToken,
   retry,
   type RetryLimits,
+  TokenCache,
 } from "../../http/mod.ts";
-import { isRecord } from "../../guards.ts";
+import { caFileError } from "../cloud/errors.ts";
 
 /** Options of {@link OneLoginToken}. */
 export interface OneLoginTokenOptions {
@@ -52,13 +55,17 @@ export const ONELOGIN_CREDENTIAL_PLACE =
 export class OneLoginToken {
   readonly #options: OneLoginTokenOptions;
   readonly #now: () => number;
-  #current: { value: string; renewAt: number } | null = null;
-  #pending: Promise<string> | null = null;
+  readonly #cache: TokenCache;
   #fetched = 0;
 
   constructor(options: OneLoginTokenOptions) {
     this.#options = options;
     this.#now = options.now ?? Date.now;
+    this.#cache = new TokenCache(() => this.#fetch(), {
+      marginMs: 300_000,
+      maxMarginFraction: 0.1,
+      now: this.#now,
+    });
   }
 
   /** How many token calls succeeded. */
@@ -73,20 +80,15 @@ export class OneLoginToken {
    *   deleted (500), or the token endpoint cannot be reached after retries.
    */
   get(): Promise<string> {
-    const current = this.#current;
-    if (current !== null && this.#now() < current.renewAt) return Promise.resolve(current.value);
-    this.#pending ??= this.#fetch().finally(() => {
-      this.#pending = null;
-    });
-    return this.#pending;
+    return this.#cache.get();
   }
 
   /** Forgets the current token (the API refused it); the next {@link get} fetches one. */
   invalidate(): void {
-    this.#current = null;
+    this.#cache.invalidate();
   }
 
-  async #fetch(): Promise<string> {
+  async #fetch(): Promise<FetchedToken> {
     const { http, baseUrl, clientId, clientSecret } = this.#options;
     const url = `${baseUrl}/auth/oauth2/v2/token`;
     const started = this.#now();
@@ -119,10 +121,8 @@ export class OneLoginToken {
     } catch (error) {
       throw tokenError(error);
     }
-    const body = response.body;
-    const token = isRecord(body) ? body["access_token"] : undefined;
-    const expiresIn = isRecord(body) ? body["expires_in"] : undefined;
-    if (typeof token !== "string" || token === "") {
+    const answer = readAccessToken(response.body, { defaultLifetimeMs: 36_000_000 });
+    if (answer === null) {
       throw new DirectoryError(
         "OneLogin token call failed: POST /auth/oauth2/v2/token answered without an access_token",
         {
@@ -132,13 +132,8 @@ export class OneLoginToken {
         },
       );
     }
-    const lifetimeMs = typeof expiresIn === "number" && expiresIn > 0
-      ? expiresIn * 1000
-      : 36_000_000;
-    const early = Math.min(300_000, lifetimeMs / 10);
-    this.#current = { value: token, renewAt: started + lifetimeMs - early };
     this.#fetched++;
-    return token;
+    return { ...answer, issuedAt: started };
   }
 }
 
@@ -148,11 +143,7 @@ export class OneLoginToken {
  */
 function tokenError(error: unknown): RosterError {
   if (error instanceof HttpCaFileError) {
-    return new ConfigError(`Invalid directory.onelogin.caFile: ${error.message}`, {
-      hint: "Set directory.onelogin.caFile to a readable PEM file of CA certificates, or unset it",
-      details: { key: "directory.onelogin.caFile", path: error.path },
-      cause: error,
-    });
+    return caFileError(error, "onelogin");
   }
   const last = error instanceof Error && error.cause instanceof HttpStatusError
     ? error.cause

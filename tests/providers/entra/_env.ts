@@ -4,7 +4,6 @@
  * @module
  */
 
-import assert from "node:assert/strict";
 import { type Config, configSchema } from "../../../src/config/schema.ts";
 import type { DirectorySnapshot, SyncData } from "../../../src/engine/types.ts";
 import type { ProgressReporter } from "../../../src/output/progress.ts";
@@ -111,33 +110,4 @@ export function memberships(data: SyncData): Record<string, string[]> {
   );
 }
 
-/** Makes a self-signed certificate and its key with openssl; returns both PEM texts. */
-export async function makeCertificate(
-  dir: string,
-  name: string,
-): Promise<{ cert: string; key: string }> {
-  const result = await new Deno.Command("openssl", {
-    args: [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-days",
-      "2",
-      "-subj",
-      `/CN=${name}`,
-      "-keyout",
-      `${dir}/${name}.key`,
-      "-out",
-      `${dir}/${name}.crt`,
-    ],
-    stderr: "null",
-    stdout: "null",
-  }).output();
-  assert.equal(result.code, 0);
-  return {
-    cert: await Deno.readTextFile(`${dir}/${name}.crt`),
-    key: await Deno.readTextFile(`${dir}/${name}.key`),
-  };
-}
+export { makeCertificate } from "../../fakes/_front.ts";

@@ -1,10 +1,6 @@
 import assert from "node:assert/strict";
 import { ConfigError } from "../../../src/errors.ts";
-import {
-  checkEndpointUrl,
-  entraEndpoints,
-  isLoopbackHost,
-} from "../../../src/providers/entra/hosts.ts";
+import { checkEndpointUrl, entraEndpoints } from "../../../src/providers/entra/hosts.ts";
 
 Deno.test("entraEndpoints() uses the global cloud's hosts by default", () => {
   assert.deepEqual(
@@ -112,14 +108,6 @@ Deno.test("checkEndpointUrl() refuses non-URLs, other schemes and queries", () =
   assert.equal(
     checkEndpointUrl(" https://proxy.example/graph/ ", "x"),
     "https://proxy.example/graph",
-  );
-});
-
-Deno.test("isLoopbackHost() accepts 127.0.0.0/8, localhost and ::1 only", () => {
-  assert.deepEqual(
-    ["127.0.0.1", "127.1.2.3", "localhost", "[::1]", "128.0.0.1", "127.0.0.1.example", "10.0.0.1"]
-      .map(isLoopbackHost),
-    [true, true, true, true, false, false, false],
   );
 });
 

@@ -8,10 +8,11 @@
  */
 
 import assert from "node:assert/strict";
+import { fails } from "../../_helpers.ts";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { configSchema } from "../../../src/config/schema.ts";
-import { DirectoryError, RosterError, SourceIncompleteError } from "../../../src/errors.ts";
+import { DirectoryError, SourceIncompleteError } from "../../../src/errors.ts";
 import { createLdapProvider } from "../../../src/providers/ldap/mod.ts";
 import { sh } from "../../../scripts/_shell.ts";
 import { killSlapdSync, startSlapd } from "./_slapd.ts";
@@ -96,19 +97,6 @@ async function readUsers(
     users += page.users.length;
   }
   return users;
-}
-
-async function fails<T extends RosterError>(
-  promise: Promise<unknown>,
-  type: new (...args: never[]) => T,
-): Promise<T> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof type) return error;
-    throw error;
-  }
-  throw new assert.AssertionError({ message: `expected a ${type.name}` });
 }
 
 const HEAD = `LDAP users search under ou=people,${slapd.baseDn} was incomplete`;

@@ -10,7 +10,7 @@ import { Client } from "ldapts";
 import { configSchema } from "../../../src/config/schema.ts";
 import { createLdapProvider } from "../../../src/providers/ldap/mod.ts";
 import type { DirectoryUser } from "../../../src/engine/types.ts";
-import { type FakePage, pageCookie, startFakeLdap } from "../../fakes/ldap_paging.ts";
+import { type FakePage, pageCookie, startFakeLdap } from "../../fakes/ldap_server.ts";
 
 const BASE = "dc=example,dc=com";
 const person = (uid: string) => ({

@@ -6,8 +6,9 @@
  */
 
 import assert from "node:assert/strict";
+import { fails } from "../../_helpers.ts";
 import { configSchema } from "../../../src/config/schema.ts";
-import { DirectoryError, RosterError, SourceIncompleteError } from "../../../src/errors.ts";
+import { DirectoryError, SourceIncompleteError } from "../../../src/errors.ts";
 import { createLdapProvider } from "../../../src/providers/ldap/mod.ts";
 import { WHO_AM_I_OID } from "../../../src/providers/ldap/liveness.ts";
 import { merge } from "../../../src/providers/ldap/search.ts";
@@ -79,19 +80,6 @@ async function read(
   }
   await server.close();
   return { outcome, server };
-}
-
-async function fails<T extends RosterError>(
-  promise: Promise<unknown>,
-  type: new (...args: never[]) => T,
-): Promise<T> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof type) return error;
-    throw error;
-  }
-  throw new assert.AssertionError({ message: `expected a ${type.name}` });
 }
 
 /** Two pages of two users, then `last` answers the third request. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ConfigError } from "../../../src/errors.ts";
+import { configErrorOf } from "../../_helpers.ts";
 import {
   checkOktaExpression,
   oktaGroupQuery,
@@ -7,16 +7,6 @@ import {
   parseOktaFilter,
   validateOktaFilters,
 } from "../../../src/providers/okta/filter.ts";
-
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (error) {
-    assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail("expected a ConfigError");
-}
 
 Deno.test("parseOktaFilter() gives no set and no native part for an absent filter", () => {
   assert.deepEqual(parseOktaFilter(undefined, "sync.userFilter"), { set: null, native: null });
@@ -102,13 +92,13 @@ Deno.test("checkOktaExpression() names what is wrong with an expression Okta wou
 });
 
 Deno.test("parseOktaFilter() throws a ConfigError naming the setting and the clause", () => {
-  const error = configError(() =>
+  const error = configErrorOf(() =>
     parseOktaFilter('include:a@x.com|status ne "ACTIVE"', "sync.userFilter")
   );
   assert.equal(error.message, "Invalid Okta filter in sync.userFilter: Okta does not support ne");
   assert.deepEqual(error.details, { setting: "sync.userFilter", clause: 'status ne "ACTIVE"' });
   assert.match(error.hint ?? "", /^Fix the part after \| in sync\.userFilter/);
-  const search = configError(() => parseOktaFilter("|search:status", "sync.userFilter"));
+  const search = configErrorOf(() => parseOktaFilter("|search:status", "sync.userFilter"));
   assert.equal(
     search.message,
     "Invalid Okta search in sync.userFilter: status must be followed by an operator (eq, gt, ge, lt, le, sw, co, pr)",
@@ -116,15 +106,15 @@ Deno.test("parseOktaFilter() throws a ConfigError naming the setting and the cla
 });
 
 Deno.test("parseOktaFilter() refuses a set part that is not include: or exclude:, and an empty list", () => {
-  const keyword = configError(() => parseOktaFilter("only:a@x.com", "sync.userFilter"));
+  const keyword = configErrorOf(() => parseOktaFilter("only:a@x.com", "sync.userFilter"));
   assert.equal(
     keyword.message,
     'Invalid sync.userFilter: "only:a@x.com" is not include:… or exclude:…',
   );
   assert.deepEqual(keyword.details, { setting: "sync.userFilter", clause: "only:a@x.com" });
-  const bare = configError(() => parseOktaFilter("Sales", "sync.groupFilter"));
+  const bare = configErrorOf(() => parseOktaFilter("Sales", "sync.groupFilter"));
   assert.equal(bare.message, 'Invalid sync.groupFilter: "Sales" is not include:… or exclude:…');
-  const empty = configError(() =>
+  const empty = configErrorOf(() =>
     parseOktaFilter('include: , |status eq "ACTIVE"', "sync.userFilter")
   );
   assert.equal(empty.message, 'Invalid sync.userFilter: "include: ," lists no emails');
@@ -134,7 +124,7 @@ Deno.test("validateOktaFilters() checks the group filter against the group attri
   assert.doesNotThrow(() =>
     validateOktaFilters({ userFilter: '|status eq "ACTIVE"', groupFilter: "include:Sales" })
   );
-  const error = configError(() => validateOktaFilters({ groupFilter: '|status eq "ACTIVE"' }));
+  const error = configErrorOf(() => validateOktaFilters({ groupFilter: '|status eq "ACTIVE"' }));
   assert.equal(
     error.message,
     "Invalid Okta filter in sync.groupFilter: status cannot be used in a groups filter",

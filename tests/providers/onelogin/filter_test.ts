@@ -1,19 +1,9 @@
 import assert from "node:assert/strict";
-import { ConfigError } from "../../../src/errors.ts";
+import { configErrorOf } from "../../_helpers.ts";
 import {
   parseOneLoginFilter,
   validateOneLoginFilters,
 } from "../../../src/providers/onelogin/filter.ts";
-
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (error) {
-    assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail("expected a ConfigError");
-}
 
 Deno.test("parseOneLoginFilter() reads the set part and the native query parameters in order", () => {
   assert.deepEqual(
@@ -80,11 +70,11 @@ Deno.test("parseOneLoginFilter() refuses unknown, reserved, repeated, empty and 
     ],
   ];
   for (const [text, setting, message] of cases) {
-    const error = configError(() => parseOneLoginFilter(text, setting));
+    const error = configErrorOf(() => parseOneLoginFilter(text, setting));
     assert.equal(error.message, message);
     assert.deepEqual(error.details, { setting, clause: text.slice(1) });
   }
-  const hint = configError(() => parseOneLoginFilter("|department=Eng", "sync.userFilter")).hint;
+  const hint = configErrorOf(() => parseOneLoginFilter("|department=Eng", "sync.userFilter")).hint;
   assert.match(hint ?? "", /names from: created_since, .*, custom_attributes\.<name>$/);
 });
 
@@ -92,7 +82,7 @@ Deno.test("validateOneLoginFilters() checks both settings and refuses a set part
   assert.doesNotThrow(() =>
     validateOneLoginFilters({ userFilter: "|email=*@x.com", groupFilter: "exclude:Default" })
   );
-  const error = configError(() => validateOneLoginFilters({ groupFilter: "Sales,Ops" }));
+  const error = configErrorOf(() => validateOneLoginFilters({ groupFilter: "Sales,Ops" }));
   assert.equal(
     error.message,
     'Invalid sync.groupFilter: "Sales,Ops" is not include:… or exclude:…',

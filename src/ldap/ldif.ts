@@ -12,7 +12,7 @@
  */
 
 import { DirectoryDataError, SourceIncompleteError } from "../errors.ts";
-import { DnSyntaxError, parseDn } from "./dn.ts";
+import { DnSyntaxError, normalizeDn } from "./dn.ts";
 import { joinRanges, type LdapEntry } from "./entry.ts";
 
 /** An entry read from LDIF, with the line its record starts on. */
@@ -34,10 +34,40 @@ const ATTRIBUTE_NAME =
 const BINARY_ATTRIBUTES = new Set(["objectguid", "objectsid"]);
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
+/** What the parser needs to know about an attribute name, computed once per distinct name. */
+interface NameInfo {
+  /** The name as written, trimmed. */
+  name: string;
+  /** Lowercased: the key in the entry's attributes. */
+  lower: string;
+  /** Whether it passes {@link ATTRIBUTE_NAME}. */
+  valid: boolean;
+  /** Whether base64 values stay bytes (objectGUID, objectSid). */
+  binary: boolean;
+  /** Whether it carries a `;range=` option (the record then needs `joinRanges`). */
+  ranged: boolean;
+}
+
+/** Distinct names a file may introduce before the cache stops growing. */
+const NAME_CACHE_LIMIT = 4096;
+
+function nameInfo(raw: string): NameInfo {
+  const name = raw.trim();
+  const lower = name.toLowerCase();
+  return {
+    name,
+    lower,
+    valid: ATTRIBUTE_NAME.test(name),
+    binary: lower !== "dn" && BINARY_ATTRIBUTES.has(lower.split(";")[0] ?? ""),
+    ranged: lower.includes(";range="),
+  };
+}
+
 interface Pending {
   dn: string;
   line: number;
   attributes: Map<string, (string | Uint8Array)[]>;
+  ranged: boolean;
 }
 
 /** The record parser: fed logical lines, collects finished entries in `out`. */
@@ -47,6 +77,7 @@ class LdifParser {
   private trailer = false;
   private seenContent = false;
   private readonly where: string;
+  private readonly names = new Map<string, NameInfo>();
 
   constructor(source: string | undefined) {
     this.where = source === undefined ? "" : ` in ${source}`;
@@ -82,6 +113,15 @@ class LdifParser {
     }
   }
 
+  private info(raw: string): NameInfo {
+    let info = this.names.get(raw);
+    if (info === undefined) {
+      info = nameInfo(raw);
+      if (this.names.size < NAME_CACHE_LIMIT) this.names.set(raw, info);
+    }
+    return info;
+  }
+
   /** Handles one logical (unfolded) line. */
   line(text: string, line: number): void {
     const colon = text.indexOf(":");
@@ -93,15 +133,16 @@ class LdifParser {
           "line starting with one space; records are separated by a blank line",
       );
     }
-    const name = text.slice(0, colon).trim();
-    const lower = name.toLowerCase();
-    let rest = text.slice(colon + 1);
+    const info = this.info(text.slice(0, colon));
+    const name = info.name;
+    const lower = info.lower;
 
     if (this.record === null && !this.trailer) {
       if (!this.seenContent && lower === "version") {
         this.seenContent = true;
-        if (rest.trim() !== "1") {
-          this.fail(line, `unknown LDIF version "${rest.trim()}"`, "Only `version: 1` exists");
+        const rest = text.slice(colon + 1).trim();
+        if (rest !== "1") {
+          this.fail(line, `unknown LDIF version "${rest}"`, "Only `version: 1` exists");
         }
         return;
       }
@@ -118,6 +159,7 @@ class LdifParser {
     }
 
     if (this.trailer) {
+      const rest = text.slice(colon + 1);
       if (lower === "result") {
         const code = rest.trim().split(/\s+/)[0] ?? "";
         if (code !== "0") {
@@ -137,9 +179,10 @@ class LdifParser {
 
     // value
     let value: string | Uint8Array;
-    if (rest.startsWith(":")) {
-      const bytes = this.decodeBase64(line, name, rest.slice(1));
-      if (BINARY_ATTRIBUTES.has(lower.split(";")[0] ?? "") && lower !== "dn") value = bytes;
+    const kind = text.charCodeAt(colon + 1);
+    if (kind === 58) { // "::" base64
+      const bytes = this.decodeBase64(line, name, text.slice(colon + 2));
+      if (info.binary) value = bytes;
       else {
         try {
           value = strictUtf8.decode(bytes);
@@ -150,28 +193,29 @@ class LdifParser {
           value = bytes;
         }
       }
-    } else if (rest.startsWith("<")) {
+    } else if (kind === 60) { // ":<" URL
       this.refuse(
         line,
-        `the value of ${name} is read from a URL (${rest.slice(1).trim()})`,
+        `the value of ${name} is read from a URL (${text.slice(colon + 2).trim()})`,
         "Export with values inline (ldapsearch and ldifde do this by default); roster does not " +
           "read files or URLs named inside an LDIF",
       );
     } else {
-      rest = rest.replace(/^ +/, "");
-      value = rest;
+      let start = colon + 1;
+      while (text.charCodeAt(start) === 32) start++;
+      value = detach(text.slice(start));
     }
 
     if (this.record === null) {
       // the dn line
       const dn = typeof value === "string" ? value : "";
       try {
-        parseDn(dn);
+        normalizeDn(dn); // the same test as parseDn, with a fast path for plain DNs
       } catch (error) {
         const detail = error instanceof DnSyntaxError ? error.message : String(error);
         this.fail(line, `"${dn}" is not a valid DN: ${detail}`, "Fix or remove the record");
       }
-      this.record = { dn, line, attributes: new Map() };
+      this.record = { dn, line, attributes: new Map(), ranged: false };
       return;
     }
 
@@ -190,7 +234,7 @@ class LdifParser {
         "Separate records with a blank line",
       );
     }
-    if (!ATTRIBUTE_NAME.test(name)) {
+    if (!info.valid) {
       this.fail(
         line,
         `"${name}" is not a valid attribute name`,
@@ -200,6 +244,7 @@ class LdifParser {
     const list = this.record.attributes.get(lower);
     if (list === undefined) this.record.attributes.set(lower, [value]);
     else list.push(value);
+    if (info.ranged) this.record.ranged = true;
   }
 
   /** Ends the current record (blank line or end of input). */
@@ -208,7 +253,9 @@ class LdifParser {
       this.out.push({
         dn: this.record.dn,
         line: this.record.line,
-        attributes: joinRanges(this.record.attributes),
+        attributes: this.record.ranged
+          ? joinRanges(this.record.attributes)
+          : this.record.attributes,
       });
     }
     this.record = null;
@@ -217,9 +264,10 @@ class LdifParser {
 }
 
 /**
- * Copies a line out of the decode buffer. A slice of a string keeps the whole parent alive in
+ * Copies a value out of the decode buffer. A slice of a string keeps the whole parent alive in
  * V8, so without the copy every value kept from a record (DN, email, members) would pin its
- * 64 KiB read chunk, and the directory's text would end up in memory after all.
+ * 64 KiB read chunk, and the directory's text would end up in memory after all. Slices shorter
+ * than 13 characters are copies already.
  */
 function detach(text: string): string {
   return text.length < 13 ? text : (" " + text).slice(1);
@@ -249,32 +297,36 @@ export async function* readLdif(
   let logicalLine = 0;
   let inComment = false;
 
-  const physical = (raw: string) => {
+  const continuationWithoutLine = (): never => {
+    throw new DirectoryDataError(
+      `Invalid LDIF${
+        options.source === undefined ? "" : ` in ${options.source}`
+      } at line ${lineNo}: a continuation line (starting with a space) follows no line`,
+      {
+        hint: "Remove the leading space, or the blank line before it",
+        details: { line: lineNo },
+      },
+    );
+  };
+
+  /** One physical line: `text` from `start` to `end` (the `\n`, or the text's end). */
+  const physical = (text: string, start: number, end: number) => {
     lineNo++;
-    const text = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
-    if (text.startsWith(" ")) {
+    if (end > start && text.charCodeAt(end - 1) === 13) end--;
+    const first = end > start ? text.charCodeAt(start) : -1;
+    if (first === 32) {
       if (inComment) return;
-      if (logical === null) {
-        throw new DirectoryDataError(
-          `Invalid LDIF${
-            options.source === undefined ? "" : ` in ${options.source}`
-          } at line ${lineNo}: a continuation line (starting with a space) follows no line`,
-          {
-            hint: "Remove the leading space, or the blank line before it",
-            details: { line: lineNo },
-          },
-        );
-      }
-      logical += text.slice(1);
+      if (logical === null) continuationWithoutLine();
+      logical += text.slice(start + 1, end);
       return;
     }
     if (logical !== null) parser.line(logical, logicalLine);
     logical = null;
     inComment = false;
-    if (text === "") parser.endRecord();
-    else if (text.startsWith("#")) inComment = true;
+    if (first === -1) parser.endRecord();
+    else if (first === 35) inComment = true;
     else {
-      logical = text;
+      logical = text.slice(start, end);
       logicalLine = lineNo;
     }
   };
@@ -287,16 +339,16 @@ export async function* readLdif(
       let start = 0;
       let nl = buffer.indexOf("\n", start);
       while (nl >= 0) {
-        physical(detach(buffer.slice(start, nl)));
+        physical(buffer, start, nl);
         start = nl + 1;
         nl = buffer.indexOf("\n", start);
       }
-      buffer = buffer.slice(start);
+      buffer = start === 0 ? buffer : buffer.slice(start);
       if (parser.out.length > 0) yield* parser.out.splice(0);
     }
     finished = true;
     buffer += decoder.decode();
-    if (buffer !== "") physical(buffer);
+    if (buffer !== "") physical(buffer, 0, buffer.length);
     if (logical !== null) parser.line(logical, logicalLine);
     parser.endRecord();
     if (parser.out.length > 0) yield* parser.out.splice(0);

@@ -36,6 +36,8 @@ const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
 /** What the parser needs to know about an attribute name, computed once per distinct name. */
 interface NameInfo {
+  /** The name exactly as written before the colon. */
+  raw: string;
   /** The name as written, trimmed. */
   name: string;
   /** Lowercased: the key in the entry's attributes. */
@@ -55,6 +57,7 @@ function nameInfo(raw: string): NameInfo {
   const name = raw.trim();
   const lower = name.toLowerCase();
   return {
+    raw,
     name,
     lower,
     valid: ATTRIBUTE_NAME.test(name),
@@ -78,6 +81,9 @@ class LdifParser {
   private seenContent = false;
   private readonly where: string;
   private readonly names = new Map<string, NameInfo>();
+  /** The names of the previous record in order: records of one export repeat them. */
+  private previousNames: NameInfo[] = [];
+  private currentNames: NameInfo[] = [];
 
   constructor(source: string | undefined) {
     this.where = source === undefined ? "" : ` in ${source}`;
@@ -122,25 +128,39 @@ class LdifParser {
     return info;
   }
 
-  /** Handles one logical (unfolded) line. */
-  line(text: string, line: number): void {
-    const colon = text.indexOf(":");
-    if (colon <= 0) {
+  /**
+   * The attribute name of a line ending at `colon`: first the name at the same position in the
+   * previous record (compared in place, nothing allocated), else the cache.
+   */
+  private nameAt(text: string, start: number, colon: number): NameInfo {
+    const guess = this.previousNames[this.currentNames.length];
+    const info = guess !== undefined && guess.raw.length === colon - start &&
+        text.startsWith(guess.raw, start)
+      ? guess
+      : this.info(text.slice(start, colon));
+    this.currentNames.push(info);
+    return info;
+  }
+
+  /** Handles one logical (unfolded) line: `text` from `start` to `end`. */
+  line(text: string, start: number, end: number, line: number): void {
+    const colon = text.indexOf(":", start);
+    if (colon <= start || colon >= end) {
       this.fail(
         line,
-        `expected "attribute: value" but found "${text.slice(0, 40)}"`,
+        `expected "attribute: value" but found "${text.slice(start, Math.min(end, start + 40))}"`,
         "Each LDIF line is `name: value`, `name:: base64`, a `#` comment, or a continuation " +
           "line starting with one space; records are separated by a blank line",
       );
     }
-    const info = this.info(text.slice(0, colon));
+    const info = this.nameAt(text, start, colon);
     const name = info.name;
     const lower = info.lower;
 
     if (this.record === null && !this.trailer) {
       if (!this.seenContent && lower === "version") {
         this.seenContent = true;
-        const rest = text.slice(colon + 1).trim();
+        const rest = text.slice(colon + 1, end).trim();
         if (rest !== "1") {
           this.fail(line, `unknown LDIF version "${rest}"`, "Only `version: 1` exists");
         }
@@ -159,7 +179,7 @@ class LdifParser {
     }
 
     if (this.trailer) {
-      const rest = text.slice(colon + 1);
+      const rest = text.slice(colon + 1, end);
       if (lower === "result") {
         const code = rest.trim().split(/\s+/)[0] ?? "";
         if (code !== "0") {
@@ -179,9 +199,9 @@ class LdifParser {
 
     // value
     let value: string | Uint8Array;
-    const kind = text.charCodeAt(colon + 1);
+    const kind = colon + 1 < end ? text.charCodeAt(colon + 1) : -1;
     if (kind === 58) { // "::" base64
-      const bytes = this.decodeBase64(line, name, text.slice(colon + 2));
+      const bytes = this.decodeBase64(line, name, text.slice(colon + 2, end));
       if (info.binary) value = bytes;
       else {
         try {
@@ -196,14 +216,14 @@ class LdifParser {
     } else if (kind === 60) { // ":<" URL
       this.refuse(
         line,
-        `the value of ${name} is read from a URL (${text.slice(colon + 2).trim()})`,
+        `the value of ${name} is read from a URL (${text.slice(colon + 2, end).trim()})`,
         "Export with values inline (ldapsearch and ldifde do this by default); roster does not " +
           "read files or URLs named inside an LDIF",
       );
     } else {
-      let start = colon + 1;
-      while (text.charCodeAt(start) === 32) start++;
-      value = detach(text.slice(start));
+      let from = colon + 1;
+      while (from < end && text.charCodeAt(from) === 32) from++;
+      value = detach(text.slice(from, end));
     }
 
     if (this.record === null) {
@@ -249,6 +269,12 @@ class LdifParser {
 
   /** Ends the current record (blank line or end of input). */
   endRecord(): void {
+    if (this.currentNames.length > 0) {
+      const previous = this.previousNames;
+      this.previousNames = this.currentNames;
+      previous.length = 0;
+      this.currentNames = previous;
+    }
     if (this.record !== null) {
       this.out.push({
         dn: this.record.dn,
@@ -293,7 +319,11 @@ export async function* readLdif(
   let finished = false;
   let buffer = "";
   let lineNo = 0;
+  // The pending logical line: `logical` from `logicalStart` to `logicalEnd` (a folded line is
+  // joined into a string of its own).
   let logical: string | null = null;
+  let logicalStart = 0;
+  let logicalEnd = 0;
   let logicalLine = 0;
   let inComment = false;
 
@@ -316,17 +346,21 @@ export async function* readLdif(
     const first = end > start ? text.charCodeAt(start) : -1;
     if (first === 32) {
       if (inComment) return;
-      if (logical === null) continuationWithoutLine();
-      logical += text.slice(start + 1, end);
+      if (logical === null) return continuationWithoutLine();
+      logical = logical.slice(logicalStart, logicalEnd) + text.slice(start + 1, end);
+      logicalStart = 0;
+      logicalEnd = logical.length;
       return;
     }
-    if (logical !== null) parser.line(logical, logicalLine);
+    if (logical !== null) parser.line(logical, logicalStart, logicalEnd, logicalLine);
     logical = null;
     inComment = false;
     if (first === -1) parser.endRecord();
     else if (first === 35) inComment = true;
     else {
-      logical = text.slice(start, end);
+      logical = text;
+      logicalStart = start;
+      logicalEnd = end;
       logicalLine = lineNo;
     }
   };
@@ -349,7 +383,7 @@ export async function* readLdif(
     finished = true;
     buffer += decoder.decode();
     if (buffer !== "") physical(buffer, 0, buffer.length);
-    if (logical !== null) parser.line(logical, logicalLine);
+    if (logical !== null) parser.line(logical, logicalStart, logicalEnd, logicalLine);
     parser.endRecord();
     if (parser.out.length > 0) yield* parser.out.splice(0);
   } finally {

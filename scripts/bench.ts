@@ -3,8 +3,10 @@
  * memory benchmarks.
  *
  * - `file`: `roster test --output json` on generated LDIF exports of 10,000 and 100,000 users
- *   (one group per 20 users, 5% of groups nested), read by the `file` provider, beside
- *   `wc -l` of the same file; alternating, median of 3.
+ *   (one group per 20 users, 5% of groups nested), read by the `file` provider, beside two
+ *   line counts of the same file: `wc -l`, and a Deno program that streams the file and counts
+ *   newlines (the floor for any Deno reader: start-up plus reading the bytes); alternating,
+ *   median of 3.
  * - `startup`: `roster --version` from the bundle (`deno bundle`, run outside the repository)
  *   beside `deno eval 0`; alternating, median of 15.
  * - `ldap`: `scripts/bench_ldap.ts` (slapd with 100,000 users and 5,000 groups, against the
@@ -66,8 +68,10 @@ async function fileCase(users: number): Promise<void> {
     await Deno.writeTextFile(`${dataDir}/config.json`, JSON.stringify(config), { mode: 0o600 });
     const runs: Measurement[] = [];
     const counts: Measurement[] = [];
+    const denoCounts: Measurement[] = [];
     for (let run = 0; run < RUNS; run++) {
       counts.push(await measure(["wc", "-l", ldif]));
+      denoCounts.push(await measure([Deno.execPath(), "eval", LINE_COUNT, ldif]));
       runs.push(
         await measure(
           [
@@ -88,6 +92,7 @@ async function fileCase(users: number): Promise<void> {
     }
     const result = median(runs, (r) => r.wallMs);
     const lineCount = median(counts, (r) => r.wallMs);
+    const denoLineCount = median(denoCounts, (r) => r.wallMs);
     say(JSON.stringify({
       case: "file",
       users,
@@ -100,6 +105,8 @@ async function fileCase(users: number): Promise<void> {
       peakRssMiB: Math.round(median(runs, (r) => r.peakRssMiB).peakRssMiB),
       wcSeconds: +(lineCount.wallMs / 1000).toFixed(3),
       timesWc: +(result.wallMs / lineCount.wallMs).toFixed(1),
+      denoLineCountSeconds: +(denoLineCount.wallMs / 1000).toFixed(3),
+      timesDenoLineCount: +(result.wallMs / denoLineCount.wallMs).toFixed(1),
       outputMiB: +(result.stdoutBytes / 1048576).toFixed(1),
       exitCode: result.code,
     }));
@@ -108,7 +115,12 @@ async function fileCase(users: number): Promise<void> {
   }
 }
 
-/** Runs of each command in the file case (alternating with `wc -l`). */
+/** A line count in Deno: stream the file named by the first argument, count `\n` bytes. */
+const LINE_COUNT = "let n = 0; for await (const c of (await Deno.open(Deno.args[0])).readable) " +
+  "{ let at = c.indexOf(10); while (at >= 0) { n++; at = c.indexOf(10, at + 1); } } " +
+  "console.log(n);";
+
+/** Runs of each command in the file case (alternating with the line counts). */
 const RUNS = 3;
 /** Runs of each command in the start-up case (alternating with `deno eval 0`). */
 const STARTUP_RUNS = 15;

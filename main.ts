@@ -7,7 +7,6 @@
  */
 
 import { run, type RunOptions } from "./src/cli.ts";
-import { scanGlobalOptions } from "./src/commands/context.ts";
 import { colorAllowed, denoIo, type Io, renderError } from "./src/output/render.ts";
 
 /**
@@ -22,6 +21,7 @@ export async function main(
   try {
     return await run(argv, io, options);
   } catch (error) {
+    const { scanGlobalOptions } = await import("./src/commands/context.ts");
     const globals = scanGlobalOptions(argv);
     return renderError(error, io, {
       format: globals.output,

@@ -1,8 +1,10 @@
 /**
  * Measures a command's wall time and peak resident memory, for the benchmarks.
  *
- * Peak memory comes from GNU time (`/usr/bin/time -f %M`) when present, else from polling the
- * child's `VmHWM` in `/proc` (Linux), which is the kernel's own high-water mark.
+ * Peak memory and CPU time come from GNU time (`/usr/bin/time -f "%M %U %S"`) when present;
+ * without it, peak memory comes from polling the child's `VmHWM` in `/proc` (Linux), the
+ * kernel's own high-water mark, and CPU time is not measured (0). CPU time (user + system) is
+ * what a busy machine disturbs least, so the benchmarks report it beside wall time.
  * @module
  */
 
@@ -12,6 +14,8 @@ export interface Measurement {
   wallMs: number;
   /** Peak resident set size in MiB (including child processes for GNU time). */
   peakRssMiB: number;
+  /** User + system CPU time in milliseconds (0 without GNU time). */
+  cpuMs: number;
   /** Exit code of the command. */
   code: number;
   /** Bytes the command wrote to stdout. */
@@ -69,7 +73,7 @@ export async function measure(
   if (program === undefined) throw new TypeError("Cannot measure: the command is empty");
   const gnu = await hasGnuTime();
   const statsFile = await Deno.makeTempFile({ prefix: "roster-measure-" });
-  const argv = gnu ? ["-f", "%M", "-o", statsFile, program, ...args] : args;
+  const argv = gnu ? ["-f", "%M %U %S", "-o", statsFile, program, ...args] : args;
   const started = performance.now();
   const child = new Deno.Command(gnu ? "/usr/bin/time" : program, {
     args: argv,
@@ -96,10 +100,13 @@ export async function measure(
   const wallMs = performance.now() - started;
   if (poll !== undefined) clearInterval(poll);
   let peakKiB = polledKiB;
+  let cpuMs = 0;
   if (gnu) {
     const text = (await Deno.readTextFile(statsFile)).trim().split("\n").pop() ?? "0";
-    peakKiB = Number(text) || 0;
+    const [rss = "0", user = "0", system = "0"] = text.split(" ");
+    peakKiB = Number(rss) || 0;
+    cpuMs = Math.round(((Number(user) || 0) + (Number(system) || 0)) * 1000);
   }
   await Deno.remove(statsFile);
-  return { wallMs, peakRssMiB: peakKiB / 1024, code, stdoutBytes, stderrTail };
+  return { wallMs, peakRssMiB: peakKiB / 1024, cpuMs, code, stdoutBytes, stderrTail };
 }

@@ -8,18 +8,7 @@
  */
 
 import { Command, CommanderError, Option } from "commander";
-import { clearCacheCommand } from "./commands/clear_cache.ts";
-import { configCommand } from "./commands/config.ts";
 import type { CliDeps } from "./commands/context.ts";
-import { historyCommand } from "./commands/history.ts";
-import { lastSyncCommand } from "./commands/last_sync.ts";
-import { loginCommand } from "./commands/login.ts";
-import { logoutCommand } from "./commands/logout.ts";
-import { migrateCommand } from "./commands/migrate.ts";
-import { planCommand } from "./commands/plan.ts";
-import { daemonCommand, syncCommand } from "./commands/sync.ts";
-import { statusCommand } from "./commands/status.ts";
-import { testCommand } from "./commands/test.ts";
 import { ExitCode, UsageError } from "./errors.ts";
 import { denoIo, type Io } from "./output/render.ts";
 import { VERSION } from "./version.ts";
@@ -88,8 +77,71 @@ function applyToAll(command: Command, io: Io): void {
   for (const sub of command.commands) applyToAll(sub, io);
 }
 
-/** Builds the commander program. */
-export function buildProgram(deps: CliDeps): Command {
+/**
+ * The commands in the order `--help` lists them, each with the module that defines it. The
+ * modules are imported only when needed, so that `--version` and a command's own run do not
+ * evaluate every other command's dependencies (configuration schemas, providers, Bitwarden
+ * client) at start-up.
+ */
+const COMMANDS: readonly (readonly [string, (deps: CliDeps) => Promise<Command>])[] = [
+  ["test", async (deps) => (await import("./commands/test.ts")).testCommand(deps)],
+  ["config", async (deps) => (await import("./commands/config.ts")).configCommand(deps)],
+  ["last-sync", async (deps) => (await import("./commands/last_sync.ts")).lastSyncCommand(deps)],
+  [
+    "clear-cache",
+    async (deps) => (await import("./commands/clear_cache.ts")).clearCacheCommand(deps),
+  ],
+  ["status", async (deps) => (await import("./commands/status.ts")).statusCommand(deps)],
+  ["history", async (deps) => (await import("./commands/history.ts")).historyCommand(deps)],
+  ["login", async (deps) => (await import("./commands/login.ts")).loginCommand(deps)],
+  ["logout", async (deps) => (await import("./commands/logout.ts")).logoutCommand(deps)],
+  ["plan", async (deps) => (await import("./commands/plan.ts")).planCommand(deps)],
+  ["sync", async (deps) => (await import("./commands/sync.ts")).syncCommand(deps)],
+  ["daemon", async (deps) => (await import("./commands/sync.ts")).daemonCommand(deps)],
+  ["migrate", async (deps) => (await import("./commands/migrate.ts")).migrateCommand(deps)],
+];
+
+/** The global options that take a value as the next argument. */
+const GLOBAL_OPTIONS_WITH_VALUE = new Set(["--data-dir", "-o", "--output"]);
+
+/**
+ * The names of the commands `argv` needs: the command named by the first operand when it is
+ * one; none for a bare `--version`; otherwise all of them (help, `help <command>`, a misspelt
+ * command that commander suggests a fix for).
+ */
+export function commandsNeeded(argv: readonly string[]): string[] {
+  const all = COMMANDS.map(([name]) => name);
+  let operand: string | undefined;
+  for (let index = 0; index < argv.length; index++) {
+    const arg = argv[index] ?? "";
+    if (arg === "--") break;
+    if (GLOBAL_OPTIONS_WITH_VALUE.has(arg)) {
+      index++;
+    } else if (!arg.startsWith("-")) {
+      operand = arg;
+      break;
+    }
+  }
+  if (operand !== undefined) return all.includes(operand) ? [operand] : all;
+  const version = argv.includes("-v") || argv.includes("--version");
+  const help = argv.includes("-h") || argv.includes("--help");
+  return version && !help ? [] : all;
+}
+
+/**
+ * Builds the commander program with the commands `argv` needs (see {@link commandsNeeded});
+ * with the default, all of them.
+ */
+export async function buildProgram(
+  deps: CliDeps,
+  options: { argv?: readonly string[] } = {},
+): Promise<Command> {
+  const needed = new Set(
+    options.argv === undefined ? COMMANDS.map(([name]) => name) : commandsNeeded(options.argv),
+  );
+  const commands = await Promise.all(
+    COMMANDS.filter(([name]) => needed.has(name)).map(([, load]) => load(deps)),
+  );
   const program = new Command("roster")
     .description(
       "Sync users and groups from a company directory (LDAP, Active Directory, LDIF/CSV/JSON " +
@@ -114,18 +166,7 @@ export function buildProgram(deps: CliDeps): Command {
     .option("--no-color", "no colours (also NO_COLOR)")
     .helpOption("-h, --help", "show help")
     .addHelpText("after", ROOT_HELP);
-  program.addCommand(testCommand(deps));
-  program.addCommand(configCommand(deps));
-  program.addCommand(lastSyncCommand(deps));
-  program.addCommand(clearCacheCommand(deps));
-  program.addCommand(statusCommand(deps));
-  program.addCommand(historyCommand(deps));
-  program.addCommand(loginCommand(deps));
-  program.addCommand(logoutCommand(deps));
-  program.addCommand(planCommand(deps));
-  program.addCommand(syncCommand(deps));
-  program.addCommand(daemonCommand(deps));
-  program.addCommand(migrateCommand(deps));
+  for (const command of commands) program.addCommand(command);
   applyToAll(program, deps.io);
   return program;
 }
@@ -173,7 +214,7 @@ export async function run(
   options: RunOptions = {},
 ): Promise<number> {
   const deps: CliDeps = { io, now: options.now ?? (() => new Date()), exitCode: ExitCode.Ok };
-  const program = buildProgram(deps);
+  const program = await buildProgram(deps, { argv });
   try {
     await program.parseAsync([...argv], { from: "user" });
   } catch (error) {

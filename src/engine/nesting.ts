@@ -49,11 +49,50 @@ export interface NestingResult {
   unresolved: UnresolvedMember[];
 }
 
-function indexRefs(map: Map<string, number[]>, refs: readonly string[], index: number): void {
-  for (const ref of refs) {
-    const list = map.get(ref);
-    if (list === undefined) map.set(ref, [index]);
-    else if (list[list.length - 1] !== index) list.push(index);
+/**
+ * Indexes of the objects (users or groups) that carry each reference. Almost every reference
+ * belongs to one object, so the map holds that index itself (>= 0); only a reference shared by
+ * several objects gets a list, stored aside (the map then holds -1 - its slot). At a million
+ * users that is a million small arrays fewer.
+ */
+class RefIndex {
+  readonly #map = new Map<string, number>();
+  readonly #shared: number[][] = [];
+  readonly #one = [0];
+
+  /** Records that object `index` carries each of `refs` (in order, each index once per ref). */
+  add(refs: readonly string[], index: number): void {
+    for (const ref of refs) {
+      const known = this.#map.get(ref);
+      if (known === undefined) this.#map.set(ref, index);
+      else if (known >= 0) {
+        if (known !== index) {
+          this.#map.set(ref, -1 - this.#shared.length);
+          this.#shared.push([known, index]);
+        }
+      } else {
+        const list = this.#shared[-1 - known];
+        if (list !== undefined && list[list.length - 1] !== index) list.push(index);
+      }
+    }
+  }
+
+  /**
+   * The indexes carrying `ref` in the order they were added, or undefined. The returned list is
+   * only valid until the next call (a single index comes in a reused one-element list).
+   */
+  get(ref: string): readonly number[] | undefined {
+    const known = this.#map.get(ref);
+    if (known === undefined) return undefined;
+    if (known < 0) return this.#shared[-1 - known];
+    this.#one[0] = known;
+    return this.#one;
+  }
+
+  /** Drops the index. */
+  clear(): void {
+    this.#map.clear();
+    this.#shared.length = 0;
   }
 }
 
@@ -112,10 +151,10 @@ export function flattenGroups(
   });
   firstByExternalId.clear();
 
-  const userByRef = new Map<string, number[]>();
-  users.forEach((user, i) => indexRefs(userByRef, user.refs, i));
-  const groupByRef = new Map<string, number[]>();
-  groups.forEach((group, i) => indexRefs(groupByRef, group.refs ?? [group.referenceId], i));
+  const userByRef = new RefIndex();
+  users.forEach((user, i) => userByRef.add(user.refs, i));
+  const groupByRef = new RefIndex();
+  groups.forEach((group, i) => groupByRef.add(group.refs ?? [group.referenceId], i));
 
   // Direct user members, and nesting edges recorded on the child so that each parent's
   // children come out in directory group order without sorting.

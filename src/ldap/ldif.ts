@@ -12,7 +12,7 @@
  */
 
 import { DirectoryDataError, SourceIncompleteError } from "../errors.ts";
-import { DnSyntaxError, parseDn } from "./dn.ts";
+import { DnSyntaxError, normalizeDn } from "./dn.ts";
 import { joinRanges, type LdapEntry } from "./entry.ts";
 
 /** An entry read from LDIF, with the line its record starts on. */
@@ -34,10 +34,43 @@ const ATTRIBUTE_NAME =
 const BINARY_ATTRIBUTES = new Set(["objectguid", "objectsid"]);
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
+/** What the parser needs to know about an attribute name, computed once per distinct name. */
+interface NameInfo {
+  /** The name exactly as written before the colon. */
+  raw: string;
+  /** The name as written, trimmed. */
+  name: string;
+  /** Lowercased: the key in the entry's attributes. */
+  lower: string;
+  /** Whether it passes {@link ATTRIBUTE_NAME}. */
+  valid: boolean;
+  /** Whether base64 values stay bytes (objectGUID, objectSid). */
+  binary: boolean;
+  /** Whether it carries a `;range=` option (the record then needs `joinRanges`). */
+  ranged: boolean;
+}
+
+/** Distinct names a file may introduce before the cache stops growing. */
+const NAME_CACHE_LIMIT = 4096;
+
+function nameInfo(raw: string): NameInfo {
+  const name = raw.trim();
+  const lower = name.toLowerCase();
+  return {
+    raw,
+    name,
+    lower,
+    valid: ATTRIBUTE_NAME.test(name),
+    binary: lower !== "dn" && BINARY_ATTRIBUTES.has(lower.split(";")[0] ?? ""),
+    ranged: lower.includes(";range="),
+  };
+}
+
 interface Pending {
   dn: string;
   line: number;
   attributes: Map<string, (string | Uint8Array)[]>;
+  ranged: boolean;
 }
 
 /** The record parser: fed logical lines, collects finished entries in `out`. */
@@ -51,6 +84,10 @@ class LdifParser {
   /** Records read so far. */
   records = 0;
   private readonly where: string;
+  private readonly names = new Map<string, NameInfo>();
+  /** The names of the previous record in order: records of one export repeat them. */
+  private previousNames: NameInfo[] = [];
+  private currentNames: NameInfo[] = [];
 
   constructor(source: string | undefined) {
     this.where = source === undefined ? "" : ` in ${source}`;
@@ -88,31 +125,56 @@ class LdifParser {
     }
   }
 
-  /** Handles one logical (unfolded) line. */
-  line(text: string, line: number): void {
-    const colon = text.indexOf(":");
-    if (colon <= 0) {
+  private info(raw: string): NameInfo {
+    let info = this.names.get(raw);
+    if (info === undefined) {
+      info = nameInfo(raw);
+      if (this.names.size < NAME_CACHE_LIMIT) this.names.set(raw, info);
+    }
+    return info;
+  }
+
+  /**
+   * The attribute name of a line ending at `colon`: first the name at the same position in the
+   * previous record (compared in place, nothing allocated), else the cache.
+   */
+  private nameAt(text: string, start: number, colon: number): NameInfo {
+    const guess = this.previousNames[this.currentNames.length];
+    const info = guess !== undefined && guess.raw.length === colon - start &&
+        text.startsWith(guess.raw, start)
+      ? guess
+      : this.info(text.slice(start, colon));
+    this.currentNames.push(info);
+    return info;
+  }
+
+  /** Handles one logical (unfolded) line: `text` from `start` to `end`. */
+  line(text: string, start: number, end: number, line: number): void {
+    const colon = text.indexOf(":", start);
+    if (colon <= start || colon >= end) {
       this.fail(
         line,
-        `expected "attribute: value" but found "${text.slice(0, 40)}"`,
+        `expected "attribute: value" but found "${text.slice(start, Math.min(end, start + 40))}"`,
         "Each LDIF line is `name: value`, `name:: base64`, a `#` comment, or a continuation " +
           "line starting with one space; records are separated by a blank line",
       );
     }
-    const name = text.slice(0, colon).trim();
-    const lower = name.toLowerCase();
-    let rest = text.slice(colon + 1);
+    const info = this.nameAt(text, start, colon);
+    const name = info.name;
+    const lower = info.lower;
 
     if (this.record === null && !this.trailer) {
       if (!this.seenContent && lower === "version") {
         this.seenContent = true;
-        if (rest.trim() !== "1") {
-          this.fail(line, `unknown LDIF version "${rest.trim()}"`, "Only `version: 1` exists");
+        const rest = text.slice(colon + 1, end).trim();
+        if (rest !== "1") {
+          this.fail(line, `unknown LDIF version "${rest}"`, "Only `version: 1` exists");
         }
         return;
       }
       this.seenContent = true;
       if (lower === "ref") {
+        const rest = text.slice(colon + 1, end);
         throw new SourceIncompleteError(
           `LDIF export${this.where} is incomplete: line ${line} is a continuation reference ` +
             `(ref: ${rest.trim()}), a part of the exported subtree held by another server`,
@@ -136,6 +198,7 @@ class LdifParser {
     }
 
     if (this.trailer) {
+      const rest = text.slice(colon + 1, end);
       if (lower === "result") {
         this.result = true;
         const code = rest.trim().split(/\s+/)[0] ?? "";
@@ -156,9 +219,10 @@ class LdifParser {
 
     // value
     let value: string | Uint8Array;
-    if (rest.startsWith(":")) {
-      const bytes = this.decodeBase64(line, name, rest.slice(1));
-      if (BINARY_ATTRIBUTES.has(lower.split(";")[0] ?? "") && lower !== "dn") value = bytes;
+    const kind = colon + 1 < end ? text.charCodeAt(colon + 1) : -1;
+    if (kind === 58) { // "::" base64
+      const bytes = this.decodeBase64(line, name, text.slice(colon + 2, end));
+      if (info.binary) value = bytes;
       else {
         try {
           value = strictUtf8.decode(bytes);
@@ -169,28 +233,29 @@ class LdifParser {
           value = bytes;
         }
       }
-    } else if (rest.startsWith("<")) {
+    } else if (kind === 60) { // ":<" URL
       this.refuse(
         line,
-        `the value of ${name} is read from a URL (${rest.slice(1).trim()})`,
+        `the value of ${name} is read from a URL (${text.slice(colon + 2, end).trim()})`,
         "Export with values inline (ldapsearch and ldifde do this by default); roster does not " +
           "read files or URLs named inside an LDIF",
       );
     } else {
-      rest = rest.replace(/^ +/, "");
-      value = rest;
+      let from = colon + 1;
+      while (from < end && text.charCodeAt(from) === 32) from++;
+      value = detach(text.slice(from, end));
     }
 
     if (this.record === null) {
       // the dn line
       const dn = typeof value === "string" ? value : "";
       try {
-        parseDn(dn);
+        normalizeDn(dn); // the same test as parseDn, with a fast path for plain DNs
       } catch (error) {
         const detail = error instanceof DnSyntaxError ? error.message : String(error);
         this.fail(line, `"${dn}" is not a valid DN: ${detail}`, "Fix or remove the record");
       }
-      this.record = { dn, line, attributes: new Map() };
+      this.record = { dn, line, attributes: new Map(), ranged: false };
       return;
     }
 
@@ -209,7 +274,7 @@ class LdifParser {
         "Separate records with a blank line",
       );
     }
-    if (!ATTRIBUTE_NAME.test(name)) {
+    if (!info.valid) {
       this.fail(
         line,
         `"${name}" is not a valid attribute name`,
@@ -219,16 +284,25 @@ class LdifParser {
     const list = this.record.attributes.get(lower);
     if (list === undefined) this.record.attributes.set(lower, [value]);
     else list.push(value);
+    if (info.ranged) this.record.ranged = true;
   }
 
   /** Ends the current record (blank line or end of input). */
   endRecord(): void {
+    if (this.currentNames.length > 0) {
+      const previous = this.previousNames;
+      this.previousNames = this.currentNames;
+      previous.length = 0;
+      this.currentNames = previous;
+    }
     if (this.record !== null) {
       this.records++;
       this.out.push({
         dn: this.record.dn,
         line: this.record.line,
-        attributes: joinRanges(this.record.attributes),
+        attributes: this.record.ranged
+          ? joinRanges(this.record.attributes)
+          : this.record.attributes,
       });
     }
     this.record = null;
@@ -237,9 +311,10 @@ class LdifParser {
 }
 
 /**
- * Copies a line out of the decode buffer. A slice of a string keeps the whole parent alive in
+ * Copies a value out of the decode buffer. A slice of a string keeps the whole parent alive in
  * V8, so without the copy every value kept from a record (DN, email, members) would pin its
- * 64 KiB read chunk, and the directory's text would end up in memory after all.
+ * 64 KiB read chunk, and the directory's text would end up in memory after all. Slices shorter
+ * than 13 characters are copies already.
  */
 function detach(text: string): string {
   return text.length < 13 ? text : (" " + text).slice(1);
@@ -269,7 +344,11 @@ export async function* readLdif(
   let finished = false;
   let buffer = "";
   let lineNo = 0;
+  // The pending logical line: `logical` from `logicalStart` to `logicalEnd` (a folded line is
+  // joined into a string of its own).
   let logical: string | null = null;
+  let logicalStart = 0;
+  let logicalEnd = 0;
   let logicalLine = 0;
   let inComment = false;
   /** ldapsearch's `# extended LDIF` header: its `result:` trailer must follow. */
@@ -277,35 +356,47 @@ export async function* readLdif(
   let numEntries: number | undefined;
   const where = options.source === undefined ? "" : ` in ${options.source}`;
 
-  const physical = (raw: string) => {
+  const continuationWithoutLine = (): never => {
+    throw new DirectoryDataError(
+      `Invalid LDIF${
+        options.source === undefined ? "" : ` in ${options.source}`
+      } at line ${lineNo}: a continuation line (starting with a space) follows no line`,
+      {
+        hint: "Remove the leading space, or the blank line before it",
+        details: { line: lineNo },
+      },
+    );
+  };
+
+  /** One physical line: `text` from `start` to `end` (the `\n`, or the text's end). */
+  const physical = (text: string, start: number, end: number) => {
     lineNo++;
-    const text = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
-    if (lineNo === 1 && /^# extended LDIF\s*$/.test(text)) extended = true;
-    const counted = /^# numEntries: (\d+)\s*$/.exec(text);
-    if (counted !== null) numEntries = Number(counted[1]);
-    if (text.startsWith(" ")) {
+    if (end > start && text.charCodeAt(end - 1) === 13) end--;
+    const first = end > start ? text.charCodeAt(start) : -1;
+    if (first === 35) {
+      // ldapsearch's header and count comments: the export's own completeness markers.
+      const comment = text.slice(start, end);
+      if (lineNo === 1 && /^# extended LDIF\s*$/.test(comment)) extended = true;
+      const counted = /^# numEntries: (\d+)\s*$/.exec(comment);
+      if (counted !== null) numEntries = Number(counted[1]);
+    }
+    if (first === 32) {
       if (inComment) return;
-      if (logical === null) {
-        throw new DirectoryDataError(
-          `Invalid LDIF${
-            options.source === undefined ? "" : ` in ${options.source}`
-          } at line ${lineNo}: a continuation line (starting with a space) follows no line`,
-          {
-            hint: "Remove the leading space, or the blank line before it",
-            details: { line: lineNo },
-          },
-        );
-      }
-      logical += text.slice(1);
+      if (logical === null) return continuationWithoutLine();
+      logical = logical.slice(logicalStart, logicalEnd) + text.slice(start + 1, end);
+      logicalStart = 0;
+      logicalEnd = logical.length;
       return;
     }
-    if (logical !== null) parser.line(logical, logicalLine);
+    if (logical !== null) parser.line(logical, logicalStart, logicalEnd, logicalLine);
     logical = null;
     inComment = false;
-    if (text === "") parser.endRecord();
-    else if (text.startsWith("#")) inComment = true;
+    if (first === -1) parser.endRecord();
+    else if (first === 35) inComment = true;
     else {
       logical = text;
+      logicalStart = start;
+      logicalEnd = end;
       logicalLine = lineNo;
     }
   };
@@ -318,11 +409,11 @@ export async function* readLdif(
       let start = 0;
       let nl = buffer.indexOf("\n", start);
       while (nl >= 0) {
-        physical(detach(buffer.slice(start, nl)));
+        physical(buffer, start, nl);
         start = nl + 1;
         nl = buffer.indexOf("\n", start);
       }
-      buffer = buffer.slice(start);
+      buffer = start === 0 ? buffer : buffer.slice(start);
       if (parser.out.length > 0) yield* parser.out.splice(0);
     }
     finished = true;
@@ -340,7 +431,7 @@ export async function* readLdif(
         },
       );
     }
-    if (logical !== null) parser.line(logical, logicalLine);
+    if (logical !== null) parser.line(logical, logicalStart, logicalEnd, logicalLine);
     parser.endRecord();
     if (extended && !parser.result) {
       throw new SourceIncompleteError(

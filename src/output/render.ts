@@ -153,33 +153,42 @@ function hasToJson(value: unknown): value is { toJSON(key: string): unknown } {
 }
 
 /**
- * Yields the text of `JSON.stringify(value, null, 2)` in pieces, byte for byte, so that a
- * document of hundreds of thousands of users is never held as one string.
+ * Writes the text of `JSON.stringify(value, null, 2)` to `write` in pieces, byte for byte, so
+ * that a document of hundreds of thousands of users is never held as one string. Arrays and
+ * objects are walked down to the depth of one record (a user, a group), which the native
+ * serialiser then writes whole. A plain recursive walk: no generator per level.
  */
-export function* jsonPieces(value: unknown, indent = "", key = ""): Generator<string> {
-  const v = hasToJson(value) ? value.toJSON(key) : value;
+export function writeJsonPieces(
+  value: unknown,
+  write: (piece: string) => void,
+  options: { indent?: string; key?: string } = {},
+): void {
+  const indent = options.indent ?? "";
+  const v = hasToJson(value) ? value.toJSON(options.key ?? "") : value;
   if (indent.length >= 4 && (Array.isArray(v) || isRecord(v))) {
     // Deep enough to be one record (a user, a group): the native serialiser, re-indented.
-    yield (JSON.stringify(v, null, 2) ?? "null").replaceAll("\n", "\n" + indent);
+    write((JSON.stringify(v, null, 2) ?? "null").replaceAll("\n", "\n" + indent));
     return;
   }
   if (Array.isArray(v)) {
     if (v.length === 0) {
-      yield "[]";
+      write("[]");
       return;
     }
     const inner = indent + "  ";
-    yield "[";
+    const open = "\n" + inner;
+    const next = ",\n" + inner;
+    write("[");
     for (let i = 0; i < v.length; i++) {
-      yield i === 0 ? "\n" + inner : ",\n" + inner;
+      write(i === 0 ? open : next);
       const item: unknown = v[i];
       if (item === undefined || typeof item === "function" || typeof item === "symbol") {
-        yield "null";
+        write("null");
       } else {
-        yield* jsonPieces(item, inner, String(i));
+        writeJsonPieces(item, write, { indent: inner, key: String(i) });
       }
     }
-    yield "\n" + indent + "]";
+    write("\n" + indent + "]");
     return;
   }
   if (isRecord(v)) {
@@ -187,14 +196,14 @@ export function* jsonPieces(value: unknown, indent = "", key = ""): Generator<st
     let first = true;
     for (const [k, item] of Object.entries(v)) {
       if (item === undefined || typeof item === "function" || typeof item === "symbol") continue;
-      yield (first ? "{\n" : ",\n") + inner + JSON.stringify(k) + ": ";
+      write((first ? "{\n" : ",\n") + inner + JSON.stringify(k) + ": ");
       first = false;
-      yield* jsonPieces(item, inner, k);
+      writeJsonPieces(item, write, { indent: inner, key: k });
     }
-    yield first ? "{}" : "\n" + indent + "}";
+    write(first ? "{}" : "\n" + indent + "}");
     return;
   }
-  yield JSON.stringify(v) ?? "null";
+  write(JSON.stringify(v) ?? "null");
 }
 
 /** `1 member`, `2 members`; `many` for irregular plurals (`2 entries`). */
@@ -295,13 +304,13 @@ export class Renderer {
    */
   printJson(value: unknown): void {
     let pending = "";
-    for (const piece of jsonPieces(value)) {
+    writeJsonPieces(value, (piece) => {
       pending += piece;
       if (pending.length >= 65536) {
         this.#io.writeOut(pending);
         pending = "";
       }
-    }
+    });
     this.#io.writeOut(pending + "\n");
   }
 

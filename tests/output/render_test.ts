@@ -112,8 +112,8 @@ Deno.test("Logger writes to stderr by level", () => {
   assert.equal(io.stdout, "");
 });
 
-Deno.test("jsonPieces() writes exactly what JSON.stringify(value, null, 2) writes", async () => {
-  const { jsonPieces } = await import("../../src/output/render.ts");
+Deno.test("writeJsonPieces() writes exactly what JSON.stringify(value, null, 2) writes", async () => {
+  const { writeJsonPieces } = await import("../../src/output/render.ts");
   const samples: unknown[] = [
     null,
     0,
@@ -131,6 +131,8 @@ Deno.test("jsonPieces() writes exactly what JSON.stringify(value, null, 2) write
     },
   ];
   for (const sample of samples) {
-    assert.equal([...jsonPieces(sample)].join(""), JSON.stringify(sample, null, 2));
+    const pieces: string[] = [];
+    writeJsonPieces(sample, (piece) => pieces.push(piece));
+    assert.equal(pieces.join(""), JSON.stringify(sample, null, 2));
   }
 });

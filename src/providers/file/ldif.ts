@@ -9,7 +9,7 @@
 
 import type { FileSettings } from "./mod.ts";
 import { ConfigError, DirectoryDataError, errorMessage } from "../../errors.ts";
-import { DnSyntaxError, isDnWithin, normalizeDn, normalizeRdns, parseDn } from "../../ldap/dn.ts";
+import { DnSyntaxError, normalizeDn, normalizeRdns, parseDn } from "../../ldap/dn.ts";
 import {
   deletedUserSearchFilter,
   entryToGroup,
@@ -128,8 +128,24 @@ export function ldifRules(config: FileSettings): LdifRules {
   };
 }
 
-function inDeletedObjects(entry: LdapEntry, rules: LdifRules): boolean {
-  if (rules.deletedBase !== undefined) return isDnWithin(entry.dn, rules.deletedBase);
+/**
+ * Whether a normalised DN is `base` or under it (both in `normalizeDn` form): the same answer
+ * as `isDnWithin` on the raw DNs, without parsing either again. The canonical form escapes every
+ * `,` inside a value, so the base starts at an RDN boundary exactly when the character before it
+ * is a `,` preceded by an even number of backslashes.
+ */
+export function normalizedDnWithin(dn: string, base: string): boolean {
+  if (base === "" || dn === base) return true;
+  if (dn.length <= base.length + 1 || !dn.endsWith(base)) return false;
+  let at = dn.length - base.length - 1;
+  if (dn.charCodeAt(at) !== 44) return false;
+  let backslashes = 0;
+  while (--at >= 0 && dn.charCodeAt(at) === 92) backslashes++;
+  return backslashes % 2 === 0;
+}
+
+function inDeletedObjects(entry: LdapEntry, key: string, rules: LdifRules): boolean {
+  if (rules.deletedBase !== undefined) return normalizedDnWithin(key, rules.deletedBase);
   try {
     const rdns = parseDn(entry.dn);
     return rdns.slice(1).some((rdn) =>
@@ -151,6 +167,8 @@ export async function* ldifItems(
   const s = rules.settings;
   const pool = new RefPool();
   const seen = new Map<string, number>();
+  const userBase = normalizeDn(rules.userBase);
+  const groupBase = normalizeDn(rules.groupBase);
   let users = 0;
   let usersOutside = 0;
   for await (const entry of readLdif(stream, { source: path })) {
@@ -171,19 +189,19 @@ export async function* ldifItems(
     const deleted = s.ad && matchesFilter(rules.deletedFilter, entry);
     if (deleted) {
       // A live AD returns tombstones only from the Deleted Objects container.
-      if (inDeletedObjects(entry, rules)) {
+      if (inDeletedObjects(entry, key, rules)) {
         users++;
         yield { kind: "user", user: entryToUser(entry, s, { deleted: true, pool }) };
       }
       continue;
     }
     if (matchesFilter(rules.userFilter, entry)) {
-      if (isDnWithin(entry.dn, rules.userBase)) {
+      if (normalizedDnWithin(key, userBase)) {
         users++;
         yield { kind: "user", user: entryToUser(entry, s, { pool }) };
       } else usersOutside++;
     }
-    if (matchesFilter(rules.groupFilter, entry) && isDnWithin(entry.dn, rules.groupBase)) {
+    if (matchesFilter(rules.groupFilter, entry) && normalizedDnWithin(key, groupBase)) {
       const group = entryToGroup(entry, s, { pool });
       if ("memberRefs" in group) yield { kind: "group", group };
       else yield { kind: "skipped", entry: group };

@@ -11,7 +11,9 @@
  *
  * The lower bound is the larger of two: the requests at the largest page sizes (users 500,
  * groups and members 200, one token request) divided by the concurrency the fake allows, times
- * the latency; and the requests divided by 40 a second (2,400 a minute spread evenly). Prints
+ * the latency; and the quota's: the per-user quota counts requests per minute, so a read that
+ * needs more than one minute's 2,400 must wait past a window for each further 2,400 (a read
+ * under 2,400 requests is bound by the concurrency alone). Prints
  * one JSON line on stdout: `{case, users, groups, wallSeconds, requests, throttled, peakRssMiB,
  * lowerBoundSeconds, ratio, …}`; progress goes to stderr.
  *
@@ -106,7 +108,7 @@ async function run(o: Options): Promise<void> {
       concurrency: MAX_CONCURRENT,
       latencyMs: LATENCY_MS,
     });
-    const quotaBound = minimal / (QUOTA_PER_MINUTE / 60);
+    const quotaBound = Math.floor((minimal - 1) / QUOTA_PER_MINUTE) * 60;
     const lowerBound = Math.max(concurrencyBoundSeconds, quotaBound);
     for (let i = 0; i < o.runs; i++) {
       const before = await counters();

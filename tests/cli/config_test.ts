@@ -108,7 +108,7 @@ Deno.test("config set names close matches for an unknown setting", async () => {
   );
 });
 
-Deno.test("config set accepts the seed tool's form and aliases", async () => {
+Deno.test("config set accepts bwdc's form and aliases", async () => {
   await using dir = await tempDataDir();
   const server = await dir.run(["config", "server", "vault.example.com/"]);
   assert.equal(server.stdout, "Saved setting server.url: https://vault.example.com\n");

@@ -39,7 +39,7 @@ Deno.test("login checks the key, stores it without printing the secret, and name
   assert.deepEqual(status["auth"], { loggedIn: true, organizationId: env.fake.organizationId });
 });
 
-Deno.test("login reads the secret from stdin, a file, or the seed tool's variables", async () => {
+Deno.test("login reads the secret from stdin, a file, or bwdc's variables", async () => {
   await using env = await syncEnv();
   const { clientId, clientSecret } = env.fake.credentials;
   const stdin = await env.run(["login", "--client-id", clientId, "--output", "json"], {

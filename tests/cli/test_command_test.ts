@@ -55,7 +55,7 @@ Deno.test("test --output json prints the engine's report of an LDIF export", asy
   );
 });
 
-Deno.test("test --format bwdc prints the seed tool's exact test JSON", async () => {
+Deno.test("test --format bwdc prints bwdc's exact test JSON", async () => {
   await using dir = await tempDataDir();
   await seedConfig(dir, await ldifConfig());
   const result = await dir.run(["test", "--format", "bwdc"]);

@@ -48,7 +48,7 @@ Deno.test("coerceValue() reads integers within range, and numbers", () => {
   assert.throws(() => coerceValue(findSetting("sync.maxRemovalsPercent"), "101"), ConfigError);
 });
 
-Deno.test("coerceValue() maps enums case-insensitively and the seed tool's numeric types", () => {
+Deno.test("coerceValue() maps enums case-insensitively and bwdc's numeric types", () => {
   assert.equal(coerceValue(findSetting("directory.file.format"), "CSV"), "csv");
   assert.equal(coerceValue(findSetting("directory.type"), "3"), "okta");
   assert.throws(() => coerceValue(findSetting("directory.onelogin.region"), "asia"), {

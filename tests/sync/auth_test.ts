@@ -6,7 +6,7 @@ import { resolveApiKey } from "../../src/sync/auth.ts";
 
 const ID = "organization.1c2d3e4f-0000-4000-8000-000000000001";
 
-Deno.test("resolveApiKey() prefers options, then ROSTER_*, then the seed tool's BW_*", async () => {
+Deno.test("resolveApiKey() prefers options, then ROSTER_*, then bwdc's BW_*", async () => {
   const io = captureIo({
     env: {
       ROSTER_CLIENT_ID: "organization.roster",

@@ -368,12 +368,12 @@ export function configCommand(deps: CliDeps): Command {
         "variable, a file or stdin, never from the command line, and are never shown. " +
         "bwdc's form `config <setting> [value]` (e.g. `config server URL`) also works.",
     )
-    .argument("[setting]", "seed-tool form: the setting to set")
-    .argument("[value]", "seed-tool form: its value");
+    .argument("[setting]", "bwdc's form: the setting to set")
+    .argument("[value]", "bwdc's form: its value");
   config
-    .addOption(new Option("--secretenv <var>", "seed-tool form: like set --secret-env").hideHelp())
+    .addOption(new Option("--secretenv <var>", "bwdc's form: like set --secret-env").hideHelp())
     .addOption(
-      new Option("--secretfile <file>", "seed-tool form: like set --secret-file").hideHelp(),
+      new Option("--secretfile <file>", "bwdc's form: like set --secret-file").hideHelp(),
     )
     .action(
       async (

@@ -80,9 +80,9 @@ export const ldapSchema = z.strictObject({
   connectTimeout: z.number().int().min(1).max(3600).default(10),
   /** Seconds one search may take (bwdc's `timeLimit: 300`). */
   timeout: z.number().int().min(1).max(86400).default(300),
-  /** Accepted for seed-tool compatibility; unused. */
+  /** Accepted for compatibility with bwdc; unused. */
   currentUser: z.boolean().default(false),
-  /** Accepted for seed-tool compatibility; unused. */
+  /** Accepted for compatibility with bwdc; unused. */
   domain: z.string().trim().optional(),
 });
 

@@ -1,7 +1,7 @@
 /**
  * Distinguished names (RFC 4514): parsing, a canonical form for matching, and subtree tests.
  *
- * The seed tool compared DNs as raw strings, so `CN=Foo, DC=x` and `cn=foo,dc=x` never
+ * bwdc compared DNs as raw strings, so `CN=Foo, DC=x` and `cn=foo,dc=x` never
  * matched. roster compares {@link normalizeDn} forms everywhere instead: attribute types and
  * values lowercased, escapes decoded and re-encoded one way, spaces around separators dropped,
  * and the values of a multi-valued RDN sorted.

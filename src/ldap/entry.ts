@@ -3,7 +3,7 @@
  * provider and the `file` provider (LDIF), so both read a directory with the same rules.
  *
  * Effective settings come from {@link ldapMappingSettings}: the explicit `sync.*` values, else
- * the AD or generic LDAP defaults, computed at read time (the seed tool rewrote the stored
+ * the AD or generic LDAP defaults, computed at read time (bwdc rewrote the stored
  * config on every save instead).
  * @module
  */
@@ -114,7 +114,7 @@ export function ldapMappingSettings(
 
 /**
  * The search base for a path: `${path},${rootPath}`, or whichever is set alone, or `""` (the
- * root DN) when neither is. Unlike the seed tool, OUs in `rootPath` are kept.
+ * root DN) when neither is. Unlike bwdc, OUs in `rootPath` are kept.
  */
 export function searchBase(rootPath: string | undefined, path: string | undefined): string {
   const root = rootPath?.trim() ?? "";
@@ -217,7 +217,7 @@ export function groupAttributes(s: LdapMappingSettings): string[] {
 }
 
 /**
- * Formats an AD objectGUID as the seed tool does: bytes 0-3, 4-5 and 6-7 reversed
+ * Formats an AD objectGUID as bwdc does: bytes 0-3, 4-5 and 6-7 reversed
  * (little-endian), the rest in order, lowercase hex, dashed. Bytes `00..0f` give
  * `03020100-0504-0706-0809-0a0b0c0d0e0f`.
  * @throws {RangeError} when the value is not 16 bytes.

@@ -43,17 +43,39 @@ export class SnapshotStore {
     this.#dir = `${dataDir}/snapshots`;
   }
 
-  /** The snapshot stored with provider state `state`, or undefined when there is none. */
-  async load(state: Readonly<Record<string, string>>): Promise<DirectorySnapshot | undefined> {
+  /**
+   * The snapshot stored with provider state `state`, or undefined when there is none or it
+   * cannot be read back: a file that is not JSON or not a snapshot (cut short by a full disk, or
+   * by a crash before it reached the disk) is damaged, reported through `options.onDamaged`
+   * with its path and what is wrong, and treated as absent, so the caller reads the whole
+   * directory instead of applying a delta to it.
+   * @throws the file system's error when the file exists but cannot be read (permissions).
+   */
+  async load(
+    state: Readonly<Record<string, string>>,
+    options: { onDamaged?: (path: string, detail: string) => void } = {},
+  ): Promise<DirectorySnapshot | undefined> {
+    const path = `${this.#dir}/${snapshotKey(state)}.json`;
     let text: string;
     try {
-      text = await Deno.readTextFile(`${this.#dir}/${snapshotKey(state)}.json`);
+      text = await Deno.readTextFile(path);
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) return undefined;
       throw error;
     }
-    const value: unknown = JSON.parse(text);
-    return isSnapshot(value) ? value : undefined;
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (error) {
+      options.onDamaged?.(path, error instanceof Error ? error.message : String(error));
+      return undefined;
+    }
+    if (isSnapshot(value)) return value;
+    options.onDamaged?.(
+      path,
+      "not a directory snapshot (users, groups and skipped lists expected)",
+    );
+    return undefined;
   }
 
   /**

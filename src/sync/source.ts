@@ -87,10 +87,21 @@ export async function readSource(options: ReadSourceOptions): Promise<ReadResult
   const snapshots = options.dataDir === undefined ? undefined : new SnapshotStore(options.dataDir);
   let result = read;
   if (read.delta === true) {
+    let damaged = false;
     const stored = state === undefined || snapshots === undefined
       ? undefined
-      : await snapshots.load(state);
-    if (stored === undefined) {
+      : await snapshots.load(state, {
+        onDamaged: (path, detail) => {
+          damaged = true;
+          log(
+            "warn",
+            `The stored snapshot ${path} is damaged (${detail}): reading the whole directory instead of applying the ${provider.name} delta read`,
+          );
+        },
+      });
+    if (stored === undefined && damaged) {
+      result = await readDirectory(provider, { ...base, mode: "full" });
+    } else if (stored === undefined) {
       log(
         "info",
         `The ${provider.name} delta read cannot be applied (no stored snapshot): reading the whole directory`,

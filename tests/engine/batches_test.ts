@@ -70,7 +70,7 @@ Deno.test("buildImportRequests() sends 200 users and 200 groups as one request",
   assert.equal(requests.length, 1);
   assert.equal(requests[0]?.members.length, 200);
   assert.equal(requests[0]?.groups.length, 200);
-  // A single request always says largeImport: false, as the seed tool sends it.
+  // A single request always says largeImport: false, as bwdc sends it.
   assert.equal(requests[0]?.largeImport, false);
 });
 
@@ -168,7 +168,7 @@ Deno.test("buildImportRequests() forwards inviteUsersAfterProvisioning to every 
   assert.deepEqual(batches.map((r) => r.inviteUsersAfterProvisioning), [true, true]);
 });
 
-Deno.test("buildImportRequests() writes keys in the seed tool's order", () => {
+Deno.test("buildImportRequests() writes keys in bwdc's order", () => {
   const input = data(
     [{ referenceId: "r", externalId: "e", email: null, disabled: false, deleted: true }],
     [{ referenceId: "g", externalId: "ge", name: "G", memberExternalIds: ["x"] }],

@@ -8,7 +8,7 @@ const TARGET = {
   orgId: "6a1f9c1e-0000-4000-8000-000000000001",
 };
 
-/** The seed tool's definition, literally: hash the whole JSON text at once. */
+/** bwdc's definition, literally: hash the whole JSON text at once. */
 function naive(requests: ImportRequest[], target: { apiUrl: string; orgId: string }) {
   const json = JSON.stringify(requests.length === 1 ? requests[0] : requests);
   const sha = (text: string) => createHash("sha256").update(text, "utf8").digest("base64");

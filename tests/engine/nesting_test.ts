@@ -90,7 +90,7 @@ function naiveOrder(groups: DirectoryGroup[], users: NestingUser[]): Record<stri
 }
 
 /**
- * The seed tool's flattening as `bwdc-behaviour.md` §4.1 step 6 describes it (a depth-first
+ * bwdc's flattening (a depth-first
  * walk per top-level group with a visited set shared down that walk, each visited group's set
  * replaced by itself plus its children's sets), re-implemented here as a test oracle.
  */
@@ -240,7 +240,7 @@ Deno.test("flattenGroups() treats self-membership as no nesting", () => {
   assert.deepEqual(flatten(groups, [u("a")]), { A: ["a"], B: ["a"] });
 });
 
-Deno.test("flattenGroups() reproduces the seed tool's bwdc test fixture shape (cycle plus diamond)", () => {
+Deno.test("flattenGroups() reproduces bwdc's bwdc test fixture shape (cycle plus diamond)", () => {
   // directory-circular-groups.ldif: AllStaff->{Engineering, Marketing, HR};
   // Engineering->{DevOps, QA}; DevOps->Platform; Platform->Engineering; Contractors->DevOps;
   // TestNestA<->TestNestB.
@@ -303,7 +303,7 @@ Deno.test("flattenGroups() follows the documented order exactly on random acycli
   }
 });
 
-Deno.test("flattenGroups() orders members exactly as the seed tool does for nested trees", () => {
+Deno.test("flattenGroups() orders members exactly as bwdc does for nested trees", () => {
   for (let seed = 1; seed <= 40; seed++) {
     const { groups, users } = randomDirectory(seed, {
       groups: 25,
@@ -315,8 +315,8 @@ Deno.test("flattenGroups() orders members exactly as the seed tool does for nest
   }
 });
 
-Deno.test("flattenGroups() differs from the seed tool's order only where its shared visited set prunes a later parent", () => {
-  // The seed tool walks A first: D is visited under A, so X's set becomes {x, e} during that
+Deno.test("flattenGroups() differs from bwdc's order only where its shared visited set prunes a later parent", () => {
+  // bwdc walks A first: D is visited under A, so X's set becomes {x, e} during that
   // walk and only gets d appended when X is walked on its own. roster lists d before e.
   const groups = [g("A", ["D", "X"]), g("D", ["d"]), g("E", ["e"]), g("X", ["x", "D", "E"])];
   const users = [u("d"), u("e"), u("x")];

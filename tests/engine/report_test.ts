@@ -143,7 +143,7 @@ Deno.test("toTestReport() reports an empty directory with zero counts", () => {
   });
 });
 
-Deno.test("toBwdcTestResponse() builds the seed tool's test JSON with its key order", () => {
+Deno.test("toBwdcTestResponse() builds bwdc's test JSON with its key order", () => {
   const data: SyncData = {
     users: [user("a", "a@x.com")],
     groups: [{ referenceId: "g", externalId: "g", name: "G", memberExternalIds: ["ext-a"] }],

@@ -48,3 +48,27 @@ Deno.test("SnapshotStore never drops the committed snapshot, however many test r
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("SnapshotStore.load() treats a damaged snapshot file as absent and says which file and why", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "roster-snapshot-" });
+  try {
+    const store = new SnapshotStore(dir);
+    await store.save({ link: "1" }, snapshot("a"));
+    await store.save({ link: "2" }, snapshot("b"));
+    const cut = `${dir}/snapshots/${snapshotKey({ link: "1" })}.json`;
+    const shape = `${dir}/snapshots/${snapshotKey({ link: "2" })}.json`;
+    await Deno.writeTextFile(cut, '{"users":[{"ext');
+    await Deno.writeTextFile(shape, '{"users":[]}');
+    const damaged: string[] = [];
+    const onDamaged = (path: string, detail: string) => damaged.push(`${path}: ${detail}`);
+    assert.equal(await store.load({ link: "1" }, { onDamaged }), undefined);
+    assert.equal(await store.load({ link: "2" }, { onDamaged }), undefined);
+    assert.equal(await store.load({ link: "3" }, { onDamaged }), undefined);
+    assert.deepEqual(damaged, [
+      `${cut}: Unterminated string in JSON at position 15 (line 1 column 16)`,
+      `${shape}: not a directory snapshot (users, groups and skipped lists expected)`,
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -7,7 +7,7 @@
  * The budget belongs to the whole account, so other integrations spend it too. roster:
  * - estimates the calls a read needs before starting it ({@link estimateCalls}) and stops
  *   before the first data request when the budget left cannot cover it, or waits for the reset
- *   when `directory.onelogin.waitForRateLimit` is on (`mod.ts`);
+ *   when `directory.onelogin.waitForRateLimit` is on (`read.ts`);
  * - passes every API call through a {@link BudgetGate}, which knows the calls left from the
  *   last answers and, when none are left, waits for the reset (`waitForRateLimit`) or stops
  *   the read with {@link BudgetExhaustedError}, never sending calls that can only be refused.

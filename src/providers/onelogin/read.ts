@@ -51,11 +51,10 @@ import { budgetError, oneLoginError } from "./errors.ts";
 import { type OneLoginFilter, parseOneLoginFilter } from "./filter.ts";
 import {
   decodeOneLoginState,
-  deletedSince,
   encodeOneLoginState,
   oneLoginFingerprint,
   type OneLoginState,
-  OVERLAP_MS,
+  planOneLoginRead,
 } from "./incremental.ts";
 import {
   mapOneLoginRole,
@@ -501,43 +500,14 @@ class OneLoginReader {
     await this.#gate.refresh();
 
     // 2. Full read or delta; the counting calls.
-    let fullBecause: string | null = null;
-    let since: string | null = null;
-    if (read.mode === "incremental") {
-      if (previous === null) fullBecause = "there is no state from a complete OneLogin read";
-      else if (previous.fingerprint !== fingerprint) {
-        fullBecause = "the OneLogin settings, filters or email settings changed";
-      } else if (read.groups && previous.roleIds === null) {
-        fullBecause = "the last read did not include roles";
-      } else if (userFilter.params.length > 0) {
-        fullBecause = "a native user filter (after | in sync.userFilter) can move users in and " +
-          "out of the listing unseen";
-      }
-    }
-    const users = read.users ? await this.#count("/api/2/users", userFilter.params) : 0;
-    let usersToRead = users;
-    if (read.mode === "incremental" && fullBecause === null && previous !== null) {
-      const sinceText = new Date(previous.readAt - OVERLAP_MS).toISOString();
-      const created = read.users
-        ? await this.#count("/api/2/users", [["created_since", sinceText]])
-        : 0;
-      const deleted = users === null || created === null
-        ? null
-        : deletedSince({ before: previous.users, createdSince: created, now: users });
-      if (deleted !== 0) {
-        fullBecause = deleted === null
-          ? "OneLogin did not report user counts, so deletions cannot be ruled out"
-          : deleted > 0
-          ? "the user counts show deletions since the last read (or users created just " +
-            "before it), and OneLogin cannot list deleted users"
-          : "users were created during the read, so the counts cannot rule out deletions";
-      } else {
-        since = sinceText;
-        usersToRead = read.users
-          ? await this.#count("/api/2/users", [["updated_since", sinceText]])
-          : 0;
-      }
-    }
+    const { users, usersToRead, since, fullBecause } = await planOneLoginRead(previous, {
+      incremental: read.mode === "incremental",
+      users: read.users,
+      groups: read.groups,
+      fingerprint,
+      userFilterParams: userFilter.params,
+      count: (params) => this.#count("/api/2/users", params),
+    });
     const roles = read.groups ? await this.#count("/api/2/roles", roleFilter.params) : null;
 
     // 3. The budget check, before any data is read.

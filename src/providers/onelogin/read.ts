@@ -45,6 +45,7 @@ import {
   estimateCalls,
   formatIn,
   formatReset,
+  gatedClient,
   ONELOGIN_PAGE_SIZE,
 } from "./budget.ts";
 import { budgetError, oneLoginError } from "./errors.ts";
@@ -155,15 +156,6 @@ interface ReaderSetup {
   signal: AbortSignal | undefined;
 }
 
-/** Copies `headers` without OneLogin's `X-RateLimit-*` (the {@link BudgetGate} owns them). */
-function withoutRateLimit(headers: Headers): Headers {
-  const copy = new Headers(headers);
-  for (const name of ["x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"]) {
-    copy.delete(name);
-  }
-  return copy;
-}
-
 function totalCount(headers: Headers): number | null {
   const value = headers.get("total-count");
   return value !== null && /^\d+$/.test(value.trim()) ? Number(value.trim()) : null;
@@ -231,35 +223,9 @@ class OneLoginReader {
         this.#progress();
       },
     });
-    const gate = this.#gate;
     // The gate sees every API call's rate-limit headers first; the session's generic
     // per-window pacing would sleep up to an hour on them, so it gets them stripped.
-    const gated: HttpClient = {
-      request: (request) => http.request(request),
-      stats: () => http.stats(),
-      close: () => http.close(),
-      json: async (request) => {
-        await gate.acquire();
-        try {
-          const response = await http.json(request);
-          gate.update(response.headers);
-          return { ...response, headers: withoutRateLimit(response.headers) };
-        } catch (error) {
-          if (!(error instanceof HttpStatusError)) {
-            gate.release();
-            throw error;
-          }
-          gate.update(error.headers);
-          if (error.status === 429) gate.markStale();
-          throw new HttpStatusError({ method: error.method, url: error.url }, {
-            status: error.status,
-            headers: withoutRateLimit(error.headers),
-            bodyText: error.bodyText,
-          });
-        }
-      },
-    };
-    this.#api = createApiSession(gated, {
+    this.#api = createApiSession(gatedClient(http, this.#gate), {
       concurrency: setup.concurrency,
       bucketOf: () => "account",
       headers: async () => ({ Authorization: `Bearer ${await this.#token.get()}` }),

@@ -11,7 +11,7 @@
  * | `settings.ts`    | the settings slice, the API base URL                                     |
  * | `token.ts`       | the access token, renewed before expiry                                  |
  * | `budget.ts`      | the hourly budget: estimate, gate on every call                          |
- * | `incremental.ts` | the delta read and its state                                             |
+ * | `incremental.ts` | the delta read: when it is possible (counting calls), its state          |
  * | `mapping.ts`     | OneLogin objects to directory users and groups (bwdc's rules)            |
  * | `filter.ts`      | `sync.userFilter`/`groupFilter`: bwdc's sets and query parameters        |
  * | `errors.ts`      | failures to roster errors                                                |

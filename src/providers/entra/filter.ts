@@ -14,12 +14,18 @@
  * group and administrative-unit ids must be GUIDs; and administrative units select groups by
  * id, not by display name (names are not unique).
  *
+ * Which side applies them ({@link entraFilterHandling}): the engine for a lone `include:` /
+ * `exclude:` clause, the provider otherwise; the Graph reads the provider then needs are in
+ * `./filter_members.ts`.
+ *
  * Pure: no I/O.
  * @module
  */
 
+import type { Config } from "../../config/schema.ts";
 import type { DirectoryGroup, DirectoryUser } from "../../engine/types.ts";
 import { ConfigError } from "../../errors.ts";
+import type { FilterHandling } from "../registry.ts";
 
 /** A parsed `sync.userFilter`. Empty sets mean "no such clause". */
 export interface EntraUserFilter {
@@ -231,4 +237,32 @@ export function groupPassesFilter(
     if (units.excluded.has(id)) return false;
   }
   return true;
+}
+
+/**
+ * Whether the engine or the provider applies `sync.userFilter` / `sync.groupFilter`: the engine
+ * when each is absent or a single `include:`/`exclude:` clause (the engine's set filter, which
+ * also applies after a delta merge), the provider otherwise (group and administrative-unit
+ * clauses, several clauses).
+ */
+export function entraFilterHandling(sync: Pick<Config["sync"], "userFilter" | "groupFilter">) {
+  const simple = (text: string | undefined) => {
+    if (text === undefined || text.trim() === "") return true;
+    if (text.includes("|")) return false;
+    const keyword = text.slice(0, Math.max(0, text.indexOf(":"))).trim().toLowerCase();
+    return keyword === "include" || keyword === "exclude";
+  };
+  const handling: FilterHandling = simple(sync.userFilter) && simple(sync.groupFilter)
+    ? "engine"
+    : "provider";
+  return handling;
+}
+
+/**
+ * Checks both filters' syntax.
+ * @throws {ConfigError} naming the setting and the malformed clause.
+ */
+export function validateEntraFilters(sync: Pick<Config["sync"], "userFilter" | "groupFilter">) {
+  parseEntraUserFilter(sync.userFilter);
+  parseEntraGroupFilter(sync.groupFilter);
 }

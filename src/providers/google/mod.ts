@@ -1,8 +1,10 @@
 /**
  * The Google Workspace source (`directory.type google`): users, groups and memberships from the
  * Admin SDK Directory API, read as a service account with domain-wide delegation that
- * impersonates `directory.google.adminUser`. The read is in `./read.ts`, the credential in
- * `./key.ts` and `./token.ts`, the mapping in `./mapping.ts`, the filters in `./filter.ts`.
+ * impersonates `directory.google.adminUser`. This module is the source definition and the
+ * provider; the read is in `./read.ts`, the settings and endpoints in `./settings.ts`, the
+ * credential in `./key.ts` and `./token.ts`, the per-user quota pacing in `./quota.ts`, the
+ * mapping in `./mapping.ts`, the filters in `./filter.ts`, the errors in `./errors.ts`.
  * @module
  */
 

@@ -7,14 +7,20 @@
  * The budget belongs to the whole account, so other integrations spend it too. roster:
  * - estimates the calls a read needs before starting it ({@link estimateCalls}) and stops
  *   before the first data request when the budget left cannot cover it, or waits for the reset
- *   when `directory.onelogin.waitForRateLimit` is on (`mod.ts`);
- * - passes every API call through a {@link BudgetGate}, which knows the calls left from the
- *   last answers and, when none are left, waits for the reset (`waitForRateLimit`) or stops
- *   the read with {@link BudgetExhaustedError}, never sending calls that can only be refused.
+ *   when `directory.onelogin.waitForRateLimit` is on (`read.ts`);
+ * - passes every API call through a {@link BudgetGate} ({@link gatedClient}), which knows the
+ *   calls left from the last answers and, when none are left, waits for the reset
+ *   (`waitForRateLimit`) or stops the read with {@link BudgetExhaustedError}, never sending
+ *   calls that can only be refused.
  * @module
  */
 
-import { parseRateLimitHeaders, type RateLimitState } from "../../http/mod.ts";
+import {
+  type HttpClient,
+  HttpStatusError,
+  parseRateLimitHeaders,
+  type RateLimitState,
+} from "../../http/mod.ts";
 
 /** OneLogin's documented budget: calls per hour per account. */
 export const ONELOGIN_HOURLY_LIMIT = 5000;
@@ -202,4 +208,49 @@ export class BudgetGate {
   markStale(): void {
     this.#stale = true;
   }
+}
+
+/**
+ * `http` with every JSON call passed through `gate`: each call first acquires a call from the
+ * budget ({@link BudgetGate.acquire}), and each answer (or HTTP error) updates the gate from
+ * its `X-RateLimit-*` headers (a 429 also marks the budget stale). The answers and errors are
+ * handed on without those headers: the gate owns them, and an API session's generic
+ * per-window pacing would sleep up to an hour on them. `request`, `stats` and `close` are
+ * `http`'s own.
+ */
+export function gatedClient(http: HttpClient, gate: BudgetGate): HttpClient {
+  return {
+    request: (request) => http.request(request),
+    stats: () => http.stats(),
+    close: () => http.close(),
+    json: async (request) => {
+      await gate.acquire();
+      try {
+        const response = await http.json(request);
+        gate.update(response.headers);
+        return { ...response, headers: withoutRateLimit(response.headers) };
+      } catch (error) {
+        if (!(error instanceof HttpStatusError)) {
+          gate.release();
+          throw error;
+        }
+        gate.update(error.headers);
+        if (error.status === 429) gate.markStale();
+        throw new HttpStatusError({ method: error.method, url: error.url }, {
+          status: error.status,
+          headers: withoutRateLimit(error.headers),
+          bodyText: error.bodyText,
+        });
+      }
+    },
+  };
+}
+
+/** Copies `headers` without OneLogin's `X-RateLimit-*` (the {@link BudgetGate} owns them). */
+function withoutRateLimit(headers: Headers): Headers {
+  const copy = new Headers(headers);
+  for (const name of ["x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"]) {
+    copy.delete(name);
+  }
+  return copy;
 }

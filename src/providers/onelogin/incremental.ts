@@ -21,6 +21,9 @@
  *   are then read in full (roles still as above).
  * - The state also holds a fingerprint of what shapes the mapping (API base, filters, email
  *   settings): when it changed, the read is full.
+ *
+ * {@link planOneLoginRead} applies these rules with the counting calls; the read (`read.ts`)
+ * follows its plan and leaves the next state ({@link encodeOneLoginState}).
  * @module
  */
 
@@ -112,4 +115,82 @@ export function deletedSince(
   counts: { before: number; createdSince: number; now: number },
 ): number {
   return counts.before + counts.createdSince - counts.now;
+}
+
+/** A query parameter of the user listing: name and value. */
+export type UserParam = readonly [string, string];
+
+/** What the counting calls decided for a read: full or delta, and how many users to list. */
+export interface OneLoginReadPlan {
+  /**
+   * Users now (`Total-Count` with the native user filter); 0 when users are not read, null
+   * when OneLogin did not report it.
+   */
+  users: number | null;
+  /** Users the read lists: `users` on a full read, those updated since `since` on a delta. */
+  usersToRead: number | null;
+  /** The `updated_since` time of a delta read (ISO 8601), or null for a full read. */
+  since: string | null;
+  /** Why an incremental read reads in full (for a `fullReadInstead` notice), or null. */
+  fullBecause: string | null;
+}
+
+/**
+ * Decides whether a read is a delta or a full read (the rules of the module documentation),
+ * with the counting calls of the user listing: the users now, and on a possible delta those
+ * created since the last read and, when none were deleted, those updated since.
+ * @param previous The state of the last complete read, or null.
+ * @param options.incremental Whether an incremental read was asked for.
+ * @param options.users Whether users are read; without them no user is counted.
+ * @param options.groups Whether roles are read (a delta needs the last read's role ids).
+ * @param options.fingerprint {@link oneLoginFingerprint} of the current settings.
+ * @param options.userFilterParams The native user filter's query parameters (none: `[]`).
+ * @param options.count Counts the user listing with the given parameters (its `Total-Count`),
+ *   or null when OneLogin does not report it; its errors propagate.
+ */
+export async function planOneLoginRead(
+  previous: OneLoginState | null,
+  options: {
+    incremental: boolean;
+    users: boolean;
+    groups: boolean;
+    fingerprint: string;
+    userFilterParams: readonly UserParam[];
+    count: (params: readonly UserParam[]) => Promise<number | null>;
+  },
+): Promise<OneLoginReadPlan> {
+  let fullBecause: string | null = null;
+  let since: string | null = null;
+  if (options.incremental) {
+    if (previous === null) fullBecause = "there is no state from a complete OneLogin read";
+    else if (previous.fingerprint !== options.fingerprint) {
+      fullBecause = "the OneLogin settings, filters or email settings changed";
+    } else if (options.groups && previous.roleIds === null) {
+      fullBecause = "the last read did not include roles";
+    } else if (options.userFilterParams.length > 0) {
+      fullBecause = "a native user filter (after | in sync.userFilter) can move users in and " +
+        "out of the listing unseen";
+    }
+  }
+  const users = options.users ? await options.count(options.userFilterParams) : 0;
+  let usersToRead = users;
+  if (options.incremental && fullBecause === null && previous !== null) {
+    const sinceText = new Date(previous.readAt - OVERLAP_MS).toISOString();
+    const created = options.users ? await options.count([["created_since", sinceText]]) : 0;
+    const deleted = users === null || created === null
+      ? null
+      : deletedSince({ before: previous.users, createdSince: created, now: users });
+    if (deleted !== 0) {
+      fullBecause = deleted === null
+        ? "OneLogin did not report user counts, so deletions cannot be ruled out"
+        : deleted > 0
+        ? "the user counts show deletions since the last read (or users created just " +
+          "before it), and OneLogin cannot list deleted users"
+        : "users were created during the read, so the counts cannot rule out deletions";
+    } else {
+      since = sinceText;
+      usersToRead = options.users ? await options.count([["updated_since", sinceText]]) : 0;
+    }
+  }
+  return { users, usersToRead, since, fullBecause };
 }

@@ -5,6 +5,9 @@ import {
   deletedSince,
   encodeOneLoginState,
   oneLoginFingerprint,
+  type OneLoginState,
+  planOneLoginRead,
+  type UserParam,
 } from "../../../src/providers/onelogin/incremental.ts";
 import { SOURCES } from "../../../src/providers/registry.ts";
 import type { OneLoginSettings } from "../../../src/providers/onelogin/mod.ts";
@@ -67,6 +70,94 @@ Deno.test("deletedSince() is before + created - now: 0 only when no user was del
   assert.equal(deletedSince({ before: 100, createdSince: 5, now: 105 }), 0);
   assert.equal(deletedSince({ before: 100, createdSince: 5, now: 103 }), 2);
   assert.equal(deletedSince({ before: 100, createdSince: 0, now: 101 }), -1);
+});
+
+/** A count of the user listing by its parameters, recording each call's parameters. */
+function counter(counts: { all: number; created: number; updated: number }) {
+  const calls: UserParam[][] = [];
+  const count = (params: readonly UserParam[]) => {
+    calls.push([...params]);
+    const name = params[0]?.[0];
+    return Promise.resolve(
+      name === "created_since"
+        ? counts.created
+        : name === "updated_since"
+        ? counts.updated
+        : counts.all,
+    );
+  };
+  return { calls, count };
+}
+
+const LAST_READ: OneLoginState = {
+  fingerprint: "f",
+  readAt: Date.UTC(2026, 0, 2, 10),
+  users: 100,
+  roleIds: [1],
+};
+
+Deno.test("planOneLoginRead() plans a delta of the users updated since the last read when no user was deleted", async () => {
+  const { calls, count } = counter({ all: 105, created: 5, updated: 7 });
+  const plan = await planOneLoginRead(LAST_READ, {
+    incremental: true,
+    users: true,
+    groups: true,
+    fingerprint: "f",
+    userFilterParams: [],
+    count,
+  });
+  assert.deepEqual(plan, {
+    users: 105,
+    usersToRead: 7,
+    since: "2026-01-02T09:59:00.000Z",
+    fullBecause: null,
+  });
+  assert.deepEqual(calls, [
+    [],
+    [["created_since", "2026-01-02T09:59:00.000Z"]],
+    [["updated_since", "2026-01-02T09:59:00.000Z"]],
+  ]);
+});
+
+Deno.test("planOneLoginRead() plans a full read when the counts show deletions", async () => {
+  const { calls, count } = counter({ all: 103, created: 5, updated: 7 });
+  const plan = await planOneLoginRead(LAST_READ, {
+    incremental: true,
+    users: true,
+    groups: true,
+    fingerprint: "f",
+    userFilterParams: [],
+    count,
+  });
+  assert.deepEqual(plan, {
+    users: 103,
+    usersToRead: 103,
+    since: null,
+    fullBecause: "the user counts show deletions since the last read (or users created just " +
+      "before it), and OneLogin cannot list deleted users",
+  });
+  assert.equal(calls.length, 2);
+});
+
+Deno.test("planOneLoginRead() plans a full read, counting only the users, without state or with other settings", async () => {
+  for (
+    const [previous, fingerprint, reason] of [
+      [null, "f", "there is no state from a complete OneLogin read"],
+      [LAST_READ, "g", "the OneLogin settings, filters or email settings changed"],
+    ] as const
+  ) {
+    const { calls, count } = counter({ all: 100, created: 0, updated: 0 });
+    const plan = await planOneLoginRead(previous, {
+      incremental: true,
+      users: true,
+      groups: true,
+      fingerprint,
+      userFilterParams: [["filter", "x"]],
+      count,
+    });
+    assert.deepEqual(plan, { users: 100, usersToRead: 100, since: null, fullBecause: reason });
+    assert.deepEqual(calls, [[["filter", "x"]]]);
+  }
 });
 
 Deno.test("the onelogin source reads deltas, leaves set filters to the engine and shows its API base", () => {

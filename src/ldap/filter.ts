@@ -550,6 +550,113 @@ function dnValues(entry: LdapEntry, attribute: string | undefined): Value[] {
  * {@link unsupportedMatchingRules} first).
  */
 export function matchesFilter(filter: LdapFilter, entry: LdapEntry): boolean {
+  let matcher = matchers.get(filter);
+  if (matcher === undefined) {
+    matcher = compile(filter);
+    matchers.set(filter, matcher);
+  }
+  return matcher(entry);
+}
+
+type Matcher = (entry: LdapEntry) => boolean;
+
+/** Each filter's {@link Matcher}, made once: a filter is evaluated once or more per entry. */
+const matchers = new WeakMap<LdapFilter, Matcher>();
+
+/** The most results one objectClass matcher remembers (one per distinct objectClass value). */
+const MAX_REMEMBERED_CLASSES = 10_000;
+
+/**
+ * A filter turned into a function that gives what {@link evaluate} gives, with what depends on
+ * the filter alone (lower-cased attribute names, the folded assertion value and its DN form)
+ * worked out once. Equality on objectClass checks each objectClass value's superclass chain,
+ * and remembers the answer per value, instead of building the entry's class set.
+ */
+function compile(filter: LdapFilter): Matcher {
+  switch (filter.type) {
+    case "and": {
+      const parts = filter.filters.map(compile);
+      return (entry) => {
+        for (const part of parts) if (!part(entry)) return false;
+        return true;
+      };
+    }
+    case "or": {
+      const parts = filter.filters.map(compile);
+      return (entry) => {
+        for (const part of parts) if (part(entry)) return true;
+        return false;
+      };
+    }
+    case "not": {
+      const inner = compile(filter.filter);
+      return (entry) => !inner(entry);
+    }
+    case "present": {
+      const name = filter.attribute.toLowerCase();
+      if (name === "objectclass") return () => true;
+      return (entry) => (entry.attributes.get(name)?.length ?? 0) > 0;
+    }
+    case "equality":
+    case "approx": {
+      const name = filter.attribute.toLowerCase();
+      const value = filter.value;
+      if (name === "objectcategory" || name === "uniquemember") {
+        return (entry) => evaluate(filter, entry);
+      }
+      const folded = fold(value.text);
+      const dn = assertionDn(value);
+      const equals = (v: Value): boolean => {
+        if (typeof v !== "string") return bytesEqual(v, value.bytes);
+        if (fold(v) === folded) return true;
+        return dn !== undefined && safeNormalizeDn(v) === dn;
+      };
+      if (name === "objectclass") return objectClassMatcher(equals);
+      return (entry) => {
+        const values = entry.attributes.get(name);
+        if (values === undefined) return false;
+        for (const v of values) if (equals(v)) return true;
+        return false;
+      };
+    }
+    default:
+      return (entry) => evaluate(filter, entry);
+  }
+}
+
+/**
+ * Whether any of an entry's object classes, superclasses included (as
+ * {@link objectClassesOf} lists them), passes `equals`; the answer is remembered per text value.
+ */
+function objectClassMatcher(equals: (value: Value) => boolean): Matcher {
+  const remembered = new Map<string, boolean>();
+  const chainMatches = (raw: Value): boolean => {
+    let cls: string | undefined = asText(raw).trim().toLowerCase();
+    for (let step = 0; cls !== undefined && step < 64; step++) {
+      if (equals(cls)) return true;
+      cls = SUPERCLASSES[cls];
+    }
+    return false;
+  };
+  return (entry) => {
+    for (const raw of entry.attributes.get("objectclass") ?? []) {
+      if (typeof raw !== "string") {
+        if (chainMatches(raw)) return true;
+        continue;
+      }
+      let answer = remembered.get(raw);
+      if (answer === undefined) {
+        answer = chainMatches(raw);
+        if (remembered.size < MAX_REMEMBERED_CLASSES) remembered.set(raw, answer);
+      }
+      if (answer) return true;
+    }
+    return false;
+  };
+}
+
+/** {@link matchesFilter} without the compiled form (its sub-filters go through it). */
+function evaluate(filter: LdapFilter, entry: LdapEntry): boolean {
   switch (filter.type) {
     case "and":
       return filter.filters.every((f) => matchesFilter(f, entry));

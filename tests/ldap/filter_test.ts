@@ -188,3 +188,40 @@ Deno.test("unsupportedMatchingRules() lists rules only a server can evaluate", (
   );
   assert.deepEqual(unsupportedMatchingRules(parseLdapFilter("(cn=a)")), []);
 });
+
+Deno.test("matchesFilter() answers each entry on its own when one parsed filter is reused", () => {
+  const filter = parseLdapFilter(
+    "(&(|(objectClass=person)(objectClass=groupOfNames))(!(mail=bob@example.com))" +
+      "(|(mail=*)(objectClass=group)))",
+  );
+  const person = (mail: string, ...classes: string[]) =>
+    entry(`uid=${mail},dc=x`, { objectClass: classes, mail: [mail] });
+  const cases: [LdapEntry, boolean][] = [
+    [person("ann@example.com", " InetOrgPerson "), true], // person through its superclasses
+    [person("bob@example.com", "inetOrgPerson"), false],
+    [person("BOB@example.com", "inetOrgPerson"), false], // equality ignores case
+    [person("cy@example.com", "device"), false],
+    [person("dee@example.com", "device", "residentialPerson"), true],
+    [entry("cn=g,dc=x", { objectClass: ["groupOfNames"] }), false], // no mail, not a group
+    [entry("cn=g,dc=x", { objectClass: ["groupOfNames", "group"] }), true],
+    [entry("cn=g,dc=x", { objectClass: [new TextEncoder().encode("person")] }), false],
+    [person("ann@example.com", " InetOrgPerson "), true],
+    [person("cy@example.com", "device"), false],
+  ];
+  for (const [e, expected] of cases) {
+    assert.equal(matchesFilter(filter, e), expected, `${e.dn} ${[...e.attributes]}`);
+    assert.equal(matchesFilter(filter, e), expected, `${e.dn} asked again`);
+  }
+});
+
+Deno.test("matchesFilter() matches objectClass values as text, byte values included", () => {
+  const bytes = entry("cn=b,dc=x", {
+    objectClass: [new TextEncoder().encode("inetOrgPerson")],
+    mail: ["b@example.com"],
+  });
+  assert.equal(matches("(objectClass=person)", bytes), true);
+  assert.equal(matches("(objectClass=top)", bytes), true);
+  assert.equal(matches("(objectClass=device)", bytes), false);
+  assert.equal(matches("(objectClass=organizationalPerson)", bytes), true);
+  assert.equal(matches("(!(objectClass=inetOrgPerson))", bytes), false);
+});

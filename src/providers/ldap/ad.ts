@@ -27,7 +27,7 @@ import {
 } from "../../ldap/entry.ts";
 import type { DirectoryPage } from "../provider.ts";
 import { searchError } from "./errors.ts";
-import { type Client, searchOnce, toLdapEntry } from "./ldapts.ts";
+import { type Client, searchOnce } from "./ldapts.ts";
 import { search } from "./search.ts";
 import type { ReadPlan, SearchSpec } from "./settings.ts";
 
@@ -66,9 +66,7 @@ export async function* deletedUserPages(
   let count = 0;
   try {
     for await (const page of search(client, spec, { plan, referrals: [] })) {
-      const users = page.map((raw) =>
-        entryToUser(toLdapEntry(raw), s, { deleted: true, pool: plan.pool })
-      );
+      const users = page.map((raw) => entryToUser(raw, s, { deleted: true, pool: plan.pool }));
       count += users.length;
       yield { kind: "users", users };
     }
@@ -191,7 +189,7 @@ export async function completeRanges(
         { hint: "Run again", details: { group: entry.dn, valuesRead: values.length } },
       );
     }
-    part = toLdapEntry(fetched);
+    part = fetched;
     key = rangedKey(part, attribute);
   }
   attributes.set(want, values);

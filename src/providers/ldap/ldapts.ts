@@ -1,12 +1,13 @@
 /**
  * Everything that touches ldapts (pinned in deno.json) lives here: the client, the search call,
  * the RFC 2696 paged-results control and cookie, entry conversion, and two speed-ups of ldapts'
- * message decoding. The rest of the `ldap` provider sees only {@link Client}, {@link RawEntry},
- * {@link newClient} (with {@link livenessOf}), {@link searchOnce} and {@link toLdapEntry}, so
+ * message decoding. The rest of the `ldap` provider sees only {@link Client}, {@link RawEntry}
+ * (an {@link LdapEntry}), {@link newClient} (with {@link livenessOf}) and {@link searchOnce}, so
  * a faster decoder or another LDAP library plugs in here and nowhere else.
  *
  * **Speed-ups**, installed once, on import (everything else is ldapts' own code;
- * `tests/providers/ldap/ldapts_test.ts` checks that the results are the same):
+ * `tests/providers/ldap/ldapts_test.ts` checks that the results are the same as ldapts' own
+ * decoding, on crafted messages and on a real slapd):
  *
  * 1. **Reassembly.** `MessageParser.read` concatenates the partial message it holds with every
  *    chunk that arrives (`Buffer.concat([buffer, data])`). A message that spans many socket
@@ -14,18 +15,25 @@
  *    once per chunk: time and garbage quadratic in its size. Here the message's BER length is
  *    read as soon as its header is in, the following chunks are kept in a list, and ldapts gets
  *    the whole message in one concatenation.
- * 2. **Attribute values.** `Attribute.parse` made a `Buffer` per value, kept it, and decoded it
- *    again as text. Here text values are decoded straight from the message (ASCII directly,
- *    other UTF-8 through a strict decoder), and buffers are made only for binary attributes
- *    (`;binary`, `objectGUID`, `objectSid`: the attributes roster asks as buffers) and for values
- *    that are not valid UTF-8, exactly where ldapts would have returned buffers. Reads of large
- *    groups take a third less time.
+ * 2. **Lean SearchResultEntry decoding.** ldapts made, per entry, an `Attribute` per attribute
+ *    with a `Buffer` per value (kept, and decoded again as text), then an `Entry` object keyed by
+ *    the attribute names as sent, which roster turned into its own {@link LdapEntry}. Here
+ *    `SearchEntry.parseMessage` decodes the attribute list straight from the message's bytes
+ *    into the {@link LdapEntry} roster uses ({@link decodeAttributes}): the DN, lower-cased
+ *    attribute names, text values as strings (ASCII directly, other UTF-8 through a strict
+ *    decoder), and copied bytes only for binary attributes (`;binary`, `objectGUID`,
+ *    `objectSid`) and for attributes with a value that is not UTF-8, exactly where ldapts gives
+ *    buffers. `SearchEntry.toObject` hands that entry over, with the requested attributes that
+ *    were not sent as empty lists (as ldapts does). ldapts still does the connection, bind, TLS,
+ *    controls (the paged-results cookie), result codes, references and errors; a malformed
+ *    entry is left to ldapts' own decoding, which reports it. Unlike ldapts, an attribute named
+ *    `dn` does not replace the entry's DN (it is left out), and two attributes of the same name
+ *    are merged rather than the second replacing the first.
  * @module
  */
 
 import { Buffer } from "node:buffer";
 import {
-  Attribute,
   Ber,
   type BerReader,
   BerWriter,
@@ -35,7 +43,7 @@ import {
   ExtendedResponse,
   MessageParser,
   PagedResultsControl,
-  ProtocolOperation,
+  SearchEntry,
   SearchResponse,
 } from "ldapts";
 import type { LdapEntry } from "../../ldap/entry.ts";
@@ -44,8 +52,8 @@ import type { Connection } from "./settings.ts";
 
 export type { Client };
 
-/** One entry as ldapts returns it (convert with {@link toLdapEntry}). */
-export type RawEntry = Entry;
+/** One entry of a {@link searchOnce} answer. */
+export type RawEntry = LdapEntry;
 
 /** AD `LDAP_SERVER_SHOW_DELETED_OID`: lists tombstones in `CN=Deleted Objects`. */
 export const SHOW_DELETED_OID = "1.2.840.113556.1.4.417";
@@ -203,6 +211,7 @@ export interface SearchRequest {
 
 /** What one {@link searchOnce} returned. */
 export interface SearchAnswer {
+  /** The entries in the order sent, attribute names lower-cased (see {@link toLdapEntry}). */
   entries: RawEntry[];
   /** Continuation references (referrals) the server sent. */
   references: string[];
@@ -211,6 +220,23 @@ export interface SearchAnswer {
    * the answer had no paged-results control (the server did not page) or none was asked.
    */
   cookie: Uint8Array | undefined;
+}
+
+/**
+ * One parsed SearchResultEntry message as {@link searchOnce} gives it: what the lean decoder made
+ * or, when ldapts decoded the message itself, its `toObject` through {@link toLdapEntry}.
+ * `requestAttributes` are the attributes asked for (those not sent come back as empty lists).
+ */
+export function entryOfMessage(message: SearchEntry, requestAttributes: string[]): LdapEntry {
+  const raw = message.toObject(requestAttributes, BUFFER_ATTRIBUTES);
+  return leanEntryOf(raw) ?? toLdapEntry(raw);
+}
+
+/** The entries of a search: made by the lean decoder, or converted from ldapts' own. */
+function entriesOf(raws: Entry[]): LdapEntry[] {
+  const entries: LdapEntry[] = [];
+  for (const raw of raws) entries.push(leanEntryOf(raw) ?? toLdapEntry(raw));
+  return entries;
 }
 
 /**
@@ -236,7 +262,7 @@ export async function searchOnce(client: Client, request: SearchRequest): Promis
       { probe: true },
     );
     return {
-      entries: result.searchEntries,
+      entries: entriesOf(result.searchEntries),
       references: result.searchReferences,
       cookie: undefined,
     };
@@ -250,7 +276,7 @@ export async function searchOnce(client: Client, request: SearchRequest): Promis
   );
   if (!tap.seen) throw new Error("no search response was seen for a paged search");
   return {
-    entries: result.searchEntries,
+    entries: entriesOf(result.searchEntries),
     references: result.searchReferences,
     cookie: tap.cookie,
   };
@@ -314,70 +340,263 @@ if (prototype.rosterLinearRead !== true) {
   prototype.rosterLinearRead = true;
 }
 
+// ---------------------------------------------------------------------------------------------
+// The lean SearchResultEntry decoder
+
 /** Attributes whose values stay bytes: AD's binary identifiers (see `BUFFER_ATTRIBUTES`). */
 const BINARY_ATTRIBUTES = new Set(["objectguid", "objectsid"]);
 
+const OCTET_STRING = 0x04;
+const SEQUENCE = 0x30;
+const SET = 0x31;
+
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+let leanDecoding = true;
+
+/**
+ * Turns the lean decoder off (`false`) or back on (`true`, the default), for all clients. Off,
+ * entries go through ldapts' own `Attribute`/`SearchEntry` decoding and {@link toLdapEntry}:
+ * the equivalence tests compare the two on the same server.
+ */
+export function setLeanDecoding(enabled: boolean): void {
+  leanDecoding = enabled;
+}
+
+/** An attribute description as sent, with what the decoder needs to know about it. */
+interface TypeName {
+  /** The description's bytes, to recognise it in the next entry without decoding it. */
+  bytes: Uint8Array;
+  /** Lower-cased, the key in {@link LdapEntry.attributes}. */
+  name: string;
+  /** Values stay bytes (`;binary`, `objectGUID`, `objectSid`). */
+  binary: boolean;
+  /** Left out: `dn`, `__proto__` (ldapts' entry object cannot hold them as attributes). */
+  skip: boolean;
+}
+
+/** The descriptions of the last entry, by position: entries of one search repeat them. */
+const lastTypes: TypeName[] = [];
+const typesByText = new Map<string, TypeName>();
+
+function typeAt(bytes: Buffer, start: number, end: number, index: number): TypeName {
+  const predicted = lastTypes[index];
+  if (predicted !== undefined && predicted.bytes.length === end - start) {
+    const known = predicted.bytes;
+    let same = true;
+    for (let i = 0; i < known.length; i++) {
+      if (known[i] !== bytes[start + i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return predicted;
+  }
+  // As ldapts reads it: UTF-8 with replacement characters.
+  const text = bytes.toString("utf8", start, end);
+  let type = typesByText.get(text);
+  if (type === undefined) {
+    const name = text.toLowerCase();
+    type = {
+      bytes: new Uint8Array(bytes.subarray(start, end)),
+      name,
+      binary: BINARY_ATTRIBUTES.has(name) || name.endsWith(";binary"),
+      skip: text === "dn" || text === "__proto__",
+    };
+    if (typesByText.size >= 1000) typesByText.clear();
+    typesByText.set(text, type);
+  }
+  lastTypes[index] = type;
+  return type;
+}
+
+/** Where the content of the element whose length was read last starts. */
+let contentStart = 0;
+
+/**
+ * Reads a BER length at `at` (the byte after the tag). Returns the content length and sets
+ * {@link contentStart}, or returns -1 when the length is indefinite, longer than 4 bytes or
+ * runs past `limit`.
+ */
+function readLength(bytes: Buffer, at: number, limit: number): number {
+  if (at >= limit) return -1;
+  const first = bytes[at] ?? 0;
+  let length = first;
+  let start = at + 1;
+  if (first >= 0x80) {
+    const count = first & 0x7f;
+    if (count === 0 || count > 4 || at + 1 + count > limit) return -1;
+    length = 0;
+    for (let i = 0; i < count; i++) length = length * 256 + (bytes[at + 1 + i] ?? 0);
+    start = at + 1 + count;
+  }
+  if (start + length > limit) return -1;
+  contentStart = start;
+  return length;
+}
 
 function isAscii(bytes: Buffer, start: number, end: number): boolean {
   for (let i = start; i < end; i++) if ((bytes[i] ?? 0) >= 0x80) return false;
   return true;
 }
 
+const NOT_UTF8 = Symbol("not UTF-8");
+
 /**
- * Reads the OCTET STRING values of a SET up to `end` as text, or returns null (the reader's
- * offset is then wherever it stopped) when one of them is not valid UTF-8.
+ * The OCTET STRING values of a SET (content from `start` to `end`): as text, or as copied bytes
+ * when `asBytes`. Undefined when the SET is malformed; {@link NOT_UTF8} when a value is not
+ * UTF-8 text.
  */
-function readTexts(reader: BerReader, end: number): string[] | null {
-  const bytes = reader.buffer;
-  const texts: string[] = [];
-  while (reader.offset < end) {
-    if (bytes[reader.offset] !== Ber.OctetString) {
-      reader.readString(Ber.OctetString, true); // throws ldapts' own error for a wrong tag
-      continue;
-    }
-    const start = reader.readLength(reader.offset + 1);
-    if (start === null) break;
-    const stop = start + reader.length;
-    reader.offset = stop;
-    if (stop === start) texts.push("");
-    else if (isAscii(bytes, start, stop)) texts.push(bytes.toString("latin1", start, stop));
-    else {
+function readValues(
+  bytes: Buffer,
+  start: number,
+  end: number,
+  asBytes: boolean,
+): (string | Uint8Array)[] | undefined | typeof NOT_UTF8 {
+  const values: (string | Uint8Array)[] = [];
+  let at = start;
+  while (at < end) {
+    if (bytes[at] !== OCTET_STRING) return undefined;
+    const length = readLength(bytes, at + 1, end);
+    if (length < 0) return undefined;
+    const from = contentStart;
+    at = from + length;
+    if (asBytes) {
+      values.push(new Uint8Array(bytes.buffer, bytes.byteOffset + from, length).slice());
+    } else if (length === 0) {
+      values.push("");
+    } else if (isAscii(bytes, from, at)) {
+      values.push(bytes.toString("latin1", from, at));
+    } else {
       try {
-        texts.push(strictUtf8.decode(bytes.subarray(start, stop)));
+        values.push(strictUtf8.decode(bytes.subarray(from, at)));
       } catch {
-        return null;
+        return NOT_UTF8;
       }
     }
   }
-  return texts;
+  return values;
 }
 
-const attributePrototype: { parse: Attribute["parse"]; rosterTextValues?: true } =
-  Attribute.prototype;
+/**
+ * Decodes the PartialAttributeList of a SearchResultEntry (RFC 4511 §4.5.2), content from
+ * `start` to `end`, into {@link LdapEntry.attributes}: lower-cased descriptions, values of one
+ * description (in any case) merged in the order sent, text values as strings, and bytes (a
+ * copy, not a view of the message) for binary attributes and for every value of an attribute
+ * with a value that is not UTF-8 (as ldapts' `SearchEntry.toObject` gives buffers then).
+ * Undefined when the list is malformed (ldapts then decodes it, and reports the error).
+ */
+export function decodeAttributes(
+  bytes: Buffer,
+  range: { start: number; end: number },
+): Map<string, (string | Uint8Array)[]> | undefined {
+  const { end } = range;
+  const attributes = new Map<string, (string | Uint8Array)[]>();
+  let at = range.start;
+  let index = 0;
+  while (at < end) {
+    if (bytes[at] !== SEQUENCE) return undefined;
+    const attributeLength = readLength(bytes, at + 1, end);
+    if (attributeLength < 0) return undefined;
+    const attributeEnd = contentStart + attributeLength;
+    at = contentStart;
+    if (bytes[at] !== OCTET_STRING) return undefined;
+    const typeLength = readLength(bytes, at + 1, attributeEnd);
+    if (typeLength < 0) return undefined;
+    const type = typeAt(bytes, contentStart, contentStart + typeLength, index++);
+    at = contentStart + typeLength;
+    let values: (string | Uint8Array)[] | undefined | typeof NOT_UTF8 = [];
+    if (at < attributeEnd) {
+      if (bytes[at] !== SET) return undefined;
+      const setLength = readLength(bytes, at + 1, attributeEnd);
+      const first = contentStart;
+      if (setLength < 0 || first + setLength !== attributeEnd) return undefined;
+      values = readValues(bytes, first, attributeEnd, type.binary);
+      if (values === NOT_UTF8) values = readValues(bytes, first, attributeEnd, true);
+      if (values === undefined || values === NOT_UTF8) return undefined;
+    }
+    at = attributeEnd;
+    if (type.skip) continue;
+    const existing = attributes.get(type.name);
+    if (existing === undefined) attributes.set(type.name, values);
+    else for (const value of values) existing.push(value);
+  }
+  return attributes;
+}
 
-if (attributePrototype.rosterTextValues !== true) {
-  attributePrototype.parse = function (this: Attribute, reader: BerReader): void {
-    reader.readSequence();
-    this.type = reader.readString() ?? "";
-    const set = ProtocolOperation.LBER_SET;
-    if (reader.peek() !== set || reader.readSequence(set) === null) return;
-    const end = reader.offset + reader.length;
+/** The decoded entry a lean {@link SearchEntry} carries, read back by {@link leanEntryOf}. */
+const LEAN_ENTRY = Symbol("roster lean entry");
+
+/** An entry as the lean decoder makes it (its attribute lists stay open for `toObject`). */
+interface DecodedEntry {
+  dn: string;
+  attributes: Map<string, (string | Uint8Array)[]>;
+}
+
+interface LeanSearchEntry {
+  name: string;
+  [LEAN_ENTRY]?: DecodedEntry;
+}
+
+/** The entry the patched `SearchEntry.toObject` handed over, if the lean decoder made it. */
+function leanEntryOf(raw: Entry): LdapEntry | undefined {
+  const lean: unknown = Reflect.get(raw, LEAN_ENTRY);
+  if (typeof lean !== "object" || lean === null) return undefined;
+  if (!("dn" in lean) || typeof lean.dn !== "string") return undefined;
+  if (!("attributes" in lean) || !(lean.attributes instanceof Map)) return undefined;
+  return { dn: lean.dn, attributes: lean.attributes };
+}
+
+const entryPrototype: {
+  parseMessage: SearchEntry["parseMessage"];
+  toObject: SearchEntry["toObject"];
+  rosterLean?: true;
+} = SearchEntry.prototype;
+
+if (entryPrototype.rosterLean !== true) {
+  const parseMessage = entryPrototype.parseMessage;
+  const toObject = entryPrototype.toObject;
+  entryPrototype.parseMessage = function (
+    this: SearchEntry & LeanSearchEntry,
+    reader: BerReader,
+  ): void {
+    if (!leanDecoding) return parseMessage.call(this, reader);
     const first = reader.offset;
-    const type = this.type.toLowerCase();
-    if (!BINARY_ATTRIBUTES.has(type) && !type.endsWith(";binary")) {
-      const texts = readTexts(reader, end);
-      if (texts !== null) {
-        this.values = texts;
-        return;
-      }
-      reader.offset = first; // a value is not UTF-8: all of them as buffers, as ldapts does
+    const name = reader.readString() ?? "";
+    const bytes = reader.buffer;
+    const at = reader.offset;
+    const length = at < bytes.length && bytes[at] === SEQUENCE
+      ? readLength(bytes, at + 1, reader.offset + reader.remain)
+      : -1;
+    const start = contentStart;
+    const attributes = length < 0
+      ? undefined
+      : decodeAttributes(bytes, { start, end: start + length });
+    if (attributes === undefined) {
+      reader.offset = first;
+      return parseMessage.call(this, reader);
     }
-    const buffers = this.parsedBuffers;
-    while (reader.offset < end) {
-      buffers.push(reader.readString(Ber.OctetString, true) ?? Buffer.alloc(0));
-    }
-    this.values = buffers;
+    reader.offset = start + length;
+    this.name = name;
+    this[LEAN_ENTRY] = { dn: name, attributes };
   };
-  attributePrototype.rosterTextValues = true;
+  entryPrototype.toObject = function (
+    this: SearchEntry & LeanSearchEntry,
+    requestAttributes: string[],
+    explicitBufferAttributes: string[],
+  ): Entry {
+    const entry = this[LEAN_ENTRY];
+    if (entry === undefined) {
+      return toObject.call(this, requestAttributes, explicitBufferAttributes);
+    }
+    // Requested attributes the server did not send, as empty lists (as ldapts does).
+    for (const requested of requestAttributes) {
+      const name = requested.toLowerCase();
+      if (!entry.attributes.has(name)) entry.attributes.set(name, []);
+    }
+    const object: Entry = { dn: entry.dn };
+    Reflect.set(object, LEAN_ENTRY, entry);
+    return object;
+  };
+  entryPrototype.rosterLean = true;
 }

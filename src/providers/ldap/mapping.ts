@@ -11,6 +11,7 @@ import {
   entryToGroup,
   entryToUser,
   groupSearchFilter,
+  type LdapEntry,
   searchBase,
   userAttributes,
   userSearchFilter,
@@ -19,7 +20,7 @@ import type { DirectoryPage } from "../provider.ts";
 import { completeRanges, deletedUserPages, rangedKey, requestedGroupAttributes } from "./ad.ts";
 import type { Session } from "./connection.ts";
 import type { DnDigest } from "./incremental.ts";
-import { type Client, toLdapEntry } from "./ldapts.ts";
+import type { Client } from "./ldapts.ts";
 import { search } from "./search.ts";
 import type { ReadPlan, SearchSpec } from "./settings.ts";
 
@@ -48,7 +49,7 @@ export async function* userPages(ctx: StreamContext): AsyncGenerator<DirectoryPa
   for await (const page of search(client, spec, { plan, referrals: ctx.referrals })) {
     const users: DirectoryUser[] = [];
     for (const raw of page) {
-      const user = entryToUser(toLdapEntry(raw), s, { pool: plan.pool });
+      const user = entryToUser(raw, s, { pool: plan.pool });
       const key = user.refs?.[0];
       if (key === undefined) ctx.usersDigest.add(raw.dn);
       else ctx.usersDigest.addNormalized(key);
@@ -79,7 +80,7 @@ export async function* groupPages(ctx: StreamContext): AsyncGenerator<DirectoryP
       const groups: DirectoryGroup[] = [];
       const skipped: SkippedEntry[] = [];
       for (const raw of page) {
-        let entry = toLdapEntry(raw);
+        let entry: LdapEntry = raw;
         if (s.ad || rangedKey(entry, s.memberAttribute) !== undefined) {
           entry = await completeRanges(entry, s.memberAttribute, plan, openRangeClient);
         }

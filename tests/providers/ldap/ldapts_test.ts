@@ -1,7 +1,19 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { Attribute, BerReader, BerWriter, MessageParser, SearchEntry } from "ldapts";
-import { berElementLength } from "../../../src/providers/ldap/ldapts.ts";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { BerWriter, type Client, MessageParser, SearchEntry } from "ldapts";
+import type { LdapEntry } from "../../../src/ldap/entry.ts";
+import {
+  berElementLength,
+  decodeAttributes,
+  entryOfMessage,
+  newClient,
+  searchOnce,
+  type SearchRequest,
+  setLeanDecoding,
+} from "../../../src/providers/ldap/ldapts.ts";
+import { startSlapd } from "./_slapd.ts";
 
 /** The BER of a SearchResultEntry message with `count` member values. */
 function searchEntry(messageId: number, dn: string, count: number): Buffer {
@@ -23,11 +35,11 @@ function searchEntry(messageId: number, dn: string, count: number): Buffer {
   return w.buffer;
 }
 
-function parseInChunks(stream: Buffer, chunkSize: number): SearchEntry[] {
+function parseInChunks(stream: Buffer, chunkSize: number, requested: string[] = []): LdapEntry[] {
   const parser = new MessageParser();
-  const messages: SearchEntry[] = [];
+  const messages: LdapEntry[] = [];
   parser.on("message", (message) => {
-    if (message instanceof SearchEntry) messages.push(message);
+    if (message instanceof SearchEntry) messages.push(entryOfMessage(message, requested));
   });
   parser.on("error", (error) => {
     throw error;
@@ -55,7 +67,7 @@ Deno.test("ldapts MessageParser reassembles messages spanning many chunks, whate
     if (chunkSize === 1 && stream.length > 100_000) {
       // byte by byte through the small messages only (the big ones would take long)
       const messages = parseInChunks(Buffer.concat([small, small]), 1);
-      assert.deepEqual(messages.map((m) => m.name), [
+      assert.deepEqual(messages.map((m) => m.dn), [
         "cn=small,ou=groups,dc=example,dc=com",
         "cn=small,ou=groups,dc=example,dc=com",
       ]);
@@ -63,7 +75,7 @@ Deno.test("ldapts MessageParser reassembles messages spanning many chunks, whate
     }
     const messages = parseInChunks(stream, chunkSize);
     assert.deepEqual(
-      messages.map((m) => [m.name, m.attributes[0]?.values.length]),
+      messages.map((m) => [m.dn, m.attributes.get("member")?.length]),
       [
         ["cn=small,ou=groups,dc=example,dc=com", 3],
         ["cn=everyone,ou=groups,dc=example,dc=com", 20_000],
@@ -73,77 +85,289 @@ Deno.test("ldapts MessageParser reassembles messages spanning many chunks, whate
       `chunks of ${chunkSize} bytes`,
     );
     assert.equal(
-      messages[1]?.attributes[0]?.values[19_999],
+      messages[1]?.attributes.get("member")?.[19_999],
       "uid=user19999,ou=people,dc=example,dc=com",
     );
   }
 });
 
-/** The BER of one PartialAttribute: `type` and a SET of OCTET STRING values. */
-function attribute(type: string, values: (string | Uint8Array)[]): Buffer {
+type Value = string | Uint8Array;
+
+/** The BER of a SearchResultEntry message with the given attributes, in order. */
+function message(messageId: number, dn: string, attributes: [string, Value[]][]): Buffer {
   const w = new BerWriter();
   w.startSequence();
-  w.writeString(type);
-  w.startSequence(0x31);
-  for (const value of values) {
-    if (typeof value === "string") w.writeString(value);
-    else w.writeBuffer(Buffer.from(value), 0x04);
+  w.writeInt(messageId);
+  w.startSequence(0x64);
+  w.writeString(dn);
+  w.startSequence();
+  for (const [type, values] of attributes) {
+    w.startSequence();
+    w.writeString(type);
+    w.startSequence(0x31);
+    for (const value of values) {
+      if (typeof value === "string") w.writeString(value);
+      else w.writeBuffer(Buffer.from(value), 0x04);
+    }
+    w.endSequence();
+    w.endSequence();
   }
+  w.endSequence();
   w.endSequence();
   w.endSequence();
   return w.buffer;
 }
 
-function parsed(type: string, values: (string | Uint8Array)[]): Attribute {
-  const result = new Attribute();
-  result.parse(new BerReader(attribute(type, values)));
-  return result;
+/** An entry with its values as text or `{ bytes }`, the attributes in order, for comparing. */
+function plain(entry: LdapEntry): unknown {
+  return {
+    dn: entry.dn,
+    attributes: [...entry.attributes].map(([name, values]) => [
+      name,
+      values.map((v) => typeof v === "string" ? v : { bytes: [...v] }),
+    ]),
+  };
 }
 
-Deno.test("Attribute.parse decodes ASCII and UTF-8 values as text, without keeping buffers", () => {
-  const a = parsed("cn", ["Ann Lee", "", "Zoë Ünïcödé 漢字", "x".repeat(300)]);
-  assert.equal(a.type, "cn");
-  assert.deepEqual(a.values, ["Ann Lee", "", "Zoë Ünïcödé 漢字", "x".repeat(300)]);
-});
-
-Deno.test("Attribute.parse keeps bytes for objectGUID, objectSid and ;binary attributes", () => {
-  const guid = Uint8Array.from({ length: 16 }, (_, i) => i * 17);
-  for (const type of ["objectGUID", "objectguid", "objectSid", "userCertificate;binary"]) {
-    const a = parsed(type, [guid]);
-    assert.deepEqual(a.values.map((v) => typeof v === "string" ? v : [...v]), [[...guid]], type);
-    assert.deepEqual(a.parsedBuffers.map((b) => [...b]), [[...guid]], type);
+/** The entries of `stream` decoded by the lean decoder and by ldapts' own decoding. */
+function bothWays(stream: Buffer, chunkSize: number, requested: string[]) {
+  const lean = parseInChunks(stream, chunkSize, requested);
+  setLeanDecoding(false);
+  try {
+    return { lean, ldapts: parseInChunks(stream, chunkSize, requested) };
+  } finally {
+    setLeanDecoding(true);
   }
-});
+}
 
-Deno.test("Attribute.parse gives every value as bytes when one is not UTF-8, as ldapts does", () => {
-  const bad = Uint8Array.of(0x66, 0xff, 0x6f);
-  const a = parsed("description", ["fine", bad]);
-  assert.deepEqual(a.values.map((v) => typeof v === "string" ? v : [...v]), [
-    [0x66, 0x69, 0x6e, 0x65],
-    [0x66, 0xff, 0x6f],
+const GUID = Uint8Array.from({ length: 16 }, (_, i) => i * 17);
+const SID = Uint8Array.of(1, 5, 0, 0, 0, 0, 0, 5, 21, 0, 0, 0, 0xc3, 0x0b);
+const NOT_UTF8 = Uint8Array.of(0x66, 0xff, 0x6f);
+
+Deno.test("the lean decoder gives what ldapts' own decoding gives, for every kind of value", () => {
+  const stream = Buffer.concat([
+    message(3, "uid=zoë,ou=people,dc=example,dc=com", [
+      ["objectClass", ["top", "person", "inetOrgPerson"]],
+      ["cn", ["Zoë Ünïcödé 漢字 😀"]],
+      ["mail", ["zoe@example.com", "z@example.org"]],
+      ["Mail", ["third@example.net"]],
+      ["description", ["", "x".repeat(300), "y".repeat(70_000)]],
+      ["objectGUID", [GUID]],
+      ["objectSid", [SID]],
+      ["userCertificate;binary", [GUID, new Uint8Array(0)]],
+      ["audio", ["fine", NOT_UTF8]],
+      ["jpegPhoto", [Uint8Array.of(0xff, 0xd8, 0xff, 0xe0)]],
+      ["seeAlso", []],
+      ["member;range=0-1", ["uid=a,dc=x", "uid=b,dc=x"]],
+    ]),
+    message(4, "cn=empty,dc=example,dc=com", []),
+    message(5, "", [["cn", ["no DN"]]]),
   ]);
-  const entry = new SearchEntry({ messageId: 1, name: "cn=x", attributes: [a] });
-  const object = entry.toObject([], []);
-  assert.ok(Array.isArray(object["description"]));
+  const requested = ["cn", "Mail", "objectGUID", "missingAttribute", "CN"];
+  for (const chunkSize of [1, 100, 4096, stream.length]) {
+    const { lean, ldapts } = bothWays(stream, chunkSize, requested);
+    assert.equal(lean.length, 3);
+    assert.deepEqual(lean.map(plain), ldapts.map(plain), `chunks of ${chunkSize} bytes`);
+  }
+  const [zoe] = parseInChunks(stream, stream.length, requested);
+  assert.deepEqual(zoe?.attributes.get("mail"), [
+    "zoe@example.com",
+    "z@example.org",
+    "third@example.net",
+  ]);
+  assert.deepEqual(zoe?.attributes.get("audio"), [Uint8Array.of(0x66, 0x69, 0x6e, 0x65), NOT_UTF8]);
+  assert.deepEqual(zoe?.attributes.get("objectguid"), [GUID]);
+  assert.deepEqual(zoe?.attributes.get("missingattribute"), []);
+  assert.equal(zoe?.attributes.get("description")?.[2], "y".repeat(70_000));
 });
 
-Deno.test("SearchEntry.toObject gives the same shapes: single values, lists, explicit buffers", () => {
-  const guid = Uint8Array.from({ length: 16 }, (_, i) => 255 - i);
-  const entry = new SearchEntry({
-    messageId: 1,
-    name: "uid=ann,dc=x",
-    attributes: [
-      parsed("mail", ["ann@example.com"]),
-      parsed("objectClass", ["top", "person"]),
-      parsed("objectGUID", [guid]),
+Deno.test("the lean decoder copies bytes out of the message instead of keeping a view of it", () => {
+  const stream = message(1, "cn=x", [["objectGUID", [GUID]]]);
+  const value = parseInChunks(stream, stream.length)[0]?.attributes.get("objectguid")?.[0];
+  assert.ok(value instanceof Uint8Array);
+  assert.equal(value.byteLength, 16);
+  assert.equal(value.buffer.byteLength, 16);
+});
+
+Deno.test("decodeAttributes() returns undefined for a malformed attribute list", () => {
+  const good = message(1, "cn=x", [["cn", ["a", "b"]]]);
+  // The attribute list of `good`: after 30 len 02 01 01 64 len 04 04 "cn=x".
+  const list = good.subarray(good.indexOf(0x30, 2 + 3 + 2 + 6));
+  const listStart = 2;
+  const decoded = decodeAttributes(list, { start: listStart, end: list.length });
+  assert.deepEqual(decoded, new Map([["cn", ["a", "b"]]]));
+  const wrongTag = Buffer.from(list);
+  wrongTag[listStart] = 0x31;
+  assert.equal(decodeAttributes(wrongTag, { start: listStart, end: list.length }), undefined);
+  assert.equal(decodeAttributes(list, { start: listStart, end: list.length - 1 }), undefined);
+  const valueTag = Buffer.from(list);
+  valueTag[valueTag.lastIndexOf(0x04)] = 0x02; // the value "b" as an INTEGER
+  assert.equal(decodeAttributes(valueTag, { start: listStart, end: list.length }), undefined);
+});
+
+Deno.test("a SearchResultEntry ldapts rejects is rejected with ldapts' own error", () => {
+  const good = message(9, "cn=x", [["cn", ["a", "b"]]]);
+  const bad = Buffer.from(good);
+  bad[bad.lastIndexOf(0x04)] = 0x02;
+  const errorOf = () => {
+    const parser = new MessageParser();
+    const errors: string[] = [];
+    parser.on("error", (error) => errors.push(error.message));
+    parser.on("message", () => errors.push("a message"));
+    parser.read(bad, new Map());
+    return errors;
+  };
+  const lean = errorOf();
+  setLeanDecoding(false);
+  try {
+    assert.deepEqual(lean, errorOf());
+  } finally {
+    setLeanDecoding(true);
+  }
+  assert.deepEqual(lean, ["Expected 0x4: got 0x2"]);
+});
+
+const TESTDATA = fileURLToPath(new URL("./testdata/", import.meta.url));
+const PHOTO = Uint8Array.from({ length: 600 }, (_, i) => (i * 7) % 256);
+
+/** An LDIF line for an attribute value, base64 when it is not plain ASCII. */
+function line(type: string, value: string | Uint8Array): string {
+  if (typeof value === "string" && /^[\x20-\x7e]*$/.test(value) && !value.startsWith(" ")) {
+    return `${type}: ${value}`;
+  }
+  return `${type}:: ${Buffer.from(value).toString("base64")}`;
+}
+
+/** Entries with every kind of value the decoder meets, under ou=decoding. */
+function decodingLdif(base: string): string {
+  const ou = `ou=decoding,${base}`;
+  const records: string[][] = [
+    [line("dn", ou), "objectClass: organizationalUnit", "ou: decoding"],
+    [
+      line("dn", `cn=Zoë Ünïcödé 漢字,${ou}`),
+      "objectClass: inetOrgPerson",
+      line("cn", "Zoë Ünïcödé 漢字"),
+      line("cn", "Zoe"),
+      "sn: Ünïcödé",
+      "mail: zoe@example.com",
+      "mail: Zoe.Other@example.org",
+      line("description", "d".repeat(300)),
+      line("postalAddress", "p".repeat(70_000)),
+      line("jpegPhoto", PHOTO),
+      line("audio", Uint8Array.of(0x66, 0xff, 0x6f)),
+      line("displayName", "😀 emoji"),
     ],
-  });
-  const object = entry.toObject(["mail", "uid"], ["objectGUID"]);
-  assert.equal(object["dn"], "uid=ann,dc=x");
-  assert.equal(object["mail"], "ann@example.com");
-  assert.deepEqual(object["objectClass"], ["top", "person"]);
-  assert.deepEqual(object["uid"], []);
-  const bytes = object["objectGUID"];
-  assert.ok(bytes instanceof Uint8Array);
-  assert.deepEqual([...bytes], [...guid]);
+    [
+      line("dn", `cn=everyone,${ou}`),
+      "objectClass: groupOfNames",
+      "cn: everyone",
+      ...Array.from({ length: 3000 }, (_, i) => `member: uid=user${i},ou=people,${base}`),
+    ],
+  ];
+  return records.map((r) => r.join("\n")).join("\n\n") + "\n";
+}
+
+/** Every entry of a search, page by page when `pageSize` is given. */
+async function searchAll(client: Client, request: SearchRequest, pageSize?: number) {
+  if (pageSize === undefined) return (await searchOnce(client, request)).entries;
+  const entries: LdapEntry[] = [];
+  let cookie: Uint8Array = new Uint8Array(0);
+  for (;;) {
+    const answer = await searchOnce(client, { ...request, page: { size: pageSize, cookie } });
+    entries.push(...answer.entries);
+    if (answer.cookie === undefined || answer.cookie.length === 0) return entries;
+    cookie = answer.cookie;
+  }
+}
+
+Deno.test("the lean decoder reads what ldapts' own decoding reads from a real slapd", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "roster-decoding-" });
+  try {
+    const file = join(dir, "decoding.ldif");
+    await Deno.writeTextFile(file, decodingLdif("dc=example,dc=com"));
+    await using slapd = await startSlapd({
+      ldif: [join(TESTDATA, "staff.ldif"), join(TESTDATA, "syntaxes.ldif"), file],
+    });
+    const client = newClient({
+      url: `ldap://${slapd.host}:${slapd.port}`,
+      host: slapd.host,
+      port: slapd.port,
+      mode: "plain",
+      tls: undefined,
+      caSetting: "directory.ldap.ca",
+      username: slapd.adminDn,
+      password: slapd.adminPassword,
+      timeoutMs: 30_000,
+      connectTimeoutMs: 5_000,
+      timeLimit: 30,
+    });
+    await client.bind(slapd.adminDn, slapd.adminPassword);
+    try {
+      const requests: [string, string[]][] = [
+        ["all user attributes", []],
+        ["user and operational attributes", ["*", "+"]],
+        ["named attributes, one missing, one in other case", [
+          "cn",
+          "MAIL",
+          "jpegPhoto",
+          "audio",
+          "member",
+          "postalAddress",
+          "objectGUID",
+          "notThere",
+        ]],
+        ["no attributes", ["1.1"]],
+      ];
+      let checked = 0;
+      for (const [what, attributes] of requests) {
+        for (const pageSize of [undefined, 2, 500]) {
+          const request = {
+            base: slapd.baseDn,
+            filter: "(objectClass=*)",
+            attributes,
+            timeLimit: 30,
+          };
+          const lean = await searchAll(client, request, pageSize);
+          setLeanDecoding(false);
+          let ldapts: LdapEntry[];
+          try {
+            ldapts = await searchAll(client, request, pageSize);
+          } finally {
+            setLeanDecoding(true);
+          }
+          assert.ok(lean.length > 20, what);
+          assert.deepEqual(lean.map(plain), ldapts.map(plain), `${what}, pages of ${pageSize}`);
+          checked += lean.length;
+        }
+      }
+      assert.ok(checked > 200);
+      const [zoe] = await searchAll(client, {
+        base: `ou=decoding,${slapd.baseDn}`,
+        filter: "(sn=Ünïcödé)",
+        attributes: ["cn", "jpegPhoto", "audio", "postalAddress", "mail"],
+        timeLimit: 30,
+      });
+      assert.equal(zoe?.dn, "cn=Zoë Ünïcödé 漢字,ou=decoding,dc=example,dc=com");
+      assert.deepEqual(zoe?.attributes.get("cn"), ["Zoë Ünïcödé 漢字", "Zoe"]);
+      assert.deepEqual(zoe?.attributes.get("jpegphoto"), [PHOTO]);
+      assert.deepEqual(zoe?.attributes.get("audio"), [Uint8Array.of(0x66, 0xff, 0x6f)]);
+      assert.equal(zoe?.attributes.get("postaladdress")?.[0], "p".repeat(70_000));
+      const [everyone] = await searchAll(client, {
+        base: `cn=everyone,ou=decoding,${slapd.baseDn}`,
+        scope: "base",
+        filter: "(objectClass=*)",
+        attributes: ["member"],
+        timeLimit: 30,
+      });
+      assert.equal(everyone?.attributes.get("member")?.length, 3000);
+      assert.equal(
+        everyone?.attributes.get("member")?.[2999],
+        "uid=user2999,ou=people,dc=example,dc=com",
+      );
+    } finally {
+      await client.unbind();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

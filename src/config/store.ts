@@ -13,9 +13,11 @@ import { type Config, configSchema, type DirectoryType, SECRET_KEYS } from "./sc
 import { isRecord } from "../guards.ts";
 import { type SourceDescriptor, SOURCES } from "../providers/registry.ts";
 import { parseDn } from "../ldap/dn.ts";
+import { resolveServerUrls } from "../bitwarden/urls.ts";
 
 /**
- * Checks the syntax of the settings that are set: `sync.userFilter`/`sync.groupFilter` in the
+ * Checks the syntax of the settings that are set: the `server.*` URLs (parsed, and plain
+ * `http://` only to a loopback host, see `resolveServerUrls`), `sync.userFilter`/`sync.groupFilter` in the
  * source's own syntax (its descriptor's `validateFilters`: RFC 4515 filters for `ldap` and LDIF
  * files, bwdc's `include:`/`exclude:` lists for CSV, JSON and the cloud sources), and
  * `directory.ldap.rootPath`, `directory.file.rootPath`, `sync.userPath` and `sync.groupPath`
@@ -23,7 +25,8 @@ import { parseDn } from "../ldap/dn.ts";
  * once instead of at the next sync.
  * @throws {ConfigError} naming the setting, the value and the position of the error.
  */
-export function validateLdapSyntax(config: Config): void {
+export function validateSettingSyntax(config: Config): void {
+  resolveServerUrls(config.server);
   const type = config.directory.type;
   // The filters in the source's own syntax (LDAP filters, or bwdc's include/exclude lists).
   if (type !== undefined) SOURCES[type].validateFilters(config);
@@ -487,7 +490,7 @@ export async function loadConfig(
 export async function saveConfig(file: string, stored: StoredConfig): Promise<Config> {
   const ordered = orderStored(stored);
   const config = parseConfig(ordered, file);
-  validateLdapSyntax(config);
+  validateSettingSyntax(config);
   const temporary = `${file}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
   const handle = await Deno.open(temporary, { write: true, createNew: true, mode: 0o600 });
   try {
@@ -541,7 +544,7 @@ export async function validateConfig(
   options: ValidateConfigOptions,
 ): Promise<DirectoryType> {
   const type = config.directory.type;
-  validateLdapSyntax(config);
+  validateSettingSyntax(config);
   if (type === undefined) {
     throw new ConfigError("No directory configured: directory.type is not set", {
       hint:

@@ -1,6 +1,15 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { field, json, modeOf, REPO_ROOT, roster, tempDataDir } from "../_helpers.ts";
+import {
+  field,
+  json,
+  ldifConfig,
+  modeOf,
+  REPO_ROOT,
+  roster,
+  seedConfig,
+  tempDataDir,
+} from "../_helpers.ts";
 
 Deno.test("config set creates the data directory 0700 and config.json 0600", async () => {
   await using dir = await tempDataDir();
@@ -114,6 +123,44 @@ Deno.test("config set accepts bwdc's form and aliases", async () => {
   assert.equal(server.stdout, "Saved setting server.url: https://vault.example.com\n");
   const type = await dir.run(["config", "set", "directory", "0"]);
   assert.equal(type.stdout, "Saved setting directory.type: ldap\n");
+});
+
+Deno.test("config set refuses a plain http:// server URL to a host that is not loopback", async () => {
+  await using dir = await tempDataDir();
+  for (const key of ["server.url", "server.api", "server.identity"]) {
+    const result = await dir.run(["config", "set", key, "http://vault.example.com"]);
+    assert.equal(result.code, 2, key);
+    assert.equal(result.stdout, "");
+    assert.equal(
+      result.stderr,
+      `error: Invalid ${key}: plain http:// is only allowed for a loopback host, not vault.example.com\n` +
+        `hint: Use https:// in ${key} (or a loopback address such as http://127.0.0.1:8080 for a local test server)\n`,
+    );
+  }
+  assert.equal((await dir.run(["config", "get", "server.url"])).stdout, "(not set)\n");
+  const loopback = await dir.run(["config", "set", "server.url", "http://127.0.0.1:8080"]);
+  assert.equal(loopback.stdout, "Saved setting server.url: http://127.0.0.1:8080\n");
+});
+
+Deno.test("config validate, status and login refuse a hand-edited plain http:// server URL", async () => {
+  await using dir = await tempDataDir();
+  await seedConfig(dir, {
+    ...field(await ldifConfig()),
+    server: { url: "http://vault.example.com" },
+  });
+  const expected =
+    "error: Invalid server.url: plain http:// is only allowed for a loopback host, not vault.example.com\n" +
+    "hint: Use https:// in server.url (or a loopback address such as http://127.0.0.1:8080 for a local test server)\n";
+  const runs: string[][] = [
+    ["config", "validate"],
+    ["status"],
+    ["login", "--client-id", "organization.4f0b0c5e-2a9e-4a76-9d2c-0d1c1e6c9e11"],
+  ];
+  for (const args of runs) {
+    const result = await dir.run(args, { env: { ROSTER_CLIENT_SECRET: "not-sent" } });
+    assert.equal(result.code, 2, args.join(" "));
+    assert.equal(result.stderr, expected, args.join(" "));
+  }
 });
 
 Deno.test("config set saves relative file paths as absolute paths", async () => {

@@ -29,7 +29,7 @@ import {
   unsetStored,
   validateConfig,
 } from "../config/store.ts";
-import type { Config } from "../config/schema.ts";
+import type { Config, DirectoryType } from "../config/schema.ts";
 import { resolveServerUrls } from "../bitwarden/urls.ts";
 import { ConfigError, UsageError } from "../errors.ts";
 import { type CliDeps, type CommandContext, commandContext, withState } from "./context.ts";
@@ -320,12 +320,23 @@ async function validateAction(context: CommandContext): Promise<void> {
     if (!config.sync.users && !config.sync.groups) {
       warnings.push("sync.users and sync.groups are both false: a sync would send nothing");
     }
-    if (type === "file" && config.directory.file.path !== undefined) {
+    // Files a run reads: a missing one is a warning (it may be mounted or created later).
+    const files: [string, string | undefined][] = [
+      ["server.caFile", config.server.caFile],
+      ["directory.file.path", type === "file" ? config.directory.file.path : undefined],
+      ["directory.ldap.tlsCaPath", type === "ldap" ? config.directory.ldap.tlsCaPath : undefined],
+      ["directory.ldap.sslCaPath", type === "ldap" ? config.directory.ldap.sslCaPath : undefined],
+      ...cloudCaFile(config, type),
+    ];
+    for (const [key, path] of files) {
+      if (path === undefined) continue;
       try {
-        await Deno.stat(config.directory.file.path);
+        await Deno.stat(path);
       } catch {
         warnings.push(
-          `directory.file.path ${config.directory.file.path} does not exist (relative to ${context.io.cwd()})`,
+          isAbsolute(path)
+            ? `${key} ${path} does not exist`
+            : `${key} ${path} does not exist (relative to ${context.io.cwd()})`,
         );
       }
     }
@@ -336,6 +347,19 @@ async function validateAction(context: CommandContext): Promise<void> {
       context.out.printLines([`The configuration is complete for directory type ${type}`]);
     }
   }, { ifDamaged: "empty" });
+}
+
+/** `directory.<type>.caFile` of a cloud source, when it is set. */
+function cloudCaFile(config: Config, type: DirectoryType): [string, string | undefined][] {
+  switch (type) {
+    case "entra":
+    case "google":
+    case "okta":
+    case "onelogin":
+      return [[`directory.${type}.caFile`, config.directory[type].caFile]];
+    default:
+      return [];
+  }
 }
 
 function pathAction(context: CommandContext): void {

@@ -20,8 +20,9 @@ import { resolveServerUrls } from "../bitwarden/urls.ts";
  * `http://` only to a loopback host, see `resolveServerUrls`), `sync.userFilter`/`sync.groupFilter` in the
  * source's own syntax (its descriptor's `validateFilters`: RFC 4515 filters for `ldap` and LDIF
  * files, bwdc's `include:`/`exclude:` lists for CSV, JSON and the cloud sources), and
- * `directory.ldap.rootPath`, `directory.file.rootPath`, `sync.userPath` and `sync.groupPath`
- * as RFC 4514 DNs. Runs when a setting is saved and in `config validate`, so a typo fails at
+ * the source's other settings (its descriptor's `validateSettings`: endpoint URLs, the OneLogin
+ * subdomain, the file encoding), and `directory.ldap.rootPath`, `directory.file.rootPath`,
+ * `sync.userPath` and `sync.groupPath` as RFC 4514 DNs. Runs when a setting is saved and in `config validate`, so a typo fails at
  * once instead of at the next sync.
  * @throws {ConfigError} naming the setting, the value and the position of the error.
  */
@@ -30,6 +31,8 @@ export function validateSettingSyntax(config: Config): void {
   const type = config.directory.type;
   // The filters in the source's own syntax (LDAP filters, or bwdc's include/exclude lists).
   if (type !== undefined) SOURCES[type].validateFilters(config);
+  // The source's other settings, with the parsers a read uses (its descriptor's validateSettings).
+  if (type !== undefined) SOURCES[type].validateSettings(config);
   const dns: [string, string | undefined][] = [
     ["directory.ldap.rootPath", type === "ldap" ? config.directory.ldap.rootPath : undefined],
     ["directory.file.rootPath", type === "file" ? config.directory.file.rootPath : undefined],
@@ -569,6 +572,7 @@ export async function validateConfig(
     );
   }
   source.validateFilters(config);
+  source.validateSettings(config);
   if (config.sync.overwriteExisting && config.sync.largeImport) {
     throw new ConfigError(
       "Conflicting settings: sync.overwriteExisting cannot be used with sync.largeImport",

@@ -428,3 +428,128 @@ Deno.test("config path prints where the files are", async () => {
   });
   assert.equal(xdg.stdout, join(dir.root, "roster", "config.json") + "\n");
 });
+
+Deno.test("config set refuses a source setting that every run would refuse", async () => {
+  await using dir = await tempDataDir();
+  const httpError = (key: string, host: string) =>
+    `error: Invalid ${key}: plain http:// is only allowed for a loopback host, not ${host}\n` +
+    `hint: Use https:// in ${key}\n`;
+  const cases: [string, string, string, string][] = [
+    [
+      "entra",
+      "directory.entra.graphUrl",
+      "http://graph.example.com",
+      httpError("directory.entra.graphUrl", "graph.example.com"),
+    ],
+    [
+      "entra",
+      "directory.entra.authorityUrl",
+      "http://login.example.com",
+      httpError("directory.entra.authorityUrl", "login.example.com"),
+    ],
+    [
+      "google",
+      "directory.google.apiUrl",
+      "http://g.example.com",
+      httpError("directory.google.apiUrl", "g.example.com"),
+    ],
+    [
+      "google",
+      "directory.google.tokenUrl",
+      "http://g.example.com/token",
+      httpError("directory.google.tokenUrl", "g.example.com"),
+    ],
+    [
+      "onelogin",
+      "directory.onelogin.apiUrl",
+      "http://acme.onelogin.com",
+      httpError("directory.onelogin.apiUrl", "acme.onelogin.com"),
+    ],
+    [
+      "onelogin",
+      "directory.onelogin.subdomain",
+      "acme corp",
+      'error: Invalid directory.onelogin.subdomain: "acme corp" is not a subdomain\n' +
+      "hint: Set directory.onelogin.subdomain to the first part of your OneLogin address: acme for https://acme.onelogin.com\n",
+    ],
+    [
+      "okta",
+      "directory.okta.orgUrl",
+      "http://acme.okta.com",
+      httpError("directory.okta.orgUrl", "acme.okta.com"),
+    ],
+    [
+      "okta",
+      "directory.okta.orgUrl",
+      "acme.okta.com",
+      'error: Invalid directory.okta.orgUrl: "acme.okta.com" is not a URL\n' +
+      "hint: Set directory.okta.orgUrl to your org's base URL, e.g. https://acme.okta.com\n",
+    ],
+    [
+      "file",
+      "directory.file.encoding",
+      "klingon",
+      'error: Unknown character encoding in directory.file.encoding: "klingon"\n' +
+      "hint: Set directory.file.encoding to auto (UTF-8, or UTF-16 with a byte order mark) or to an encoding name such as windows-1252, iso-8859-15 or utf-16le\n",
+    ],
+  ];
+  for (const [type, key, value, stderr] of cases) {
+    assert.equal((await dir.run(["-q", "config", "set", "directory.type", type])).code, 0);
+    const result = await dir.run(["config", "set", key, value]);
+    assert.equal(result.code, 2, `${key} ${value}`);
+    assert.equal(result.stderr, stderr, `${key} ${value}`);
+    const stored = await dir.run(["config", "get", key]);
+    assert.equal(stored.stdout, key === "directory.file.encoding" ? "auto\n" : "(not set)\n");
+  }
+});
+
+Deno.test("config validate refuses a hand-edited source setting that every run would refuse", async () => {
+  await using dir = await tempDataDir();
+  await seedConfig(dir, { directory: { type: "okta", okta: { orgUrl: "http://acme.okta.com" } } });
+  const result = await dir.run(["config", "validate"], { env: { OKTA_TOKEN: "t" } });
+  assert.equal(result.code, 2);
+  assert.equal(
+    result.stderr,
+    "error: Invalid directory.okta.orgUrl: plain http:// is only allowed for a loopback host, not acme.okta.com\n" +
+      "hint: Use https:// in directory.okta.orgUrl\n",
+  );
+});
+
+Deno.test("config validate says a Google privateKey secret that is not a key is neither form", async () => {
+  await using dir = await tempDataDir();
+  await seedConfig(dir, {
+    directory: { type: "google", google: { adminUser: "admin@example.com" } },
+  });
+  const set = await dir.run(
+    ["-q", "config", "set", "directory.google.privateKey", "--secret-env", "KEY"],
+    { env: { KEY: "not a key" } },
+  );
+  assert.equal(set.code, 0);
+  const result = await dir.run(["config", "validate"]);
+  assert.equal(result.code, 2);
+  assert.equal(
+    result.stderr.split("\n")[0],
+    "error: Invalid directory.google.privateKey: the secret is neither a PEM private key nor a service-account JSON key file",
+  );
+});
+
+Deno.test("config validate warns about CA files that do not exist", async () => {
+  await using dir = await tempDataDir();
+  const missing = join(dir.root, "missing-ca.pem");
+  await seedConfig(dir, {
+    server: { caFile: missing },
+    directory: {
+      type: "file",
+      file: { path: join(REPO_ROOT, "demo", "example-ad.ldif") },
+      ldap: { tlsCaPath: join(dir.root, "other.pem") },
+    },
+  });
+  const result = await dir.run(["config", "validate", "-o", "json"]);
+  assert.equal(result.code, 0);
+  assert.deepEqual(json(result.stdout), {
+    object: "validation",
+    valid: true,
+    directoryType: "file",
+    warnings: [`server.caFile ${missing} does not exist`],
+  });
+});

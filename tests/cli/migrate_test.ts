@@ -347,6 +347,25 @@ Deno.test("migrate bwdc finds data.json where bwdc keeps it, and says where it l
   );
 });
 
+Deno.test("migrate bwdc reads data.json inside a folder given as its path", async () => {
+  await using dir = await tempDataDir();
+  const appData = join(dir.root, "bitwarden-connector-appdata");
+  await Deno.mkdir(appData);
+  await Deno.copyFile(join(TESTDATA, "legacy-okta-plaintext.json"), join(appData, "data.json"));
+  const result = await dir.run(["migrate", "bwdc", appData, "--dry-run", "--output", "json"]);
+  assert.equal(result.code, 0, result.stderr);
+  assert.deepEqual(doc(result.stdout)["source"], {
+    file: join(appData, "data.json"),
+    layout: "legacy",
+    stateVersion: 4,
+  });
+  const empty = join(dir.root, "empty");
+  await Deno.mkdir(empty);
+  const none = await dir.run(["migrate", "bwdc", empty, "--dry-run", "--output", "json"]);
+  assert.equal(none.code, 2);
+  assert.deepEqual(doc(none.stdout)["details"], { file: join(empty, "data.json") });
+});
+
 Deno.test("migrate bwdc exits 2 on a file that is not bwdc's data.json", async () => {
   await using dir = await tempDataDir();
   const file = join(dir.root, "data.json");

@@ -208,7 +208,9 @@ async function setAction(
       if (setting.key.startsWith("server.")) {
         resolveServerUrls(parseConfig(stored, context.paths.config).server);
       }
-      config = await saveConfig(context.paths.config, stored);
+      config = setting.key === "directory.type"
+        ? await saveTypeChange(context.paths.config, stored, String(value))
+        : await saveConfig(context.paths.config, stored);
       if (setting.key === "directory.type" && before !== undefined && before !== value) {
         await store.clearSyncTimes();
         context.log.info(
@@ -222,6 +224,34 @@ async function setAction(
       "Saved setting",
     );
   }, { ifDamaged: "empty" });
+}
+
+const FILTER_KEYS = ["sync.userFilter", "sync.groupFilter"] as const;
+
+/**
+ * Saves a new `directory.type`; when a stored filter does not parse in the new source's syntax
+ * (e.g. bwdc's `include:` list kept from a cloud source when switching to `ldap`), says that the
+ * type was not changed and which filter to unset first.
+ */
+async function saveTypeChange(file: string, stored: StoredConfig, type: string): Promise<Config> {
+  try {
+    return await saveConfig(file, stored);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    const filter = FILTER_KEYS.find((key) => error.message.includes(key));
+    if (filter === undefined) throw error;
+    throw new ConfigError(
+      `Directory type not changed to ${type}: ${error.message.charAt(0).toLowerCase()}${
+        error.message.slice(1)
+      }`,
+      {
+        hint:
+          `Remove the filter first with roster config unset ${filter}, then roster config set directory.type ${type}, and set the filter again in the ${type} syntax`,
+        cause: error,
+        details: { key: "directory.type", value: type, filter },
+      },
+    );
+  }
 }
 
 async function getAction(context: CommandContext, key: string): Promise<void> {

@@ -553,3 +553,20 @@ Deno.test("config validate warns about CA files that do not exist", async () => 
     warnings: [`server.caFile ${missing} does not exist`],
   });
 });
+
+Deno.test("config set directory.type says the type was not changed when a stored filter does not fit it", async () => {
+  await using dir = await tempDataDir();
+  await dir.run(["-q", "config", "set", "directory.type", "okta"]);
+  await dir.run(["-q", "config", "set", "sync.userFilter", "include:a@example.com"]);
+  const result = await dir.run(["config", "set", "directory.type", "ldap"]);
+  assert.equal(result.code, 2);
+  assert.equal(
+    result.stderr,
+    'error: Directory type not changed to ldap: invalid LDAP filter in sync.userFilter: Expected "(" to start the filter at character 1\n' +
+      "hint: Remove the filter first with roster config unset sync.userFilter, then roster config set directory.type ldap, and set the filter again in the ldap syntax\n",
+  );
+  assert.equal((await dir.run(["config", "get", "directory.type"])).stdout, "okta\n");
+  await dir.run(["-q", "config", "unset", "sync.userFilter"]);
+  const changed = await dir.run(["config", "set", "directory.type", "ldap"]);
+  assert.equal(changed.code, 0, changed.stderr);
+});

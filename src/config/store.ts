@@ -427,13 +427,26 @@ export function parseConfig(stored: unknown, file: string): Config {
     });
   }
   const key = path.join(".");
-  const detail = issue?.message ?? "invalid value";
+  const detail = describeBadValue(stored, key) ?? issue?.message ?? "invalid value";
   throw new ConfigError(`Invalid setting ${key === "" ? "(root)" : key} in ${file}: ${detail}`, {
     hint: key === ""
       ? `The file must hold a JSON object; fix it or move it away`
       : `Set it again with roster config set ${key} <value>, or roster config unset ${key}`,
     details: { file, key, problem: detail },
   });
+}
+
+/** `"ad" is not one of ldap, …` for a known setting with a scalar value; else null. */
+function describeBadValue(stored: unknown, key: string): string | null {
+  let node: unknown = stored;
+  for (const part of key.split(".")) node = isRecord(node) ? node[part] : undefined;
+  if (typeof node !== "string" && typeof node !== "number" && typeof node !== "boolean") {
+    return null;
+  }
+  const setting = SETTINGS.find((candidate) => candidate.key === key);
+  return setting === undefined
+    ? null
+    : `${JSON.stringify(node)} is not ${describeAllowed(setting)}`;
 }
 
 /**

@@ -394,8 +394,16 @@ Deno.test("config commands name the file and key of an invalid config.json", asy
   assert.equal(invalid.code, 2);
   assert.equal(
     invalid.stderr,
-    `error: Invalid setting sync.interval in ${file}: Too small: expected number to be >=5\n` +
+    `error: Invalid setting sync.interval in ${file}: 2 is not an integer from 5 to 525600\n` +
       "hint: Set it again with roster config set sync.interval <value>, or roster config unset sync.interval\n",
+  );
+  await Deno.writeTextFile(file, '{"directory":{"type":"ad"}}');
+  const badEnum = await dir.run(["config", "validate"]);
+  assert.equal(badEnum.code, 2);
+  assert.equal(
+    badEnum.stderr,
+    `error: Invalid setting directory.type in ${file}: "ad" is not one of ldap, entra, google, okta, onelogin, file\n` +
+      "hint: Set it again with roster config set directory.type <value>, or roster config unset directory.type\n",
   );
   await Deno.writeTextFile(file, '{"sync":{"colour":"blue"}}');
   const unknown = await dir.run(["config", "list"]);

@@ -577,9 +577,12 @@ export async function validateConfig(
         missing.length === 1 ? "is" : "are"
       } not set`,
       {
-        hint: isSecret(first)
-          ? `roster config set ${first} --secret-env VAR (or --secret-file FILE, or stdin)`
-          : `roster config set ${first} <value>`,
+        // One command per missing setting, so that the hint covers them all.
+        hint: missing.map((key) =>
+          isSecret(key)
+            ? `roster config set ${key} --secret-env VAR (or --secret-file FILE, or stdin)`
+            : `roster config set ${key} <value>`
+        ).join("; "),
         details: { directoryType: type, missing },
       },
     );

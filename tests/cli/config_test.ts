@@ -361,7 +361,9 @@ Deno.test("config validate names the missing settings of the directory type", as
     code: "config_invalid",
     message:
       "Directory configuration incomplete: directory.ldap.rootPath, directory.ldap.username, directory.ldap.password are not set",
-    hint: "roster config set directory.ldap.rootPath <value>",
+    hint: "roster config set directory.ldap.rootPath <value>; " +
+      "roster config set directory.ldap.username <value>; " +
+      "roster config set directory.ldap.password --secret-env VAR (or --secret-file FILE, or stdin)",
     details: {
       directoryType: "ldap",
       missing: ["directory.ldap.rootPath", "directory.ldap.username", "directory.ldap.password"],

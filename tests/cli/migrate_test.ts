@@ -218,7 +218,7 @@ Deno.test("migrate bwdc lists the commands left for keychain secrets, and notice
     tail,
     [
       "Still to do:",
-      "  roster config set directory.entra.key --secret-env ENTRA_KEY",
+      "  roster config set directory.entra.key --secret-env ENTRA_SECRET",
       `  roster login --client-id organization.${ORG}`,
       "",
     ].join("\n"),
@@ -235,8 +235,14 @@ Deno.test("migrate bwdc lists the commands left for keychain secrets, and notice
   assert.equal(state.secrets["directory.entra.key"], undefined);
   assert.equal(state.auth, undefined);
 
-  const set = await dir.run(["config", "set", "directory.entra.key", "--secret-env", "ENTRA_KEY"], {
-    env: { ENTRA_KEY: "entra-client-secret" },
+  const set = await dir.run([
+    "config",
+    "set",
+    "directory.entra.key",
+    "--secret-env",
+    "ENTRA_SECRET",
+  ], {
+    env: { ENTRA_SECRET: "entra-client-secret" },
   });
   assert.equal(set.code, 0, set.stderr);
   const again = await dir.run(["migrate", "bwdc", file, "--output", "json"]);

@@ -31,6 +31,7 @@ import {
 } from "../config/store.ts";
 import type { Config, DirectoryType } from "../config/schema.ts";
 import { resolveServerUrls } from "../bitwarden/urls.ts";
+import { checkServiceAccountKey } from "../providers/google/key.ts";
 import { ConfigError, UsageError } from "../errors.ts";
 import { type CliDeps, type CommandContext, commandContext, withState } from "./context.ts";
 import type { StateStore } from "../state/store.ts";
@@ -200,6 +201,8 @@ async function setAction(
     if (setting.secret) {
       config = parseConfig(stored, context.paths.config);
       if (typeof value !== "string") throw new ConfigError(`Invalid value for ${setting.key}`);
+      // A secret that is neither a JSON key file nor a PEM private key is refused at once.
+      if (setting.key === "directory.google.privateKey") checkServiceAccountKey(value);
       await store.setSecret(setting.key, value);
       context.log.debug(`Stored secret ${setting.key} in ${context.paths.state}`);
     } else {

@@ -588,3 +588,13 @@ Deno.test("config set directory.type says the type was not changed when a stored
   const changed = await dir.run(["config", "set", "directory.type", "ldap"]);
   assert.equal(changed.code, 0, changed.stderr);
 });
+
+Deno.test("config validate says 'relative to' only for a relative file path", async () => {
+  await using dir = await tempDataDir();
+  await seedConfig(dir, { directory: { type: "file", file: { path: "missing.ldif" } } });
+  const result = await dir.run(["config", "validate", "-o", "json"], { cwd: dir.root });
+  assert.equal(result.code, 0, result.stderr);
+  assert.deepEqual(field(json(result.stdout))["warnings"], [
+    `directory.file.path missing.ldif does not exist (relative to ${dir.root})`,
+  ]);
+});

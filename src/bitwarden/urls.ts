@@ -9,6 +9,7 @@
 
 import type { Config } from "../config/schema.ts";
 import { ConfigError } from "../errors.ts";
+import { isLoopbackHost } from "../http/proxy.ts";
 
 /** The two base URLs a client talks to, without trailing slashes. */
 export interface ServerUrls {
@@ -31,7 +32,12 @@ const EU_ALIASES = new Set(["eu", "bitwarden.eu", "https://bitwarden.eu", "vault
 /**
  * Resolves the API and identity base URLs from the `server` settings.
  *
- * @throws {ConfigError} when a URL cannot be parsed, naming the setting.
+ * A value without a scheme gets `https://`. Plain `http://` is accepted only for a loopback host
+ * (`localhost`, `127.0.0.0/8`, `::1`: a local test server), as for the cloud sources' endpoint
+ * URLs, so the organization's API key and member data never cross a network in clear text.
+ * @throws {ConfigError} naming the setting (also in `details.setting`) when a URL cannot be
+ *   parsed, is not http(s), is plain `http://` to a host that is not loopback, or has a query or
+ *   fragment.
  */
 export function resolveServerUrls(server: Config["server"]): ServerUrls {
   const base = normaliseBase(server.url);
@@ -78,6 +84,16 @@ function normaliseUrl(value: string, setting: string): string {
     throw new ConfigError(`Invalid ${setting}: "${value}" is not an http(s) URL`, {
       hint: `Set ${setting} to a URL such as https://vault.example.com`,
     });
+  }
+  if (parsed.protocol === "http:" && !isLoopbackHost(parsed.hostname)) {
+    throw new ConfigError(
+      `Invalid ${setting}: plain http:// is only allowed for a loopback host, not ${parsed.hostname}`,
+      {
+        hint:
+          `Use https:// in ${setting} (or a loopback address such as http://127.0.0.1:8080 for a local test server)`,
+        details: { setting },
+      },
+    );
   }
   if (parsed.search !== "" || parsed.hash !== "") {
     throw new ConfigError(`Invalid ${setting}: "${value}" has a query or fragment`, {

@@ -29,8 +29,9 @@ import {
   unsetStored,
   validateConfig,
 } from "../config/store.ts";
-import type { Config } from "../config/schema.ts";
+import type { Config, DirectoryType } from "../config/schema.ts";
 import { resolveServerUrls } from "../bitwarden/urls.ts";
+import { checkServiceAccountKey } from "../providers/google/key.ts";
 import { ConfigError, UsageError } from "../errors.ts";
 import { type CliDeps, type CommandContext, commandContext, withState } from "./context.ts";
 import type { StateStore } from "../state/store.ts";
@@ -200,6 +201,8 @@ async function setAction(
     if (setting.secret) {
       config = parseConfig(stored, context.paths.config);
       if (typeof value !== "string") throw new ConfigError(`Invalid value for ${setting.key}`);
+      // A secret that is neither a JSON key file nor a PEM private key is refused at once.
+      if (setting.key === "directory.google.privateKey") checkServiceAccountKey(value);
       await store.setSecret(setting.key, value);
       context.log.debug(`Stored secret ${setting.key} in ${context.paths.state}`);
     } else {
@@ -208,7 +211,9 @@ async function setAction(
       if (setting.key.startsWith("server.")) {
         resolveServerUrls(parseConfig(stored, context.paths.config).server);
       }
-      config = await saveConfig(context.paths.config, stored);
+      config = setting.key === "directory.type"
+        ? await saveTypeChange(context.paths.config, stored, String(value))
+        : await saveConfig(context.paths.config, stored);
       if (setting.key === "directory.type" && before !== undefined && before !== value) {
         await store.clearSyncTimes();
         context.log.info(
@@ -222,6 +227,34 @@ async function setAction(
       "Saved setting",
     );
   }, { ifDamaged: "empty" });
+}
+
+const FILTER_KEYS = ["sync.userFilter", "sync.groupFilter"] as const;
+
+/**
+ * Saves a new `directory.type`; when a stored filter does not parse in the new source's syntax
+ * (e.g. bwdc's `include:` list kept from a cloud source when switching to `ldap`), says that the
+ * type was not changed and which filter to unset first.
+ */
+async function saveTypeChange(file: string, stored: StoredConfig, type: string): Promise<Config> {
+  try {
+    return await saveConfig(file, stored);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    const filter = FILTER_KEYS.find((key) => error.message.includes(key));
+    if (filter === undefined) throw error;
+    throw new ConfigError(
+      `Directory type not changed to ${type}: ${error.message.charAt(0).toLowerCase()}${
+        error.message.slice(1)
+      }`,
+      {
+        hint:
+          `Remove the filter first with roster config unset ${filter}, then roster config set directory.type ${type}, and set the filter again in the ${type} syntax`,
+        cause: error,
+        details: { key: "directory.type", value: type, filter },
+      },
+    );
+  }
 }
 
 async function getAction(context: CommandContext, key: string): Promise<void> {
@@ -320,12 +353,23 @@ async function validateAction(context: CommandContext): Promise<void> {
     if (!config.sync.users && !config.sync.groups) {
       warnings.push("sync.users and sync.groups are both false: a sync would send nothing");
     }
-    if (type === "file" && config.directory.file.path !== undefined) {
+    // Files a run reads: a missing one is a warning (it may be mounted or created later).
+    const files: [string, string | undefined][] = [
+      ["server.caFile", config.server.caFile],
+      ["directory.file.path", type === "file" ? config.directory.file.path : undefined],
+      ["directory.ldap.tlsCaPath", type === "ldap" ? config.directory.ldap.tlsCaPath : undefined],
+      ["directory.ldap.sslCaPath", type === "ldap" ? config.directory.ldap.sslCaPath : undefined],
+      ...cloudCaFile(config, type),
+    ];
+    for (const [key, path] of files) {
+      if (path === undefined) continue;
       try {
-        await Deno.stat(config.directory.file.path);
+        await Deno.stat(path);
       } catch {
         warnings.push(
-          `directory.file.path ${config.directory.file.path} does not exist (relative to ${context.io.cwd()})`,
+          isAbsolute(path)
+            ? `${key} ${path} does not exist`
+            : `${key} ${path} does not exist (relative to ${context.io.cwd()})`,
         );
       }
     }
@@ -336,6 +380,19 @@ async function validateAction(context: CommandContext): Promise<void> {
       context.out.printLines([`The configuration is complete for directory type ${type}`]);
     }
   }, { ifDamaged: "empty" });
+}
+
+/** `directory.<type>.caFile` of a cloud source, when it is set. */
+function cloudCaFile(config: Config, type: DirectoryType): [string, string | undefined][] {
+  switch (type) {
+    case "entra":
+    case "google":
+    case "okta":
+    case "onelogin":
+      return [[`directory.${type}.caFile`, config.directory[type].caFile]];
+    default:
+      return [];
+  }
 }
 
 function pathAction(context: CommandContext): void {

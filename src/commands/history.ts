@@ -30,7 +30,7 @@ function parseLimit(value: string): number {
 /** Builds the `history` command. */
 export function historyCommand(deps: CliDeps): Command {
   return new Command("history")
-    .summary("list the last runs (test, sync) with their outcome and counts")
+    .summary("list the last runs (test, plan, sync) with their outcome and counts")
     .description(
       "List the last runs, newest first: command, outcome, exit status, users and groups read " +
         "and sent, duration and error. The last 200 runs are kept.",

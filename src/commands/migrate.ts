@@ -5,7 +5,7 @@
  * @module
  */
 
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { Command } from "commander";
 import { resolveServerUrls } from "../bitwarden/urls.ts";
 import {
@@ -64,8 +64,17 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+/**
+ * bwdc's data file: `path` (a file, or a folder such as a portable bwdc's
+ * `bitwarden-connector-appdata`, whose `data.json` is read), else the first of bwdc's places
+ * that holds one.
+ */
 async function findDataFile(context: CommandContext, path: string | undefined): Promise<string> {
-  if (path !== undefined) return resolve(context.io.cwd(), path);
+  if (path !== undefined) {
+    const given = resolve(context.io.cwd(), path);
+    const info = await Deno.stat(given).catch(() => null);
+    return info?.isDirectory === true ? join(given, "data.json") : given;
+  }
   const candidates = bwdcDataCandidates({ os: Deno.build.os, env: (name) => context.io.env(name) });
   for (const candidate of candidates) {
     if (await exists(candidate)) return candidate;
@@ -76,7 +85,7 @@ async function findDataFile(context: CommandContext, path: string | undefined): 
     }`,
     {
       hint:
-        "Pass its path: roster migrate bwdc /path/to/data.json (bwdc's data directory is BITWARDENCLI_CONNECTOR_APPDATA_DIR, or bitwarden-connector-appdata next to a portable bwdc)",
+        "Pass its path or its folder: roster migrate bwdc /path/to/data.json (bwdc's data directory is BITWARDENCLI_CONNECTOR_APPDATA_DIR, or bitwarden-connector-appdata next to a portable bwdc)",
       details: { candidates },
     },
   );
@@ -339,7 +348,10 @@ export function migrateCommand(deps: CliDeps): Command {
         "with the reason. The bwdc file is only read. Without PATH, bwdc's data directory is " +
         "found as bwdc finds it (BITWARDENCLI_CONNECTOR_APPDATA_DIR, then the per-OS default).",
     )
-    .argument("[path]", "bwdc's data.json (default: bwdc's data directory)")
+    .argument(
+      "[path]",
+      "bwdc's data.json, or the folder holding it (default: bwdc's data directory)",
+    )
     .option("--dry-run", "print what would be set, write nothing")
     .action(
       async (path: string | undefined, options: Record<string, unknown>, command: Command) => {

@@ -5,6 +5,7 @@
  */
 
 import { relieveMemory } from "../runtime/memory.ts";
+import { plural } from "../output/render.ts";
 import { Command, Option } from "commander";
 import type { TestReport } from "../engine/mod.ts";
 import { ExitCode, RosterError, UsageError } from "../errors.ts";
@@ -76,7 +77,9 @@ export function testReportLines(
   }
   lines.push(
     "",
-    `Test only: nothing was sent. A sync would send ${s.groups} groups and ${s.users} users.`,
+    `Test only: nothing was sent. A sync would send ${plural(s.groups, "group")} and ${
+      plural(s.users, "user")
+    }.`,
   );
   return lines;
 }
@@ -145,7 +148,7 @@ export function testCommand(deps: CliDeps): Command {
     .summary("read the directory and print what a sync would send (sends nothing)")
     .description(
       "Read the directory and print what a sync would send: groups with member counts, " +
-        "enabled, disabled and deleted users, skipped objects with the reason, and group " +
+        "enabled, disabled and deleted users, skipped objects with the reason, group " +
         "members that match nothing, and every object Bitwarden's import would refuse (exit " +
         "7 then, as sync would). Nothing is sent and nothing is written except a run record " +
         "in the history.",

@@ -13,20 +13,26 @@ import { type Config, configSchema, type DirectoryType, SECRET_KEYS } from "./sc
 import { isRecord } from "../guards.ts";
 import { type SourceDescriptor, SOURCES } from "../providers/registry.ts";
 import { parseDn } from "../ldap/dn.ts";
+import { resolveServerUrls } from "../bitwarden/urls.ts";
 
 /**
- * Checks the syntax of the settings that are set: `sync.userFilter`/`sync.groupFilter` in the
+ * Checks the syntax of the settings that are set: the `server.*` URLs (parsed, and plain
+ * `http://` only to a loopback host, see `resolveServerUrls`), `sync.userFilter`/`sync.groupFilter` in the
  * source's own syntax (its descriptor's `validateFilters`: RFC 4515 filters for `ldap` and LDIF
  * files, bwdc's `include:`/`exclude:` lists for CSV, JSON and the cloud sources), and
- * `directory.ldap.rootPath`, `directory.file.rootPath`, `sync.userPath` and `sync.groupPath`
- * as RFC 4514 DNs. Runs when a setting is saved and in `config validate`, so a typo fails at
+ * the source's other settings (its descriptor's `validateSettings`: endpoint URLs, the OneLogin
+ * subdomain, the file encoding), and `directory.ldap.rootPath`, `directory.file.rootPath`,
+ * `sync.userPath` and `sync.groupPath` as RFC 4514 DNs. Runs when a setting is saved and in `config validate`, so a typo fails at
  * once instead of at the next sync.
  * @throws {ConfigError} naming the setting, the value and the position of the error.
  */
-export function validateLdapSyntax(config: Config): void {
+export function validateSettingSyntax(config: Config): void {
+  resolveServerUrls(config.server);
   const type = config.directory.type;
   // The filters in the source's own syntax (LDAP filters, or bwdc's include/exclude lists).
   if (type !== undefined) SOURCES[type].validateFilters(config);
+  // The source's other settings, with the parsers a read uses (its descriptor's validateSettings).
+  if (type !== undefined) SOURCES[type].validateSettings(config);
   const dns: [string, string | undefined][] = [
     ["directory.ldap.rootPath", type === "ldap" ? config.directory.ldap.rootPath : undefined],
     ["directory.file.rootPath", type === "file" ? config.directory.file.rootPath : undefined],
@@ -421,13 +427,26 @@ export function parseConfig(stored: unknown, file: string): Config {
     });
   }
   const key = path.join(".");
-  const detail = issue?.message ?? "invalid value";
+  const detail = describeBadValue(stored, key) ?? issue?.message ?? "invalid value";
   throw new ConfigError(`Invalid setting ${key === "" ? "(root)" : key} in ${file}: ${detail}`, {
     hint: key === ""
       ? `The file must hold a JSON object; fix it or move it away`
       : `Set it again with roster config set ${key} <value>, or roster config unset ${key}`,
     details: { file, key, problem: detail },
   });
+}
+
+/** `"ad" is not one of ldap, …` for a known setting with a scalar value; else null. */
+function describeBadValue(stored: unknown, key: string): string | null {
+  let node: unknown = stored;
+  for (const part of key.split(".")) node = isRecord(node) ? node[part] : undefined;
+  if (typeof node !== "string" && typeof node !== "number" && typeof node !== "boolean") {
+    return null;
+  }
+  const setting = SETTINGS.find((candidate) => candidate.key === key);
+  return setting === undefined
+    ? null
+    : `${JSON.stringify(node)} is not ${describeAllowed(setting)}`;
 }
 
 /**
@@ -487,7 +506,7 @@ export async function loadConfig(
 export async function saveConfig(file: string, stored: StoredConfig): Promise<Config> {
   const ordered = orderStored(stored);
   const config = parseConfig(ordered, file);
-  validateLdapSyntax(config);
+  validateSettingSyntax(config);
   const temporary = `${file}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
   const handle = await Deno.open(temporary, { write: true, createNew: true, mode: 0o600 });
   try {
@@ -541,7 +560,7 @@ export async function validateConfig(
   options: ValidateConfigOptions,
 ): Promise<DirectoryType> {
   const type = config.directory.type;
-  validateLdapSyntax(config);
+  validateSettingSyntax(config);
   if (type === undefined) {
     throw new ConfigError("No directory configured: directory.type is not set", {
       hint:
@@ -558,14 +577,18 @@ export async function validateConfig(
         missing.length === 1 ? "is" : "are"
       } not set`,
       {
-        hint: isSecret(first)
-          ? `roster config set ${first} --secret-env VAR (or --secret-file FILE, or stdin)`
-          : `roster config set ${first} <value>`,
+        // One command per missing setting, so that the hint covers them all.
+        hint: missing.map((key) =>
+          isSecret(key)
+            ? `roster config set ${key} --secret-env VAR (or --secret-file FILE, or stdin)`
+            : `roster config set ${key} <value>`
+        ).join("; "),
         details: { directoryType: type, missing },
       },
     );
   }
   source.validateFilters(config);
+  source.validateSettings(config);
   if (config.sync.overwriteExisting && config.sync.largeImport) {
     throw new ConfigError(
       "Conflicting settings: sync.overwriteExisting cannot be used with sync.largeImport",

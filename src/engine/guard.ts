@@ -429,7 +429,7 @@ export function guardError(
     : " Without an organization view (Vaultwarden), every deleted entry sent counts as a removal.";
   const members = verdict.checks.find((c) => c.kind === "memberRemovals");
   const only = refused.length === 1 && refused[0]?.kind === "memberRemovals";
-  return new RemovalGuardError(`Removal guard refused the sync: ${why}${listed}`, {
+  return new RemovalGuardError(`Deletion guard refused the sync: ${why}${listed}`, {
     hint: `Nothing was sent. If ${
       only ? "these removals are" : "these changes are"
     } intended, run roster sync ${command} once; or raise ${

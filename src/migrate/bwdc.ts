@@ -157,7 +157,7 @@ const DIRECTORY_RULES: Readonly<Record<DirectoryType, Readonly<Record<string, Fi
     identityAuthority: { key: "directory.entra.identityAuthority" },
     tenant: { key: "directory.entra.tenant" },
     applicationId: { key: "directory.entra.applicationId" },
-    key: { key: "directory.entra.key", secret: { env: "ENTRA_KEY" } },
+    key: { key: "directory.entra.key", secret: { env: "ENTRA_SECRET" } },
     id: { reason: ID_REASON },
   },
   google: {
@@ -177,7 +177,7 @@ const DIRECTORY_RULES: Readonly<Record<DirectoryType, Readonly<Record<string, Fi
     clientId: { key: "directory.onelogin.clientId" },
     clientSecret: {
       key: "directory.onelogin.clientSecret",
-      secret: { env: "ONELOGIN_CLIENT_SECRET" },
+      secret: { env: "ONELOGIN_SECRET" },
     },
     region: { key: "directory.onelogin.region", bwdcDefault: "us" },
     id: { reason: ID_REASON },

@@ -15,6 +15,7 @@ import { DIRECTORY_TYPES } from "../config/schema.ts";
 import { ConfigError } from "../errors.ts";
 import { createFileProvider, fileFormat, type FileSettings } from "./file/mod.ts";
 import { checkedFilter } from "./file/ldif.ts";
+import { resolveEncoding } from "../text/decode.ts";
 import { entraSource } from "./entra/mod.ts";
 import { googleSource } from "./google/mod.ts";
 import { createLdapProvider, type LdapSettings, validateLdapFilters } from "./ldap/mod.ts";
@@ -54,6 +55,13 @@ export interface SourceDefinition<S> {
   filters(settings: S): FilterHandling;
   /** Checks the filters' syntax for this source; throws a `ConfigError` naming the setting. */
   validateFilters(settings: S): void;
+  /**
+   * Checks the source's other settings that are set (endpoint URLs, subdomain, encoding …) with
+   * the same parsers a read uses, so that `config set` and `config validate` refuse what a run
+   * would refuse; throws a `ConfigError` naming the setting. Unset settings are left to
+   * `requiredSettings`/`missingSettings`. @default no check
+   */
+  validateSettings?: (settings: S) => void;
   /** What `status` shows as the source: host, file, tenant …; null when not configured. */
   describeTarget(settings: S): string | null;
   /**
@@ -84,6 +92,8 @@ export interface SourceDescriptor {
   create(config: Config, deps: ProviderDeps): DirectoryProvider;
   filters(config: Config): FilterHandling;
   validateFilters(config: Config): void;
+  /** See {@link SourceDefinition.validateSettings}. */
+  validateSettings(config: Config): void;
   describeTarget(config: Config): string | null;
 }
 
@@ -117,6 +127,7 @@ export function defineSource<S>(definition: SourceDefinition<S>): SourceDescript
     },
     filters: (config) => definition.filters(definition.settings(config)),
     validateFilters: (config) => definition.validateFilters(definition.settings(config)),
+    validateSettings: (config) => definition.validateSettings?.(definition.settings(config)),
     describeTarget: (config) => definition.describeTarget(definition.settings(config)),
   };
 }
@@ -171,6 +182,7 @@ const file = defineSource<FileSettings>({
     checkedFilter(settings.sync.userFilter, "sync.userFilter");
     checkedFilter(settings.sync.groupFilter, "sync.groupFilter");
   },
+  validateSettings: (settings) => void resolveEncoding(settings.file.encoding),
   describeTarget: (settings) => settings.file.path ?? null,
 });
 

@@ -298,6 +298,23 @@ function emptySent(): SentCounts {
   return { requests: 0, members: 0, deleted: 0, groups: 0, batches: [] };
 }
 
+/**
+ * The warning for the users the server skips (an email that belongs to a member linked to another
+ * externalId, e.g. after switching directory sources, or that differs only in letter case): what
+ * happens to them and what to do.
+ */
+export function skippedWarning(plan: Plan): string {
+  const shown = plan.skipped.slice(0, 5).map((s) => s.email).join(", ");
+  const more = plan.skipped.length > 5 ? ` and ${plan.skipped.length - 5} more` : "";
+  return `The server skips ${
+    plural(plan.skipped.length, "user")
+  } whose email belongs to a member ` +
+    `linked to another externalId (e.g. after switching directory sources) or differs only in ` +
+    `letter case: ${shown}${more}. They keep their old externalId link and get no group ` +
+    `memberships from this sync. To link them to this directory, unlink them in the admin ` +
+    `console, or run one sync with sync.overwriteExisting true; roster plan lists each with its reason`;
+}
+
 /** One line of a plan summary's member and group changes. */
 export function planLine(summary: PlanSummary, orgView: boolean): string {
   if (!orgView) {
@@ -498,6 +515,7 @@ export async function syncOnce(
     if (org === null && warning.startsWith("No organization view")) continue;
     warn(warning);
   }
+  if (plan.skipped.length > 0) warn(skippedWarning(plan));
   if (plan.protectedOwners.length > 0) {
     warn(
       `Owners are never removed by the import: ${

@@ -20,8 +20,8 @@ Deno.test("resolveServerUrls() follows bwdc's rules", () => {
     identity: "https://vault.example.com/identity",
   });
   assert.deepEqual(
-    resolveServerUrls({ url: "http://10.0.0.5:8080", api: "api.example.com/" }),
-    { api: "https://api.example.com", identity: "http://10.0.0.5:8080/identity" },
+    resolveServerUrls({ url: "http://127.0.0.1:8080", api: "api.example.com/" }),
+    { api: "https://api.example.com", identity: "http://127.0.0.1:8080/identity" },
   );
   assert.deepEqual(resolveServerUrls({ identity: "https://id.example.com" }), {
     api: "https://api.bitwarden.com",
@@ -38,6 +38,25 @@ Deno.test("resolveServerUrls() names the setting of a bad URL", () => {
   );
   assert.throws(() => resolveServerUrls({ url: "ftp://x.example" }), {
     message: 'Invalid server.url: "ftp://x.example" is not an http(s) URL',
+  });
+});
+
+Deno.test("resolveServerUrls() refuses plain http:// to a host that is not loopback", () => {
+  for (const setting of ["url", "api", "identity"] as const) {
+    assert.throws(
+      () => resolveServerUrls({ [setting]: "http://vault.example.com" }),
+      (error: unknown) =>
+        error instanceof ConfigError &&
+        error.message ===
+          `Invalid server.${setting}: plain http:// is only allowed for a loopback host, not vault.example.com` &&
+        error.hint ===
+          `Use https:// in server.${setting} (or a loopback address such as http://127.0.0.1:8080 for a local test server)` &&
+        error.exitCode === 2,
+    );
+  }
+  assert.deepEqual(resolveServerUrls({ url: "http://localhost:8080/" }), {
+    api: "http://localhost:8080/api",
+    identity: "http://localhost:8080/identity",
   });
 });
 

@@ -1,6 +1,16 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { field, json, modeOf, REPO_ROOT, roster, tempDataDir } from "../_helpers.ts";
+import {
+  field,
+  json,
+  ldifConfig,
+  modeOf,
+  REPO_ROOT,
+  roster,
+  seedConfig,
+  tempDataDir,
+} from "../_helpers.ts";
+import { openStateStore } from "../../src/state/store.ts";
 
 Deno.test("config set creates the data directory 0700 and config.json 0600", async () => {
   await using dir = await tempDataDir();
@@ -114,6 +124,44 @@ Deno.test("config set accepts bwdc's form and aliases", async () => {
   assert.equal(server.stdout, "Saved setting server.url: https://vault.example.com\n");
   const type = await dir.run(["config", "set", "directory", "0"]);
   assert.equal(type.stdout, "Saved setting directory.type: ldap\n");
+});
+
+Deno.test("config set refuses a plain http:// server URL to a host that is not loopback", async () => {
+  await using dir = await tempDataDir();
+  for (const key of ["server.url", "server.api", "server.identity"]) {
+    const result = await dir.run(["config", "set", key, "http://vault.example.com"]);
+    assert.equal(result.code, 2, key);
+    assert.equal(result.stdout, "");
+    assert.equal(
+      result.stderr,
+      `error: Invalid ${key}: plain http:// is only allowed for a loopback host, not vault.example.com\n` +
+        `hint: Use https:// in ${key} (or a loopback address such as http://127.0.0.1:8080 for a local test server)\n`,
+    );
+  }
+  assert.equal((await dir.run(["config", "get", "server.url"])).stdout, "(not set)\n");
+  const loopback = await dir.run(["config", "set", "server.url", "http://127.0.0.1:8080"]);
+  assert.equal(loopback.stdout, "Saved setting server.url: http://127.0.0.1:8080\n");
+});
+
+Deno.test("config validate, status and login refuse a hand-edited plain http:// server URL", async () => {
+  await using dir = await tempDataDir();
+  await seedConfig(dir, {
+    ...field(await ldifConfig()),
+    server: { url: "http://vault.example.com" },
+  });
+  const expected =
+    "error: Invalid server.url: plain http:// is only allowed for a loopback host, not vault.example.com\n" +
+    "hint: Use https:// in server.url (or a loopback address such as http://127.0.0.1:8080 for a local test server)\n";
+  const runs: string[][] = [
+    ["config", "validate"],
+    ["status"],
+    ["login", "--client-id", "organization.4f0b0c5e-2a9e-4a76-9d2c-0d1c1e6c9e11"],
+  ];
+  for (const args of runs) {
+    const result = await dir.run(args, { env: { ROSTER_CLIENT_SECRET: "not-sent" } });
+    assert.equal(result.code, 2, args.join(" "));
+    assert.equal(result.stderr, expected, args.join(" "));
+  }
 });
 
 Deno.test("config set saves relative file paths as absolute paths", async () => {
@@ -314,7 +362,9 @@ Deno.test("config validate names the missing settings of the directory type", as
     code: "config_invalid",
     message:
       "Directory configuration incomplete: directory.ldap.rootPath, directory.ldap.username, directory.ldap.password are not set",
-    hint: "roster config set directory.ldap.rootPath <value>",
+    hint: "roster config set directory.ldap.rootPath <value>; " +
+      "roster config set directory.ldap.username <value>; " +
+      "roster config set directory.ldap.password --secret-env VAR (or --secret-file FILE, or stdin)",
     details: {
       directoryType: "ldap",
       missing: ["directory.ldap.rootPath", "directory.ldap.username", "directory.ldap.password"],
@@ -347,8 +397,16 @@ Deno.test("config commands name the file and key of an invalid config.json", asy
   assert.equal(invalid.code, 2);
   assert.equal(
     invalid.stderr,
-    `error: Invalid setting sync.interval in ${file}: Too small: expected number to be >=5\n` +
+    `error: Invalid setting sync.interval in ${file}: 2 is not an integer from 5 to 525600\n` +
       "hint: Set it again with roster config set sync.interval <value>, or roster config unset sync.interval\n",
+  );
+  await Deno.writeTextFile(file, '{"directory":{"type":"ad"}}');
+  const badEnum = await dir.run(["config", "validate"]);
+  assert.equal(badEnum.code, 2);
+  assert.equal(
+    badEnum.stderr,
+    `error: Invalid setting directory.type in ${file}: "ad" is not one of ldap, entra, google, okta, onelogin, file\n` +
+      "hint: Set it again with roster config set directory.type <value>, or roster config unset directory.type\n",
   );
   await Deno.writeTextFile(file, '{"sync":{"colour":"blue"}}');
   const unknown = await dir.run(["config", "list"]);
@@ -380,4 +438,163 @@ Deno.test("config path prints where the files are", async () => {
     env: { ROSTER_DATA_DIR: "", XDG_CONFIG_HOME: dir.root },
   });
   assert.equal(xdg.stdout, join(dir.root, "roster", "config.json") + "\n");
+});
+
+Deno.test("config set refuses a source setting that every run would refuse", async () => {
+  await using dir = await tempDataDir();
+  const httpError = (key: string, host: string) =>
+    `error: Invalid ${key}: plain http:// is only allowed for a loopback host, not ${host}\n` +
+    `hint: Use https:// in ${key}\n`;
+  const cases: [string, string, string, string][] = [
+    [
+      "entra",
+      "directory.entra.graphUrl",
+      "http://graph.example.com",
+      httpError("directory.entra.graphUrl", "graph.example.com"),
+    ],
+    [
+      "entra",
+      "directory.entra.authorityUrl",
+      "http://login.example.com",
+      httpError("directory.entra.authorityUrl", "login.example.com"),
+    ],
+    [
+      "google",
+      "directory.google.apiUrl",
+      "http://g.example.com",
+      httpError("directory.google.apiUrl", "g.example.com"),
+    ],
+    [
+      "google",
+      "directory.google.tokenUrl",
+      "http://g.example.com/token",
+      httpError("directory.google.tokenUrl", "g.example.com"),
+    ],
+    [
+      "onelogin",
+      "directory.onelogin.apiUrl",
+      "http://acme.onelogin.com",
+      httpError("directory.onelogin.apiUrl", "acme.onelogin.com"),
+    ],
+    [
+      "onelogin",
+      "directory.onelogin.subdomain",
+      "acme corp",
+      'error: Invalid directory.onelogin.subdomain: "acme corp" is not a subdomain\n' +
+      "hint: Set directory.onelogin.subdomain to the first part of your OneLogin address: acme for https://acme.onelogin.com\n",
+    ],
+    [
+      "okta",
+      "directory.okta.orgUrl",
+      "http://acme.okta.com",
+      httpError("directory.okta.orgUrl", "acme.okta.com"),
+    ],
+    [
+      "okta",
+      "directory.okta.orgUrl",
+      "acme.okta.com",
+      'error: Invalid directory.okta.orgUrl: "acme.okta.com" is not a URL\n' +
+      "hint: Set directory.okta.orgUrl to your org's base URL, e.g. https://acme.okta.com\n",
+    ],
+    [
+      "file",
+      "directory.file.encoding",
+      "klingon",
+      'error: Unknown character encoding in directory.file.encoding: "klingon"\n' +
+      "hint: Set directory.file.encoding to auto (UTF-8, or UTF-16 with a byte order mark) or to an encoding name such as windows-1252, iso-8859-15 or utf-16le\n",
+    ],
+  ];
+  for (const [type, key, value, stderr] of cases) {
+    assert.equal((await dir.run(["-q", "config", "set", "directory.type", type])).code, 0);
+    const result = await dir.run(["config", "set", key, value]);
+    assert.equal(result.code, 2, `${key} ${value}`);
+    assert.equal(result.stderr, stderr, `${key} ${value}`);
+    const stored = await dir.run(["config", "get", key]);
+    assert.equal(stored.stdout, key === "directory.file.encoding" ? "auto\n" : "(not set)\n");
+  }
+});
+
+Deno.test("config validate refuses a hand-edited source setting that every run would refuse", async () => {
+  await using dir = await tempDataDir();
+  await seedConfig(dir, { directory: { type: "okta", okta: { orgUrl: "http://acme.okta.com" } } });
+  const result = await dir.run(["config", "validate"], { env: { OKTA_TOKEN: "t" } });
+  assert.equal(result.code, 2);
+  assert.equal(
+    result.stderr,
+    "error: Invalid directory.okta.orgUrl: plain http:// is only allowed for a loopback host, not acme.okta.com\n" +
+      "hint: Use https:// in directory.okta.orgUrl\n",
+  );
+});
+
+Deno.test("config set and config validate say a Google privateKey secret that is not a key is neither form", async () => {
+  await using dir = await tempDataDir();
+  await seedConfig(dir, {
+    directory: { type: "google", google: { adminUser: "admin@example.com" } },
+  });
+  const error =
+    "error: Invalid directory.google.privateKey: the secret is neither a PEM private key nor a service-account JSON key file";
+  const set = await dir.run(
+    ["config", "set", "directory.google.privateKey", "--secret-env", "KEY"],
+    { env: { KEY: "not a key" } },
+  );
+  assert.equal(set.code, 2);
+  assert.equal(set.stderr.split("\n")[0], error);
+  // A secret stored before this check (or by an older roster) is named by config validate.
+  const store = await openStateStore(join(dir.dataDir, "state.kv"));
+  try {
+    await store.setSecret("directory.google.privateKey", "not a key");
+  } finally {
+    store.close();
+  }
+  const result = await dir.run(["config", "validate"]);
+  assert.equal(result.code, 2);
+  assert.equal(result.stderr.split("\n")[0], error);
+});
+
+Deno.test("config validate warns about CA files that do not exist", async () => {
+  await using dir = await tempDataDir();
+  const missing = join(dir.root, "missing-ca.pem");
+  await seedConfig(dir, {
+    server: { caFile: missing },
+    directory: {
+      type: "file",
+      file: { path: join(REPO_ROOT, "demo", "example-ad.ldif") },
+      ldap: { tlsCaPath: join(dir.root, "other.pem") },
+    },
+  });
+  const result = await dir.run(["config", "validate", "-o", "json"]);
+  assert.equal(result.code, 0);
+  assert.deepEqual(json(result.stdout), {
+    object: "validation",
+    valid: true,
+    directoryType: "file",
+    warnings: [`server.caFile ${missing} does not exist`],
+  });
+});
+
+Deno.test("config set directory.type says the type was not changed when a stored filter does not fit it", async () => {
+  await using dir = await tempDataDir();
+  await dir.run(["-q", "config", "set", "directory.type", "okta"]);
+  await dir.run(["-q", "config", "set", "sync.userFilter", "include:a@example.com"]);
+  const result = await dir.run(["config", "set", "directory.type", "ldap"]);
+  assert.equal(result.code, 2);
+  assert.equal(
+    result.stderr,
+    'error: Directory type not changed to ldap: invalid LDAP filter in sync.userFilter: Expected "(" to start the filter at character 1\n' +
+      "hint: Remove the filter first with roster config unset sync.userFilter, then roster config set directory.type ldap, and set the filter again in the ldap syntax\n",
+  );
+  assert.equal((await dir.run(["config", "get", "directory.type"])).stdout, "okta\n");
+  await dir.run(["-q", "config", "unset", "sync.userFilter"]);
+  const changed = await dir.run(["config", "set", "directory.type", "ldap"]);
+  assert.equal(changed.code, 0, changed.stderr);
+});
+
+Deno.test("config validate says 'relative to' only for a relative file path", async () => {
+  await using dir = await tempDataDir();
+  await seedConfig(dir, { directory: { type: "file", file: { path: "missing.ldif" } } });
+  const result = await dir.run(["config", "validate", "-o", "json"], { cwd: dir.root });
+  assert.equal(result.code, 0, result.stderr);
+  assert.deepEqual(field(json(result.stdout))["warnings"], [
+    `directory.file.path missing.ldif does not exist (relative to ${dir.root})`,
+  ]);
 });

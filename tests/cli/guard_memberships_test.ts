@@ -71,7 +71,7 @@ Deno.test("a userFilter typo that empties the groups is refused by plan and sync
   assert.equal(refused.code, 4, refused.stderr);
   assert.match(
     refused.stderr,
-    /error: Removal guard refused the sync: it would take 544 members out of groups \(group memberships\), more than the limit of 57 .*; it would follow a directory read with 190 fewer users, more than the limit of 20 /,
+    /error: Deletion guard refused the sync: it would take 544 members out of groups \(group memberships\), more than the limit of 57 .*; it would follow a directory read with 190 fewer users, more than the limit of 20 /,
   );
   assert.match(
     refused.stderr,

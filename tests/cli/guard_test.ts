@@ -15,7 +15,7 @@ Deno.test("sync refuses removals beyond the guard (exit 4, nothing sent) until -
   assert.equal(refused.code, 4, refused.stderr);
   assert.match(
     refused.stderr,
-    /\nerror: Removal guard refused the sync: it would remove 11 members, more than the limit of 10 \(sync\.maxRemovals 10, or sync\.maxRemovalsPercent 10% of 13 members\)\n/,
+    /\nerror: Deletion guard refused the sync: it would remove 11 members, more than the limit of 10 \(sync\.maxRemovals 10, or sync\.maxRemovalsPercent 10% of 13 members\)\n/,
   );
   for (const user of users(11)) {
     assert.ok(

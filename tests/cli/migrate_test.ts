@@ -218,7 +218,7 @@ Deno.test("migrate bwdc lists the commands left for keychain secrets, and notice
     tail,
     [
       "Still to do:",
-      "  roster config set directory.entra.key --secret-env ENTRA_KEY",
+      "  roster config set directory.entra.key --secret-env ENTRA_SECRET",
       `  roster login --client-id organization.${ORG}`,
       "",
     ].join("\n"),
@@ -235,8 +235,14 @@ Deno.test("migrate bwdc lists the commands left for keychain secrets, and notice
   assert.equal(state.secrets["directory.entra.key"], undefined);
   assert.equal(state.auth, undefined);
 
-  const set = await dir.run(["config", "set", "directory.entra.key", "--secret-env", "ENTRA_KEY"], {
-    env: { ENTRA_KEY: "entra-client-secret" },
+  const set = await dir.run([
+    "config",
+    "set",
+    "directory.entra.key",
+    "--secret-env",
+    "ENTRA_SECRET",
+  ], {
+    env: { ENTRA_SECRET: "entra-client-secret" },
   });
   assert.equal(set.code, 0, set.stderr);
   const again = await dir.run(["migrate", "bwdc", file, "--output", "json"]);
@@ -345,6 +351,25 @@ Deno.test("migrate bwdc finds data.json where bwdc keeps it, and says where it l
       }/Bitwarden Directory Connector/data\\.json, ${home}/\\.config/Bitwarden Directory Connector/data\\.json`,
     ),
   );
+});
+
+Deno.test("migrate bwdc reads data.json inside a folder given as its path", async () => {
+  await using dir = await tempDataDir();
+  const appData = join(dir.root, "bitwarden-connector-appdata");
+  await Deno.mkdir(appData);
+  await Deno.copyFile(join(TESTDATA, "legacy-okta-plaintext.json"), join(appData, "data.json"));
+  const result = await dir.run(["migrate", "bwdc", appData, "--dry-run", "--output", "json"]);
+  assert.equal(result.code, 0, result.stderr);
+  assert.deepEqual(doc(result.stdout)["source"], {
+    file: join(appData, "data.json"),
+    layout: "legacy",
+    stateVersion: 4,
+  });
+  const empty = join(dir.root, "empty");
+  await Deno.mkdir(empty);
+  const none = await dir.run(["migrate", "bwdc", empty, "--dry-run", "--output", "json"]);
+  assert.equal(none.code, 2);
+  assert.deepEqual(doc(none.stdout)["details"], { file: join(empty, "data.json") });
 });
 
 Deno.test("migrate bwdc exits 2 on a file that is not bwdc's data.json", async () => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { json } from "../_helpers.ts";
+import { field, json } from "../_helpers.ts";
 import { doc, syncEnv, users } from "./_sync_env.ts";
 
 const STAFF = { id: "g-staff", name: "Staff", members: ["u01", "u02", "u03"] };
@@ -197,4 +197,25 @@ Deno.test("sync runs are recorded and shown by history and status", async () => 
     organizationId: env.fake.organizationId,
   });
   assert.ok(json(status.stdout));
+});
+
+Deno.test("sync warns on stderr and in JSON about users the server skips (email linked to another externalId)", async () => {
+  await using env = await syncEnv({
+    users: [{ id: "u01", email: "user01@example.com" }, { id: "u02", email: "user02@example.com" }],
+  });
+  await env.login();
+  const first = await env.run(["sync"]);
+  assert.equal(first.code, 0, first.stderr);
+  await env.writeDirectory([
+    { id: "x01", email: "user01@example.com" },
+    { id: "u02", email: "user02@example.com" },
+  ]);
+  const warning =
+    "The server skips 1 user whose email belongs to a member linked to another externalId (e.g. after switching directory sources) or differs only in letter case: user01@example.com. They keep their old externalId link and get no group memberships from this sync. To link them to this directory, unlink them in the admin console, or run one sync with sync.overwriteExisting true; roster plan lists each with its reason";
+  const second = await env.run(["sync", "-o", "json"]);
+  assert.equal(second.code, 0, second.stderr);
+  assert.ok(second.stderr.split("\n").includes(`warning: ${warning}`), second.stderr);
+  const document = doc(second.stdout);
+  assert.deepEqual(document["warnings"], [warning]);
+  assert.equal(field(document, "plan")["skipped"], 1);
 });

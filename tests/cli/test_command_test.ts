@@ -1,6 +1,15 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { field, json, ldifConfig, REPO_ROOT, seedConfig, tempDataDir } from "../_helpers.ts";
+import {
+  field,
+  json,
+  ldifConfig,
+  REPO_ROOT,
+  roster,
+  seedConfig,
+  tempDataDir,
+} from "../_helpers.ts";
+import { syncEnv } from "./_sync_env.ts";
 
 const ALICE = "uid=alice,ou=people,dc=example,dc=com";
 const BOB = "uid=bob,ou=people,dc=example,dc=com";
@@ -228,4 +237,29 @@ Deno.test("test reads a CSV export and applies sync.userFilter as a set filter",
     deletedUsers: [{ externalId: "u3", displayName: "carol@example.com" }],
     object: "test",
   });
+});
+
+Deno.test("test's summary line says 1 group and 1 user in the singular", async () => {
+  await using env = await syncEnv({
+    users: [{ id: "u01", email: "user01@example.com" }],
+    groups: [{ id: "g1", name: "Staff", members: ["u01"] }],
+  });
+  const result = await env.run(["test"]);
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(
+    result.stdout.trimEnd().split("\n").at(-1),
+    "Test only: nothing was sent. A sync would send 1 group and 1 user.",
+  );
+});
+
+Deno.test("test --help and history --help read without doubled words", async () => {
+  const test = await roster(["test", "--help"]);
+  assert.ok(
+    test.stdout.replace(/\s+/g, " ").includes(
+      "skipped objects with the reason, group members that match nothing, and every object",
+    ),
+    test.stdout,
+  );
+  const root = await roster(["--help"]);
+  assert.match(root.stdout.replace(/\s+/g, " "), /list the last runs \(test, plan, sync\) with/);
 });

@@ -90,8 +90,7 @@ Deno.test("setStored() and unsetStored() edit copies and drop empty sections", (
 
 Deno.test("parseConfig() names the file and key of invalid content", () => {
   assert.throws(() => parseConfig({ sync: { users: "yes" } }, "/x/config.json"), {
-    message:
-      "Invalid setting sync.users in /x/config.json: Invalid input: expected boolean, received string",
+    message: 'Invalid setting sync.users in /x/config.json: "yes" is not true or false',
   });
   assert.throws(() => parseConfig({ directory: { ldap: { password: "pw" } } }, "/x/config.json"), {
     message: "Secret directory.ldap.password must not be stored in /x/config.json",

@@ -511,7 +511,7 @@ Deno.test("mapBwdcData() maps a legacy OneLogin data.json with a keychain secret
     "sync.useEmailPrefixSuffix=false",
   ]);
   assert.deepEqual(secretsOf(migration), ["directory.onelogin.clientSecret keychain"]);
-  assert.equal(migration.secrets[0]?.env, "ONELOGIN_CLIENT_SECRET");
+  assert.equal(migration.secrets[0]?.env, "ONELOGIN_SECRET");
   assert.deepEqual(stateOf(migration), [
     "lastUserSync=2024-05-20T18:45:00.000Z",
     "lastGroupSync=2024-05-20T18:45:00.000Z",

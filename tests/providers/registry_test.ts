@@ -75,3 +75,27 @@ Deno.test("every descriptor's secret settings are among its required settings", 
     }
   }
 });
+
+Deno.test("validateSettings() refuses what a read refuses, naming the setting, and passes unset settings", () => {
+  const bad: [string, Record<string, unknown>, string][] = [
+    ["entra", { graphUrl: "http://graph.example.com" }, "directory.entra.graphUrl"],
+    ["google", { tokenUrl: "http://oauth.example.com/token" }, "directory.google.tokenUrl"],
+    ["okta", { orgUrl: "acme.okta.com" }, "directory.okta.orgUrl"],
+    ["onelogin", { subdomain: "acme corp" }, "directory.onelogin.subdomain"],
+    ["file", { encoding: "klingon" }, "directory.file.encoding"],
+  ];
+  for (const [type, settings, key] of bad) {
+    const config = configSchema.parse({ directory: { type, [type]: settings } });
+    const source = SOURCES[config.directory.type ?? "ldap"];
+    assert.throws(() => source.validateSettings(config), (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.ok(error.message.includes(key), error.message);
+      assert.equal(error.exitCode, 2);
+      return true;
+    });
+  }
+  for (const type of DIRECTORY_TYPES) {
+    const config = configSchema.parse({ directory: { type } });
+    assert.equal(SOURCES[type].validateSettings(config), undefined, type);
+  }
+});

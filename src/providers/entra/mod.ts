@@ -28,6 +28,7 @@ import type { SourceDefinition } from "../registry.ts";
 import { entraFilterHandling, validateEntraFilters } from "./filter.ts";
 import type { EntraProviderOptions } from "./graph.ts";
 import { readEntra } from "./read.ts";
+import { entraEndpoints } from "./hosts.ts";
 import type { EntraSettings } from "./settings.ts";
 
 export type { EntraSettings } from "./settings.ts";
@@ -47,6 +48,9 @@ export const entraSource: SourceDefinition<EntraSettings> = {
       : ["directory.entra.key"],
   filters: (settings) => entraFilterHandling(settings.sync),
   validateFilters: (settings) => validateEntraFilters(settings.sync),
+  // The endpoint URLs; an unset tenant is reported by requiredSettings, so a stand-in is used.
+  validateSettings: ({ entra }) =>
+    void entraEndpoints({ ...entra, tenant: entra.tenant ?? "organizations" }),
   describeTarget: ({ entra }) =>
     entra.tenant === undefined ? null : `${entra.tenant} (${entra.identityAuthority})`,
   readsDeltas: true,

@@ -83,6 +83,25 @@ function checkPem(text: string, from: string): string {
 }
 
 /**
+ * Checks the form of the secret `directory.google.privateKey` without a client email: a JSON key
+ * file must parse as a service-account key ({@link parseServiceAccountKey}), anything else must
+ * be an unencrypted PKCS#8 PEM private key.
+ * @returns true when the secret is a bare PEM key, which needs `directory.google.clientEmail`.
+ * @throws {ConfigError} naming `directory.google.privateKey` as {@link parseServiceAccountKey}
+ *   does, e.g. when the secret is neither a JSON key file nor a PEM private key.
+ */
+export function checkServiceAccountKey(secret: string): boolean {
+  const text = secret.trim();
+  if (text === "") throw invalidKey("it is empty");
+  if (text.startsWith("{")) {
+    parseServiceAccountKey(text);
+    return false;
+  }
+  checkPem(text, "the secret");
+  return true;
+}
+
+/**
  * Reads the secret `directory.google.privateKey`: a PEM private key, or a whole
  * service-account JSON key file.
  * @param secret The secret as stored.

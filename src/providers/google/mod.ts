@@ -11,8 +11,9 @@
 import type { SourceDefinition } from "../registry.ts";
 import type { DirectoryProvider, ProviderContext } from "../provider.ts";
 import { parseGoogleFilter } from "./filter.ts";
+import { checkServiceAccountKey, parseServiceAccountKey } from "./key.ts";
 import { type GoogleReadTuning, readGoogle } from "./read.ts";
-import type { GoogleSettings } from "./settings.ts";
+import { googleEndpoints, type GoogleSettings } from "./settings.ts";
 
 export type { GoogleSettings } from "./settings.ts";
 export type { GoogleReadTuning } from "./read.ts";
@@ -34,14 +35,6 @@ export function createGoogleProvider(
 }
 
 /**
- * Whether a `directory.google.privateKey` secret is a whole JSON key file (which names its
- * service account) rather than a bare PEM key.
- */
-export function isKeyFile(secret: string): boolean {
-  return secret.trim().startsWith("{");
-}
-
-/**
  * The registry definition of `directory.type google` (`src/providers/registry.ts` wraps it with
  * `defineSource`; a type-only import keeps the two modules free of an import cycle).
  */
@@ -52,16 +45,23 @@ export const googleSource: SourceDefinition<GoogleSettings> = {
   secretSettings: ["directory.google.privateKey"],
   settings: (config) => ({ google: config.directory.google, sync: config.sync }),
   create: (context) => createGoogleProvider(context),
+  // The key is checked here, so that config validate names a secret that is not a key instead
+  // of asking for clientEmail.
   missingSettings: async ({ google }, secret) => {
-    if (google.clientEmail !== undefined) return [];
     const key = await secret("directory.google.privateKey");
-    return key === undefined || isKeyFile(key) ? [] : ["directory.google.clientEmail"];
+    if (key === undefined) return [];
+    if (google.clientEmail !== undefined) {
+      parseServiceAccountKey(key, { clientEmail: google.clientEmail });
+      return [];
+    }
+    return checkServiceAccountKey(key) ? ["directory.google.clientEmail"] : [];
   },
   filters: () => "engine",
   validateFilters: ({ sync }) => {
     parseGoogleFilter(sync.userFilter, "sync.userFilter");
     parseGoogleFilter(sync.groupFilter, "sync.groupFilter");
   },
+  validateSettings: ({ google }) => void googleEndpoints(google),
   describeTarget: ({ google }) => {
     if (google.adminUser === undefined) return null;
     const where = google.domain ??

@@ -9,7 +9,7 @@
 import type { DirectoryProvider, ProviderContext } from "../provider.ts";
 import type { SourceDefinition } from "../registry.ts";
 import { type OktaProviderOptions, readOkta } from "./read.ts";
-import { OKTA_TOKEN_KEY, oktaFilters, type OktaSettings } from "./settings.ts";
+import { OKTA_TOKEN_KEY, oktaBaseUrl, oktaFilters, type OktaSettings } from "./settings.ts";
 
 export { OKTA_TOKEN_KEY, type OktaSettings } from "./settings.ts";
 export type { OktaProviderOptions } from "./read.ts";
@@ -40,6 +40,9 @@ export const oktaSource: SourceDefinition<OktaSettings> = {
   create: (context) => createOktaProvider(context),
   filters: () => "engine",
   validateFilters: (settings) => void oktaFilters(settings.sync),
+  validateSettings: ({ okta }) => {
+    if (okta.orgUrl !== undefined) oktaBaseUrl(okta.orgUrl);
+  },
   describeTarget: ({ okta }) => okta.orgUrl ?? null,
   readsDeltas: true,
 };

@@ -22,7 +22,12 @@ import type { SourceDefinition } from "../registry.ts";
 import type { DirectoryProvider, ProviderContext } from "../provider.ts";
 import { validateOneLoginFilters } from "./filter.ts";
 import { type OneLoginProviderOptions, readOneLogin } from "./read.ts";
-import { describeOneLogin, ONELOGIN_SECRET_KEY, type OneLoginSettings } from "./settings.ts";
+import {
+  describeOneLogin,
+  ONELOGIN_SECRET_KEY,
+  oneLoginBaseUrl,
+  type OneLoginSettings,
+} from "./settings.ts";
 
 export type { OneLoginSettings } from "./settings.ts";
 export type { OneLoginProviderOptions } from "./read.ts";
@@ -49,6 +54,7 @@ export const oneloginSource: SourceDefinition<OneLoginSettings> = {
   // provider as query parameters, so neither side applies a part twice.
   filters: () => "engine",
   validateFilters: (settings) => validateOneLoginFilters(settings.sync),
+  validateSettings: ({ onelogin }) => void oneLoginBaseUrl(onelogin),
   describeTarget: describeOneLogin,
   readsDeltas: true,
 };

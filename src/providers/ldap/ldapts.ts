@@ -168,6 +168,9 @@ export function newClient(connection: Connection): Client {
   liveness.attach(client);
   const parser: unknown = Reflect.get(client, "messageParser");
   if (parser instanceof MessageParser) {
+    // Only roster's own clients get the lean entry decoder; any other ldapts client in the
+    // process keeps ldapts' decoding.
+    useLeanDecoder(parser);
     // Every message counts as a sign of life; message ID 0 is an unsolicited notification.
     parser.on("message", (message) => {
       const oid = message instanceof ExtendedResponse ? message.oid : undefined;
@@ -290,6 +293,8 @@ type Details = Parameters<Read>[1];
 
 interface ParserState {
   buffer?: Buffer;
+  /** The parser belongs to a client {@link newClient} made: entries get the lean decoder. */
+  rosterLean?: true;
   rosterChunks?: Buffer[] | undefined;
   rosterLength?: number;
   rosterNeeded?: number;
@@ -315,6 +320,15 @@ const prototype: { read: Read; rosterLinearRead?: true } = MessageParser.prototy
 if (prototype.rosterLinearRead !== true) {
   const original = prototype.read;
   prototype.read = function (this: ParserState, data: Buffer, details: Details): void {
+    const outer = parsingForRoster;
+    parsingForRoster = this.rosterLean === true;
+    try {
+      linearRead.call(this, data, details);
+    } finally {
+      parsingForRoster = outer;
+    }
+  };
+  const linearRead = function (this: ParserState, data: Buffer, details: Details): void {
     if (this.rosterChunks !== undefined) {
       this.rosterChunks.push(data);
       this.rosterLength = (this.rosterLength ?? 0) + data.length;
@@ -353,6 +367,17 @@ const SET = 0x31;
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
 let leanDecoding = true;
+
+/**
+ * Gives `parser`'s entries the lean decoder. {@link newClient} does this for every client roster
+ * makes; any other ldapts parser in the process keeps ldapts' own decoding.
+ */
+export function useLeanDecoder(parser: MessageParser): void {
+  Reflect.set(parser, "rosterLean", true);
+}
+
+/** Set while a parser of one of roster's own clients reads (see {@link newClient}). */
+let parsingForRoster = false;
 
 /**
  * Turns the lean decoder off (`false`) or back on (`true`, the default), for all clients. Off,
@@ -560,7 +585,7 @@ if (entryPrototype.rosterLean !== true) {
     this: SearchEntry & LeanSearchEntry,
     reader: BerReader,
   ): void {
-    if (!leanDecoding) return parseMessage.call(this, reader);
+    if (!leanDecoding || !parsingForRoster) return parseMessage.call(this, reader);
     const first = reader.offset;
     const name = reader.readString() ?? "";
     const bytes = reader.buffer;

@@ -12,6 +12,7 @@ import {
   searchOnce,
   type SearchRequest,
   setLeanDecoding,
+  useLeanDecoder,
 } from "../../../src/providers/ldap/ldapts.ts";
 import { startSlapd } from "./_slapd.ts";
 
@@ -37,6 +38,7 @@ function searchEntry(messageId: number, dn: string, count: number): Buffer {
 
 function parseInChunks(stream: Buffer, chunkSize: number, requested: string[] = []): LdapEntry[] {
   const parser = new MessageParser();
+  useLeanDecoder(parser);
   const messages: LdapEntry[] = [];
   parser.on("message", (message) => {
     if (message instanceof SearchEntry) messages.push(entryOfMessage(message, requested));
@@ -211,6 +213,7 @@ Deno.test("a SearchResultEntry ldapts rejects is rejected with ldapts' own error
   bad[bad.lastIndexOf(0x04)] = 0x02;
   const errorOf = () => {
     const parser = new MessageParser();
+    useLeanDecoder(parser);
     const errors: string[] = [];
     parser.on("error", (error) => errors.push(error.message));
     parser.on("message", () => errors.push("a message"));
@@ -370,4 +373,17 @@ Deno.test("the lean decoder reads what ldapts' own decoding reads from a real sl
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("the lean decoder leaves ldapts parsers that roster did not make to ldapts' decoding", () => {
+  const parser = new MessageParser();
+  const objects: Record<string, unknown>[] = [];
+  parser.on("message", (message) => {
+    if (message instanceof SearchEntry) objects.push({ ...message.toObject(["member"], []) });
+  });
+  parser.read(searchEntry(1, "cn=g,dc=x", 2), new Map());
+  assert.deepEqual(objects, [{
+    dn: "cn=g,dc=x",
+    member: ["uid=user0,ou=people,dc=example,dc=com", "uid=user1,ou=people,dc=example,dc=com"],
+  }]);
 });

@@ -144,9 +144,9 @@ export async function buildProgram(
   );
   const program = new Command("roster")
     .description(
-      "Sync users and groups from a company directory (LDAP, Active Directory, LDIF/CSV/JSON " +
-        "exports) into a Bitwarden or Vaultwarden organization. Replaces Bitwarden's " +
-        "Directory Connector (bwdc).",
+      "Sync users and groups from a company directory (LDAP, Active Directory, Microsoft " +
+        "Entra ID, Google Workspace, Okta, OneLogin, LDIF/CSV/JSON exports) into a Bitwarden " +
+        "or Vaultwarden organization. Replaces Bitwarden's Directory Connector (bwdc).",
     )
     .version(VERSION, "-v, --version", "print the version")
     .addOption(

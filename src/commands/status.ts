@@ -8,7 +8,8 @@ import { Command } from "commander";
 import { resolveServerUrls } from "../bitwarden/urls.ts";
 import { sourceOf, SOURCES } from "../providers/registry.ts";
 import type { Config } from "../config/schema.ts";
-import type { RunRecord } from "../state/store.ts";
+import type { RunRecord, StateStore } from "../state/store.ts";
+import { ConfigError } from "../errors.ts";
 import { VERSION } from "../version.ts";
 import { type CliDeps, type CommandContext, commandContext, withState } from "./context.ts";
 import { RUN_HEADERS, runRow } from "../output/runs.ts";
@@ -51,13 +52,32 @@ function directorySource(config: Config): string | null {
   return config.directory.type === undefined ? null : sourceOf(config).describeTarget(config);
 }
 
+/**
+ * The directory's missing settings. A stored value that cannot be used (e.g. a Google secret that
+ * is not a key) is shown as missing with a warning naming it, so `status` still reports the rest.
+ */
+async function missingSettings(
+  context: CommandContext,
+  config: Config,
+  store: StateStore,
+): Promise<string[]> {
+  const type = config.directory.type;
+  if (type === undefined) return [];
+  try {
+    return await SOURCES[type].missingSettings(config, (key) => store.getSecret(key));
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    context.log.warn(error.hint === undefined ? error.message : `${error.message}: ${error.hint}`);
+    const key = error.details?.["setting"] ?? error.details?.["key"];
+    return typeof key === "string" ? [key] : [];
+  }
+}
+
 async function statusAction(context: CommandContext): Promise<void> {
   const config = await context.loadConfig();
   const document = await withState(context, async (store): Promise<StatusDocument> => {
     const type = config.directory.type;
-    const missing = type === undefined
-      ? []
-      : await SOURCES[type].missingSettings(config, (key) => store.getSecret(key));
+    const missing = type === undefined ? [] : await missingSettings(context, config, store);
     const urls = resolveServerUrls(config.server);
     const auth = await store.getAuth();
     const times = await store.getSyncTimes();

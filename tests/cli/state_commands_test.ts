@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { main } from "../../main.ts";
 import { captureIo } from "../../src/output/render.ts";
 import { openStateStore } from "../../src/state/store.ts";
-import { json, REPO_ROOT, roster, seedConfig, tempDataDir } from "../_helpers.ts";
+import { field, json, REPO_ROOT, roster, seedConfig, tempDataDir } from "../_helpers.ts";
 
 const USERS = new Date("2026-01-02T03:04:05.678Z");
 const GROUPS = new Date("2026-01-02T03:04:06.000Z");
@@ -196,4 +196,26 @@ Deno.test("main() runs in-process and renders errors on the captured streams", a
   const ok = captureIo({ env: {} });
   assert.equal(await main(["--data-dir", dir.dataDir, "last-sync", "users"], ok), 0);
   assert.equal(ok.stdout, "never\n");
+});
+
+Deno.test("status still reports when a stored Google secret is not a key, naming it as missing", async () => {
+  await using dir = await tempDataDir();
+  await seedConfig(dir, {
+    directory: { type: "google", google: { adminUser: "admin@example.com" } },
+  });
+  const store = await openStateStore(join(dir.dataDir, "state.kv"));
+  try {
+    await store.setSecret("directory.google.privateKey", "not a key");
+  } finally {
+    store.close();
+  }
+  const result = await dir.run(["status", "-o", "json"]);
+  assert.equal(result.code, 0, result.stderr);
+  const directory = field(json(result.stdout), "directory");
+  assert.equal(directory["type"], "google");
+  assert.deepEqual(directory["missing"], ["directory.google.privateKey"]);
+  assert.match(
+    result.stderr,
+    /Invalid directory\.google\.privateKey: the secret is neither a PEM private key nor a service-account JSON key file/,
+  );
 });

@@ -165,9 +165,18 @@ const ldap = defineSource<LdapSettings>({
 
 /** LDIF files apply LDAP filters themselves; CSV and JSON files leave bwdc's sets to the engine. */
 function fileFilters(settings: FileSettings): FilterHandling {
-  const path = settings.file.path;
+  const { path, format } = settings.file;
+  if (format !== "auto") return format === "ldif" ? "provider" : "engine";
   if (path === undefined) return "provider";
-  return fileFormat(path, settings.file.format) === "ldif" ? "provider" : "engine";
+  return fileFormat(path, format) === "ldif" ? "provider" : "engine";
+}
+
+/**
+ * Whether the filters' syntax is known yet: with `format auto` and no `directory.file.path`, the
+ * file's extension (set later) decides between LDAP filters and bwdc's include/exclude lists.
+ */
+function fileFormatKnown(settings: FileSettings): boolean {
+  return settings.file.format !== "auto" || settings.file.path !== undefined;
 }
 
 const file = defineSource<FileSettings>({
@@ -178,7 +187,7 @@ const file = defineSource<FileSettings>({
   create: createFileProvider,
   filters: fileFilters,
   validateFilters: (settings) => {
-    if (fileFilters(settings) !== "provider") return;
+    if (!fileFormatKnown(settings) || fileFilters(settings) !== "provider") return;
     checkedFilter(settings.sync.userFilter, "sync.userFilter");
     checkedFilter(settings.sync.groupFilter, "sync.groupFilter");
   },

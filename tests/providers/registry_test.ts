@@ -54,6 +54,25 @@ Deno.test("validateFilters() checks LDAP filter syntax for ldap and LDIF, and no
   SOURCES.file.validateFilters(csv);
 });
 
+Deno.test("the file descriptor takes the filter syntax from directory.file.format before any path is set", () => {
+  const set = { userFilter: "exclude:a@b.c" };
+  const csv = configSchema.parse({
+    directory: { type: "file", file: { format: "csv" } },
+    sync: set,
+  });
+  assert.equal(SOURCES.file.filters(csv), "engine");
+  SOURCES.file.validateFilters(csv);
+  const ldif = configSchema.parse({
+    directory: { type: "file", file: { format: "ldif", path: "export.txt" } },
+    sync: set,
+  });
+  assert.equal(SOURCES.file.filters(ldif), "provider");
+  assert.throws(() => SOURCES.file.validateFilters(ldif), ConfigError);
+  // format auto and no path yet: the file's extension will decide, so nothing is refused now.
+  const unknown = configSchema.parse({ directory: { type: "file" }, sync: set });
+  SOURCES.file.validateFilters(unknown);
+});
+
 Deno.test("describeTarget() shows the LDAP URL with its TLS mode and the file path", () => {
   const ldap = configSchema.parse({
     directory: { type: "ldap", ldap: { hostname: "ldap.example.com", port: 389, startTls: true } },

@@ -153,7 +153,9 @@ export function toTestReport(data: SyncData): TestReport {
     .map((g) => ({
       externalId: g.externalId,
       name: g.name,
-      memberExternalIds: [...g.memberExternalIds].sort(compareCodeUnits),
+      // The default order of strings is by UTF-16 code units (as compareCodeUnits), and
+      // faster than a comparator called from the sort.
+      memberExternalIds: [...g.memberExternalIds].sort(),
     }))
     .sort((a, b) =>
       compareCodeUnits(a.name, b.name) || compareCodeUnits(a.externalId, b.externalId)

@@ -151,10 +151,14 @@ export function flattenGroups(
   });
   firstByExternalId.clear();
 
-  const userByRef = new RefIndex();
-  users.forEach((user, i) => userByRef.add(user.refs, i));
-  const groupByRef = new RefIndex();
-  groups.forEach((group, i) => groupByRef.add(group.refs ?? [group.referenceId], i));
+  // One index for users and groups: users are 0 .. users.length - 1, group g is
+  // users.length + g. Users are added first, so a reference's users come before its groups
+  // (the order the members and nesting edges are taken in), and each member reference costs one
+  // lookup, not one per kind.
+  const groupBase = users.length;
+  const byRef = new RefIndex();
+  users.forEach((user, i) => byRef.add(user.refs, i));
+  groups.forEach((group, i) => byRef.add(group.refs ?? [group.referenceId], groupBase + i));
 
   // Direct user members, and nesting edges recorded on the child so that each parent's
   // children come out in directory group order without sorting.
@@ -168,21 +172,17 @@ export function flattenGroups(
     const members = collector.start();
     let reported: Set<string> | undefined;
     for (const ref of group.memberRefs) {
-      const userMatches = userByRef.get(ref);
-      const groupMatches = groupByRef.get(ref);
-      if (userMatches !== undefined) {
-        for (const u of userMatches) {
-          if (users[u]?.member !== true) continue;
-          one[0] = canonical[u] ?? u;
-          collector.append(members, one);
+      const matches = byRef.get(ref);
+      if (matches !== undefined) {
+        for (const m of matches) {
+          if (m >= groupBase) {
+            parentsOf[m - groupBase]?.push(g);
+          } else if (users[m]?.member === true) {
+            one[0] = canonical[m] ?? m;
+            collector.append(members, one);
+          }
         }
-      }
-      if (groupMatches !== undefined) {
-        for (const child of groupMatches) parentsOf[child]?.push(g);
-      }
-      if (
-        userMatches === undefined && groupMatches === undefined && ignored?.has(ref) !== true
-      ) {
+      } else if (ignored?.has(ref) !== true) {
         reported ??= new Set<string>();
         if (!reported.has(ref)) {
           reported.add(ref);
@@ -192,8 +192,7 @@ export function flattenGroups(
     }
     direct.push(members);
   });
-  userByRef.clear();
-  groupByRef.clear();
+  byRef.clear();
   const children: number[][] = [];
   for (let i = 0; i < count; i++) children.push([]);
   parentsOf.forEach((parents, child) => {

@@ -5,7 +5,7 @@
  */
 
 import { dataRefusals, type Refusal } from "./import_rules.ts";
-import { compareKeys } from "./sort.ts";
+import { compareCodeUnits, compareKeys } from "./sort.ts";
 import type { SyncData, SyncUser } from "./types.ts";
 
 /** A user in a {@link TestReport}. */
@@ -121,10 +121,26 @@ function partition(users: readonly SyncUser[]): {
   return { enabled, disabled, deleted };
 }
 
+/** Orders nullable strings as {@link compareKeys} does for one element: null first. */
+function compareNullable(a: string | null, b: string | null): number {
+  if (a === b) return 0;
+  if (a === null) return -1;
+  if (b === null) return 1;
+  return compareCodeUnits(a, b);
+}
+
+/**
+ * By email (null first), then externalId: the order of `compareKeys([email, externalId])`,
+ * without two arrays per comparison (a 100,000-user sort makes about two million).
+ */
+function compareReportUsers(a: TestReportUser, b: TestReportUser): number {
+  return compareNullable(a.email, b.email) || compareCodeUnits(a.externalId, b.externalId);
+}
+
 function reportUsers(users: SyncUser[]): TestReportUser[] {
   return users
     .map((u) => ({ externalId: u.externalId, email: u.email }))
-    .sort((a, b) => compareKeys([a.email, a.externalId], [b.email, b.externalId]));
+    .sort(compareReportUsers);
 }
 
 /**
@@ -137,9 +153,13 @@ export function toTestReport(data: SyncData): TestReport {
     .map((g) => ({
       externalId: g.externalId,
       name: g.name,
-      memberExternalIds: [...g.memberExternalIds].sort((a, b) => compareKeys([a], [b])),
+      // The default order of strings is by UTF-16 code units (as compareCodeUnits), and
+      // faster than a comparator called from the sort.
+      memberExternalIds: [...g.memberExternalIds].sort(),
     }))
-    .sort((a, b) => compareKeys([a.name, a.externalId], [b.name, b.externalId]));
+    .sort((a, b) =>
+      compareCodeUnits(a.name, b.name) || compareCodeUnits(a.externalId, b.externalId)
+    );
   const skipped = data.skipped
     .map((s) => ({ referenceId: s.referenceId, kind: s.kind, reason: s.reason }))
     .sort((a, b) =>

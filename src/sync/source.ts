@@ -166,9 +166,12 @@ export async function readAndReport(
     bwdc: boolean;
   },
 ): Promise<TestDocument> {
-  const read = await readSource(options);
+  let read: ReadResult | undefined = await readSource(options);
   options.counted({ users: read.counts.users, groups: read.counts.groups });
   const data = buildData(options.config, read);
+  // The snapshot (raw records, member references) is not needed for the report: let it go
+  // before the report is built, so that both are never held at once.
+  read = undefined;
   return options.bwdc
     ? { kind: "bwdc", value: toBwdcTestResponse(data) }
     : { kind: "report", value: toTestReport(data) };

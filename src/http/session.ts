@@ -21,6 +21,7 @@ import {
   type RetryDecision,
   type RetryEvent,
   type RetryLimits,
+  sleep as timerSleep,
 } from "./retry.ts";
 import { AdaptiveLimiter, parseRetryAfter, RateLimitBucket, rateLimitWaitMs } from "./throttle.ts";
 
@@ -107,8 +108,7 @@ export function defaultBucketOf(url: URL): string {
  */
 export function createApiSession(http: HttpClient, options: ApiSessionOptions = {}): ApiSession {
   const now = options.now ?? Date.now;
-  const sleep = options.sleep ??
-    ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, ms))));
+  const sleep = options.sleep ?? timerSleep;
   const stats: SessionStats = {
     requests: 0,
     retries: 0,

@@ -16,6 +16,7 @@
  */
 
 import pLimit from "p-limit";
+import { sleep } from "./retry.ts";
 
 /**
  * Parses a `Retry-After` value.
@@ -121,9 +122,6 @@ export interface RateLimitBucketOptions extends Clock {
   onWait?: (ms: number) => void;
 }
 
-const defaultSleep = (ms: number): Promise<void> =>
-  new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
-
 /**
  * Paces the requests of one rate-limit bucket (Okta: one per endpoint family, e.g.
  * `/api/v1/users`; OneLogin: one per account).
@@ -150,7 +148,7 @@ export class RateLimitBucket {
   constructor(options: RateLimitBucketOptions = {}) {
     this.#share = Math.min(100, Math.max(1, options.sharePercent ?? 100));
     this.#now = options.now ?? Date.now;
-    this.#sleep = options.sleep ?? defaultSleep;
+    this.#sleep = options.sleep ?? sleep;
     this.#margin = options.marginMs ?? 1000;
     this.#onWait = options.onWait;
   }
@@ -277,7 +275,7 @@ export class AdaptiveLimiter {
     this.#min = Math.min(this.#max, Math.max(1, Math.floor(options.minConcurrency ?? 1)));
     this.#growAfter = Math.max(1, options.growAfter ?? 1);
     this.#now = options.now ?? Date.now;
-    this.#sleep = options.sleep ?? defaultSleep;
+    this.#sleep = options.sleep ?? sleep;
     this.#isThrottled = options.isThrottled ?? isThrottledDefault;
     this.#waitOf = options.waitOf ?? (() => null);
     this.#onWait = options.onWait;

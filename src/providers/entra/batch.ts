@@ -26,6 +26,7 @@ import {
   HttpBodyError,
   HttpStatusError,
   parseRetryAfter,
+  sleep as timerSleep,
 } from "../../http/mod.ts";
 import { isRecord } from "../../guards.ts";
 
@@ -134,7 +135,7 @@ export async function runBatched(
   for (const item of items) queue.push({ item, attempt: 1 });
   const inFlight = new Set<Promise<void>>();
   const failures: unknown[] = [];
-  const sleep = options.sleep ?? defaultSleep;
+  const sleep = options.sleep ?? timerSleep;
   // Pacing learned from throttling: after the first throttled batch of a window, at most
   // `budget` items (those the server answered in that window) are sent per window, the window
   // being as long as the server's wait; the budget grows by a quarter per quiet window.
@@ -185,7 +186,7 @@ export async function runBatched(
           if (answer.status === 429 || answer.headers.has("retry-after")) throttled = true;
         }
         if (throttled) throw new InnerThrottle(parsed, waitMs);
-        if (waitMs > 0) await (options.sleep ?? defaultSleep)(waitMs);
+        if (waitMs > 0) await sleep(waitMs);
         return parsed;
       });
     } catch (error) {
@@ -282,8 +283,6 @@ interface Pace {
   /** Items answered (not throttled) in the current window. */
   answered: number;
 }
-
-const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 function shapeError(graphBase: string, body: unknown, message: string): HttpBodyError {
   return new HttpBodyError({ method: "POST", url: `${graphBase}/$batch` }, "unexpected-shape", {

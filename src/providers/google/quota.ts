@@ -16,6 +16,8 @@
  * @module
  */
 
+import { sleep } from "../../http/mod.ts";
+
 /** Options of {@link QuotaGate}. */
 export interface QuotaGateOptions {
   /** The quota, in requests per minute. @default 2400 */
@@ -55,8 +57,7 @@ export class QuotaGate {
     this.#budget = Math.max(1, Math.floor(perMinute * share / 100));
     this.#maxPause = options.maxPauseMs ?? 32_000;
     this.#now = options.now ?? Date.now;
-    this.#sleep = options.sleep ??
-      ((ms) => new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, ms))));
+    this.#sleep = options.sleep ?? sleep;
     this.#random = options.random ?? Math.random;
   }
 

@@ -36,6 +36,7 @@ import {
   type RateLimitState,
   retry,
   type SessionStats,
+  sleep as timerSleep,
 } from "../../http/mod.ts";
 import { isRecord } from "../../guards.ts";
 import type { DirectoryPage, ProviderContext, ReadOptions } from "../provider.ts";
@@ -130,7 +131,7 @@ export async function* readOneLogin(
       userFilter,
       roleFilter,
       now,
-      sleep: options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
+      sleep: options.sleep ?? timerSleep,
       random: options.random ?? Math.random,
       concurrency: Math.min(4, Math.max(1, options.concurrency ?? 4)),
       signal: read.signal,

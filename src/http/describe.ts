@@ -11,6 +11,7 @@
  * @module
  */
 
+import { isRecord } from "../guards.ts";
 import { HttpBodyError, HttpNetworkError, HttpStatusError } from "./errors.ts";
 import { formatDuration, RetryExhaustedError } from "./retry.ts";
 
@@ -53,9 +54,7 @@ export function statusText(status: number): string {
 }
 
 function field(value: unknown, key: string): unknown {
-  return typeof value === "object" && value !== null && !Array.isArray(value)
-    ? Reflect.get(value, key)
-    : undefined;
+  return isRecord(value) ? value[key] : undefined;
 }
 
 function text(value: unknown): string | null {

@@ -15,7 +15,13 @@
  * @module
  */
 
-import { createPrivateKey, type KeyObject, randomUUID, X509Certificate } from "node:crypto";
+import {
+  createHash,
+  createPrivateKey,
+  type KeyObject,
+  randomUUID,
+  X509Certificate,
+} from "node:crypto";
 import { importPKCS8, SignJWT } from "jose";
 import { ConfigError, DirectoryError } from "../../errors.ts";
 import {
@@ -131,10 +137,7 @@ export async function loadCertificate(path: string): Promise<LoadedCertificate> 
   if (!cert.checkPrivateKey(key)) {
     throw certificateError(path, "the private key does not belong to the certificate");
   }
-  const der = new Uint8Array(cert.raw);
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", der));
-  const thumbprint = btoa(String.fromCharCode(...digest)).replaceAll("+", "-")
-    .replaceAll("/", "_").replace(/=+$/, "");
+  const thumbprint = createHash("sha256").update(cert.raw).digest("base64url");
   const keyPem = key.export({ format: "pem", type: "pkcs8" });
   return {
     keyPem: typeof keyPem === "string" ? keyPem : new TextDecoder().decode(keyPem),

@@ -14,6 +14,8 @@
  * @module
  */
 
+import { fnv1a } from "../cloud/fnv.ts";
+
 /** State keys (flat strings, as the state store keeps them). */
 export const OKTA_STATE_KEYS = {
   version: "okta.version",
@@ -62,14 +64,6 @@ export function decodeState(
     return null;
   }
   return { readAt, users, groups, scope };
-}
-
-function fnv1a(text: string, seed: number): number {
-  let hash = seed >>> 0;
-  for (let i = 0; i < text.length; i++) {
-    hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193) >>> 0;
-  }
-  return hash;
 }
 
 /**

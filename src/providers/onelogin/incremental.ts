@@ -27,6 +27,7 @@
  * @module
  */
 
+import { fnv1a } from "../cloud/fnv.ts";
 import type { OneLoginSettings } from "./settings.ts";
 
 /** How far back `since` times are moved for clock skew between roster and OneLogin, ms. */
@@ -97,12 +98,8 @@ export function oneLoginFingerprint(baseUrl: string, settings: OneLoginSettings)
     settings.sync.useEmailPrefixSuffix,
     settings.sync.emailSuffix ?? null,
   ]);
-  let a = 0x811c9dc5;
-  let b = 0x2f1a7c35;
-  for (let i = 0; i < text.length; i++) {
-    a = Math.imul(a ^ text.charCodeAt(i), 0x01000193) >>> 0;
-    b = Math.imul(b ^ text.charCodeAt(i), 0x01000193) >>> 0;
-  }
+  const a = fnv1a(text, 0x811c9dc5);
+  const b = fnv1a(text, 0x2f1a7c35);
   return `${a.toString(16).padStart(8, "0")}${b.toString(16).padStart(8, "0")}`;
 }
 

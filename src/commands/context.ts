@@ -200,11 +200,12 @@ export function readProgress(
   context: CommandContext,
   config: Config,
 ): { progress?: ProgressReporter } {
+  const display = context.log.progress;
+  if (display?.enabled !== true) return {};
   const type = config.directory.type;
-  const reporter = context.log.progress?.reader(
-    type === undefined ? "Reading the directory" : `Reading the ${type} directory`,
-  );
-  return reporter === undefined || context.log.progress?.enabled !== true
-    ? {}
-    : { progress: reporter };
+  return {
+    progress: display.reader(
+      type === undefined ? "Reading the directory" : `Reading the ${type} directory`,
+    ),
+  };
 }

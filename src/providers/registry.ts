@@ -232,11 +232,3 @@ export function sourceOf(config: Config): SourceDescriptor {
   }
   return SOURCES[type];
 }
-
-/**
- * Creates the provider for `config.directory.type` with its settings slice. Throws a
- * {@link ConfigError} when no directory is configured or its type is not supported yet.
- */
-export function createProvider(config: Config, deps: ProviderDeps): DirectoryProvider {
-  return sourceOf(config).create(config, deps);
-}

@@ -13,6 +13,7 @@
 import type { Config, DirectoryType } from "../config/schema.ts";
 import { DIRECTORY_TYPES } from "../config/schema.ts";
 import { ConfigError } from "../errors.ts";
+import { isRecord } from "../guards.ts";
 import { createFileProvider, fileFormat, type FileSettings } from "./file/mod.ts";
 import { checkedFilter } from "./file/ldif.ts";
 import { resolveEncoding } from "../text/decode.ts";
@@ -135,11 +136,7 @@ export function defineSource<S>(definition: SourceDefinition<S>): SourceDescript
 /** The value at a dot path of the config, when it is a scalar. */
 function settingValue(config: Config, key: string): unknown {
   let node: unknown = config;
-  for (const part of key.split(".")) {
-    node = typeof node === "object" && node !== null && !Array.isArray(node)
-      ? Reflect.get(node, part)
-      : undefined;
-  }
+  for (const part of key.split(".")) node = isRecord(node) ? node[part] : undefined;
   return node;
 }
 

@@ -10,7 +10,7 @@
 import { Command, CommanderError, Option } from "commander";
 import type { CliDeps } from "./commands/context.ts";
 import { ExitCode, UsageError } from "./errors.ts";
-import { denoIo, type Io } from "./output/render.ts";
+import { denoIo, type Io, OUTPUT_FORMATS } from "./output/render.ts";
 import { VERSION } from "./version.ts";
 
 /** What each exit status means, for `--help` and the README. */
@@ -156,7 +156,7 @@ export async function buildProgram(
       ),
     )
     .addOption(
-      new Option("-o, --output <format>", "result format").choices(["table", "json"]).default(
+      new Option("-o, --output <format>", "result format").choices(OUTPUT_FORMATS).default(
         "table",
       ),
     )

@@ -11,7 +11,13 @@ import type { Config } from "../config/schema.ts";
 import { UsageError } from "../errors.ts";
 import { Logger, type LogLevel } from "../output/log.ts";
 import { ProgressFactory, type ProgressReporter } from "../output/progress.ts";
-import { colorAllowed, type Io, type OutputFormat, Renderer } from "../output/render.ts";
+import {
+  colorAllowed,
+  type Io,
+  OUTPUT_FORMATS,
+  type OutputFormat,
+  Renderer,
+} from "../output/render.ts";
 import { openStateStore, type StateStore } from "../state/store.ts";
 
 /** The global options, valid before or after the subcommand. */
@@ -64,7 +70,7 @@ export interface CommandContext {
 }
 
 function isOutputFormat(value: unknown): value is OutputFormat {
-  return value === "table" || value === "json";
+  return OUTPUT_FORMATS.some((format) => format === value);
 }
 
 /** Reads the global options from a parsed commander command (and its parents). */
@@ -200,11 +206,12 @@ export function readProgress(
   context: CommandContext,
   config: Config,
 ): { progress?: ProgressReporter } {
+  const display = context.log.progress;
+  if (display?.enabled !== true) return {};
   const type = config.directory.type;
-  const reporter = context.log.progress?.reader(
-    type === undefined ? "Reading the directory" : `Reading the ${type} directory`,
-  );
-  return reporter === undefined || context.log.progress?.enabled !== true
-    ? {}
-    : { progress: reporter };
+  return {
+    progress: display.reader(
+      type === undefined ? "Reading the directory" : `Reading the ${type} directory`,
+    ),
+  };
 }

@@ -77,7 +77,7 @@ async function statusAction(context: CommandContext): Promise<void> {
   const config = await context.loadConfig();
   const document = await withState(context, async (store): Promise<StatusDocument> => {
     const type = config.directory.type;
-    const missing = type === undefined ? [] : await missingSettings(context, config, store);
+    const missing = await missingSettings(context, config, store);
     const urls = resolveServerUrls(config.server);
     const auth = await store.getAuth();
     const times = await store.getSyncTimes();

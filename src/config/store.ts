@@ -23,16 +23,21 @@ import { resolveServerUrls } from "../bitwarden/urls.ts";
  * the source's other settings (its descriptor's `validateSettings`: endpoint URLs, the OneLogin
  * subdomain, the file encoding), and `directory.ldap.rootPath`, `directory.file.rootPath`,
  * `sync.userPath` and `sync.groupPath` as RFC 4514 DNs. Runs when a setting is saved and in `config validate`, so a typo fails at
- * once instead of at the next sync.
+ * once instead of at the next sync. `options.source` is the descriptor whose filters and settings
+ * are checked (@default `SOURCES[config.directory.type]`; none when no type is set).
  * @throws {ConfigError} naming the setting, the value and the position of the error.
  */
-export function validateSettingSyntax(config: Config): void {
+export function validateSettingSyntax(
+  config: Config,
+  options: { source?: SourceDescriptor } = {},
+): void {
   resolveServerUrls(config.server);
   const type = config.directory.type;
+  const source = type === undefined ? undefined : options.source ?? SOURCES[type];
   // The filters in the source's own syntax (LDAP filters, or bwdc's include/exclude lists).
-  if (type !== undefined) SOURCES[type].validateFilters(config);
+  source?.validateFilters(config);
   // The source's other settings, with the parsers a read uses (its descriptor's validateSettings).
-  if (type !== undefined) SOURCES[type].validateSettings(config);
+  source?.validateSettings(config);
   const dns: [string, string | undefined][] = [
     ["directory.ldap.rootPath", type === "ldap" ? config.directory.ldap.rootPath : undefined],
     ["directory.file.rootPath", type === "file" ? config.directory.file.rootPath : undefined],
@@ -560,7 +565,7 @@ export async function validateConfig(
   options: ValidateConfigOptions,
 ): Promise<DirectoryType> {
   const type = config.directory.type;
-  validateSettingSyntax(config);
+  validateSettingSyntax(config, options);
   if (type === undefined) {
     throw new ConfigError("No directory configured: directory.type is not set", {
       hint:
@@ -587,8 +592,6 @@ export async function validateConfig(
       },
     );
   }
-  source.validateFilters(config);
-  source.validateSettings(config);
   if (config.sync.overwriteExisting && config.sync.largeImport) {
     throw new ConfigError(
       "Conflicting settings: sync.overwriteExisting cannot be used with sync.largeImport",

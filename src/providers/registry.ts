@@ -13,6 +13,7 @@
 import type { Config, DirectoryType } from "../config/schema.ts";
 import { DIRECTORY_TYPES } from "../config/schema.ts";
 import { ConfigError } from "../errors.ts";
+import { isRecord } from "../guards.ts";
 import { createFileProvider, fileFormat, type FileSettings } from "./file/mod.ts";
 import { checkedFilter } from "./file/ldif.ts";
 import { resolveEncoding } from "../text/decode.ts";
@@ -135,11 +136,7 @@ export function defineSource<S>(definition: SourceDefinition<S>): SourceDescript
 /** The value at a dot path of the config, when it is a scalar. */
 function settingValue(config: Config, key: string): unknown {
   let node: unknown = config;
-  for (const part of key.split(".")) {
-    node = typeof node === "object" && node !== null && !Array.isArray(node)
-      ? Reflect.get(node, part)
-      : undefined;
-  }
+  for (const part of key.split(".")) node = isRecord(node) ? node[part] : undefined;
   return node;
 }
 
@@ -231,12 +228,4 @@ export function sourceOf(config: Config): SourceDescriptor {
     });
   }
   return SOURCES[type];
-}
-
-/**
- * Creates the provider for `config.directory.type` with its settings slice. Throws a
- * {@link ConfigError} when no directory is configured or its type is not supported yet.
- */
-export function createProvider(config: Config, deps: ProviderDeps): DirectoryProvider {
-  return sourceOf(config).create(config, deps);
 }

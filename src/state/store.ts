@@ -15,7 +15,7 @@
  * | `["sync", "lastFullRead"]` | users and groups of the last successful full read (health gate) |
  * | `["guard", "sent"]`, `["guard", "chunk", <generation>, <n>]` | what the last successful sync sent: each group's externalId, name and hashed member externalIds, binary, in pieces of at most 60,000 bytes (the deletion guard's baseline, see `sent.ts`) |
  *
- * Always {@link StateStore.close} the store (commands use {@link withStateStore}).
+ * Always {@link StateStore.close} the store (commands use `withState` in `src/commands/context.ts`).
  *
  * Deno KV is SQLite underneath: two processes writing at the same instant make one of them fail
  * with "database is locked" (SQLite's busy error, which its busy timeout does not cover when a
@@ -696,19 +696,5 @@ async function openWithRetry(path: string, options: StateStoreOptions): Promise<
       await sleep(delay);
       waited += delay;
     }
-  }
-}
-
-/** Opens the state store, runs `fn`, and closes the store whatever happens. */
-export async function withStateStore<T>(
-  path: string,
-  fn: (store: StateStore) => Promise<T>,
-  options: StateStoreOptions = {},
-): Promise<T> {
-  const store = await openStateStore(path, options);
-  try {
-    return await fn(store);
-  } finally {
-    store.close();
   }
 }

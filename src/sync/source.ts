@@ -121,7 +121,8 @@ export async function readSource(options: ReadSourceOptions): Promise<ReadResult
   }
   if (source.readsDeltas && snapshots !== undefined && result.state !== undefined) {
     if (!result.incremental || result.delta === true) {
-      const committed = state ?? await store.getProviderState();
+      // An incremental read already loaded the committed state (possibly none).
+      const committed = incremental ? state : await store.getProviderState();
       await snapshots.save(
         result.state,
         result.snapshot,

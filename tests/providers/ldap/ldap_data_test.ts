@@ -41,8 +41,19 @@ function parse(directory: Record<string, unknown>, sync: Record<string, unknown>
   });
 }
 
-function ldapContext(directory: Record<string, unknown>, sync: Record<string, unknown>) {
-  const config = parse(directory, sync);
+/** The provider context of the live server, with these `sync.*` settings. */
+function ldapContext(sync: Record<string, unknown>) {
+  const config = parse({
+    type: "ldap",
+    ldap: {
+      hostname: slapd.host,
+      port: slapd.port,
+      rootPath: BASE,
+      username: slapd.adminDn,
+      connectTimeout: 5,
+      timeout: 30,
+    },
+  }, sync);
   return context({ ldap: config.directory.ldap, sync: config.sync });
 }
 
@@ -72,17 +83,7 @@ async function collect(provider: DirectoryProvider): Promise<Read> {
 
 /** Reads the live server and the same entries as an LDIF file; both must agree. */
 async function readBoth(sync: Record<string, unknown> = {}): Promise<Read> {
-  const live = await collect(createLdapProvider(ldapContext({
-    type: "ldap",
-    ldap: {
-      hostname: slapd.host,
-      port: slapd.port,
-      rootPath: BASE,
-      username: slapd.adminDn,
-      connectTimeout: 5,
-      timeout: 30,
-    },
-  }, sync)));
+  const live = await collect(createLdapProvider(ldapContext(sync)));
   const file = await collect(createFileProvider(fileContext({
     type: "file",
     file: { path: SYNTAXES_LDIF, rootPath: BASE },
@@ -146,16 +147,6 @@ Deno.test("ldap read() and an export compare DN-valued attributes as DNs in filt
 Deno.test("ldap read() refuses a text value that is not UTF-8, naming the DN and the attribute", async () => {
   // cy's audio attribute (an octet string) holds "Müller" in Latin-1.
   const provider = createLdapProvider(ldapContext({
-    type: "ldap",
-    ldap: {
-      hostname: slapd.host,
-      port: slapd.port,
-      rootPath: BASE,
-      username: slapd.adminDn,
-      connectTimeout: 5,
-      timeout: 30,
-    },
-  }, {
     useEmailPrefixSuffix: true,
     emailPrefixAttribute: "audio",
     emailSuffix: "@x.test",

@@ -8,19 +8,12 @@
  */
 
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { measure, type Measurement } from "./_measure.ts";
+import { measure, type Measurement, printJson, REPO } from "./_measure.ts";
 
-/** The repository root, with a trailing slash. */
-export const REPO = fileURLToPath(new URL("..", import.meta.url));
+export { median, printJson, REPO } from "./_measure.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-/** Writes `value` as one JSON line on stdout (a bench's result, a fake's answer). */
-export function printJson(value: unknown): void {
-  Deno.stdout.writeSync(encoder.encode(`${JSON.stringify(value)}\n`));
-}
 
 /** A progress logger: each line goes to stderr behind `prefix`. */
 export function progressLog(prefix: string): (line: string) => void {
@@ -218,12 +211,4 @@ export function concurrencyBound(
   options: { concurrency: number; latencyMs: number },
 ): number {
   return (requests / options.concurrency) * options.latencyMs / 1000;
-}
-
-/** The middle item of `items` by `key` (the upper middle for an even count). */
-export function median<T>(items: readonly T[], key: (item: T) => number): T {
-  const sorted = [...items].sort((a, b) => key(a) - key(b));
-  const middle = sorted[Math.floor(sorted.length / 2)];
-  if (middle === undefined) throw new Error("no run to take the median of");
-  return middle;
 }

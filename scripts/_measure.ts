@@ -1,5 +1,7 @@
 /**
- * Measures a command's wall time and peak resident memory, for the benchmarks.
+ * What every benchmark shares: measuring a command's wall time, CPU time and peak resident
+ * memory ({@link measure}), the median run ({@link median}), roster's bundle built once per
+ * benchmark run ({@link buildBundle}), and the JSON line a case prints ({@link printJson}).
  *
  * Peak memory and CPU time come from GNU time (`/usr/bin/time -f "%M %U %S"`) when present;
  * without it, peak memory comes from polling the child's `VmHWM` in `/proc` (Linux), the
@@ -7,6 +9,130 @@
  * what a busy machine disturbs least, so the benchmarks report it beside wall time.
  * @module
  */
+
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** The repository root, with a trailing slash. */
+export const REPO = fileURLToPath(new URL("..", import.meta.url));
+
+const encoder = new TextEncoder();
+
+/** Writes `value` as one JSON line on stdout (a bench's result, a fake's answer). */
+export function printJson(value: unknown): void {
+  Deno.stdout.writeSync(encoder.encode(`${JSON.stringify(value)}\n`));
+}
+
+/** The middle item of `items` by `key` (the upper middle for an even count). */
+export function median<T>(items: readonly T[], key: (item: T) => number): T {
+  const sorted = [...items].sort((a, b) => key(a) - key(b));
+  const middle = sorted[Math.floor(sorted.length / 2)];
+  if (middle === undefined) throw new RangeError("Cannot take the median of no runs");
+  return middle;
+}
+
+/** Mebibytes (what GNU time and `/proc` report, in KiB) as megabytes (10^6 bytes). */
+export function megabytes(mebibytes: number): number {
+  return Math.round(mebibytes * 1.048576);
+}
+
+/** The medians of a command's runs, for a case's JSON line. */
+export interface Summary {
+  /** Median wall time in seconds. */
+  wallSeconds: number;
+  /** Median user + system CPU time in seconds (0 without GNU time). */
+  cpuSeconds: number;
+  /** Median peak resident set size in megabytes (10^6 bytes). */
+  peakRssMB: number;
+  /** The exit code of the median run (by wall time). */
+  exitCode: number;
+  /** Bytes the median run wrote to stdout. */
+  stdoutBytes: number;
+  /** The median run's last stderr lines, when it failed. */
+  stderr?: string;
+}
+
+/** The medians of `runs` (wall time, CPU time and peak RSS each taken separately). */
+export function summarize(runs: readonly Measurement[]): Summary {
+  const byWall = median(runs, (r) => r.wallMs);
+  return {
+    wallSeconds: +(byWall.wallMs / 1000).toFixed(3),
+    cpuSeconds: +(median(runs, (r) => r.cpuMs).cpuMs / 1000).toFixed(3),
+    peakRssMB: megabytes(median(runs, (r) => r.peakRssMiB).peakRssMiB),
+    exitCode: byWall.code,
+    stdoutBytes: byWall.stdoutBytes,
+    ...(byWall.code === 0 ? {} : { stderr: byWall.stderrTail }),
+  };
+}
+
+/** A case's target: roster at most `ratio` times its floor, and at most `peakRssMB` at peak. */
+export interface Target {
+  /** The largest ratio of roster's median wall time to the floor's. */
+  ratio: number;
+  /** The largest median peak RSS in megabytes (10^6 bytes), when the target bounds it. */
+  peakRssMB?: number;
+}
+
+/**
+ * The verdict part of a case's JSON line: the ratio (roster's median wall time over the
+ * floor's), the target, and whether each bound holds; `holds` is true when every bound holds
+ * and roster exited 0.
+ */
+export function verdict(
+  roster: Summary,
+  options: { floorSeconds: number; target: Target },
+): { ratio: number; target: Target; holds: boolean; ratioHolds: boolean; peakRssHolds?: boolean } {
+  const { floorSeconds, target } = options;
+  const ratio = +(roster.wallSeconds / floorSeconds).toFixed(2);
+  const ratioHolds = ratio <= target.ratio;
+  const peakRssHolds = target.peakRssMB === undefined
+    ? undefined
+    : roster.peakRssMB <= target.peakRssMB;
+  return {
+    ratio,
+    target,
+    holds: roster.exitCode === 0 && ratioHolds && peakRssHolds !== false,
+    ratioHolds,
+    ...(peakRssHolds === undefined ? {} : { peakRssHolds }),
+  };
+}
+
+/** roster as one JavaScript file, the way it ships (see {@link buildBundle}). */
+export interface Bundle {
+  /** The temporary directory holding `roster.js`; commands run with it as working directory. */
+  dir: string;
+  /** The command that runs roster from the bundle, without roster's own arguments. */
+  command: readonly string[];
+  /** Deletes the temporary directory. */
+  remove(): Promise<void>;
+}
+
+/**
+ * Bundles `<source>/main.ts` with `deno bundle --platform deno` into a new temporary
+ * directory, outside any checkout (so no `deno.json` applies), and returns how to run it:
+ * `deno run -A --unstable-kv <dir>/roster.js`. `source` is the checkout to bundle (default:
+ * this repository); pointing it at another checkout measures that version. Throws with
+ * `deno bundle`'s stderr when bundling fails.
+ */
+export async function buildBundle(source: string = REPO): Promise<Bundle> {
+  const dir = await Deno.makeTempDir({ prefix: "roster-bench-bundle-" });
+  const file = join(dir, "roster.js");
+  const built = await new Deno.Command(Deno.execPath(), {
+    args: ["bundle", "--quiet", "--platform", "deno", "-o", file, "main.ts"],
+    cwd: source,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!built.success) {
+    await Deno.remove(dir, { recursive: true });
+    throw new Error(`deno bundle failed in ${source}: ${new TextDecoder().decode(built.stderr)}`);
+  }
+  return {
+    dir,
+    command: [Deno.execPath(), "run", "-A", "--unstable-kv", file],
+    remove: () => Deno.remove(dir, { recursive: true }),
+  };
+}
 
 /** What one measured run gives. */
 export interface Measurement {

@@ -1,123 +1,127 @@
 /**
- * LDAP benchmark: wall time and peak RSS of `roster test --output json` against a local slapd,
- * next to `ldapsearch` paging the same users and groups with the same attributes.
+ * The LDAP benchmark: `roster test --output json`, run from the bundle, against a local slapd,
+ * beside the floor: `ldapsearch` paging the same users and groups with the same attributes and
+ * the same page size (users, then groups; the floor is the sum of the two wall times).
+ * Alternating runs (ldapsearch users, ldapsearch groups, roster), medians.
  *
  * ```sh
- * deno run -A scripts/bench_ldap.ts                      # 100,000 users, 5,000 groups, 10% nested
- * deno run -A scripts/bench_ldap.ts --users 10000 --groups 1000 --runs 3
+ * deno run -A scripts/bench_ldap.ts                     # 100,000 users, 5,000 groups, 10% nested
+ * deno run -A scripts/bench_ldap.ts --users 1000000 --groups 50000   # minutes: slapadd of 1M
+ * deno run -A scripts/bench_ldap.ts --users 10000 --groups 1000 --runs 1 --keep
  * ```
  *
  * Options: `--users N` (100000), `--groups M` (5000), `--nested-pct P` (10), `--page-size S`
- * (500), `--seed S` (42), `--runs R` (1; the median run is reported), `--keep` (leave the
- * temporary directory and stop slapd only). Needs slapd, ldap-utils and openssl
- * (`scripts/slapd.sh`). Peak RSS comes from `/usr/bin/time -v` when present, else from sampling
- * `/proc/<pid>/status` (VmHWM). Prints one JSON summary on stdout; progress goes to stderr.
+ * (1000, for both ldapsearch and roster's `directory.ldap.pageSize`), `--seed S` (42),
+ * `--runs R` (3), `--max-peak-mb MB` (the peak RSS target: 150), `--source DIR` (the checkout
+ * to bundle: this one), `--keep` (leave the temporary directory, with the slapd instance
+ * stopped; `scripts/slapd.sh start DIR/slapd` starts it again). `deno task bench ldap` and
+ * `deno task bench ldap1m` run this through {@link ldapCase}. Needs slapd, ldap-utils and
+ * openssl (`scripts/slapd.sh`). Prints one JSON line on stdout; progress goes to stderr.
  * @module
  */
 
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { configSchema } from "../src/config/schema.ts";
 import { groupAttributes, ldapMappingSettings, userAttributes } from "../src/ldap/entry.ts";
-import { measure as measureCommand } from "./_measure.ts";
+import {
+  buildBundle,
+  type Bundle,
+  measure,
+  type Measurement,
+  median,
+  printJson,
+  REPO,
+  summarize,
+  verdict,
+} from "./_measure.ts";
 import { instanceEnv, sh } from "./_shell.ts";
 import { writeLdif } from "./gen_ldif.ts";
 
-const REPO = fileURLToPath(new URL("..", import.meta.url));
 const SLAPD_SH = join(REPO, "scripts", "slapd.sh");
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
-interface Options {
-  users: number;
-  groups: number;
-  nestedPct: number;
-  pageSize: number;
-  seed: number;
-  runs: number;
-  keep: boolean;
-}
-
-function parseArgs(args: string[]): Options {
-  const o: Options = {
-    users: 100_000,
-    groups: 5_000,
-    nestedPct: 10,
-    pageSize: 500,
-    seed: 42,
-    runs: 3,
-    keep: false,
-  };
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    if (arg === "--keep") {
-      o.keep = true;
-      continue;
-    }
-    const value = Number(args[++i]);
-    if (!Number.isInteger(value) || value < 0) throw new Error(`${arg} needs a whole number`);
-    if (arg === "--users") o.users = value;
-    else if (arg === "--groups") o.groups = value;
-    else if (arg === "--nested-pct") o.nestedPct = value;
-    else if (arg === "--page-size") o.pageSize = value;
-    else if (arg === "--seed") o.seed = value;
-    else if (arg === "--runs") o.runs = Math.max(1, value);
-    else throw new Error(`unknown argument ${arg}`);
-  }
-  return o;
+/** Options of {@link ldapCase}. */
+export interface LdapCaseOptions {
+  /** The case's name in its JSON line. @default "ldap" */
+  name?: string;
+  /** Users in the directory. @default 100000 */
+  users?: number;
+  /** Groups in the directory. @default 5000 */
+  groups?: number;
+  /** Percentage of groups holding other groups. @default 10 */
+  nestedPct?: number;
+  /** The page size of both ldapsearch and roster (`directory.ldap.pageSize`). @default 1000 */
+  pageSize?: number;
+  /** The generator's seed. @default 42 */
+  seed?: number;
+  /** Measured runs of each side. @default 3 */
+  runs?: number;
+  /** The peak RSS target in megabytes (10^6 bytes). @default 150 */
+  maxPeakMB?: number;
+  /** Leave the temporary directory (slapd stopped) and say where on stderr. @default false */
+  keep?: boolean;
 }
 
 function progress(text: string): void {
-  Deno.stderr.writeSync(encoder.encode(`bench_ldap: ${text}\n`));
+  Deno.stderr.writeSync(encoder.encode(`bench ldap: ${text}\n`));
 }
 
-interface Measured {
-  wallMs: number;
-  /** User + system CPU time (0 without GNU time). */
-  cpuMs: number;
-  peakRssMB: number;
-  exitCode: number;
-  /** `dn:` lines (ldapsearch) or bytes of stdout (roster). */
-  count: number;
-  stderrTail: string;
-}
-
-/** Runs a command, counting `dn:` lines (or bytes) of stdout, and measures time and peak RSS. */
-async function measure(
-  cmd: string[],
-  options: { env?: Record<string, string>; countDn: boolean },
-): Promise<Measured> {
+/**
+ * Counts the LDIF records in ldapsearch's output as it streams: lines starting with `dn:`
+ * (a continuation line starts with a space, so it never matches). Scans bytes with the native
+ * `indexOf` rather than decoding text, so that the bench process keeps up with ldapsearch and
+ * does not slow the floor down.
+ */
+function dnCounter(): { onStdout(chunk: Uint8Array): void; count(): number } {
   let count = 0;
-  let carry = "";
-  const result = await measureCommand(cmd, {
-    ...(options.env === undefined ? {} : { env: options.env }),
-    ...(options.countDn
-      ? {
-        onStdout: (chunk: Uint8Array) => {
-          const lines = (carry + decoder.decode(chunk, { stream: true })).split("\n");
-          carry = lines.pop() ?? "";
-          for (const line of lines) if (line.startsWith("dn:")) count++;
-        },
-      }
-      : {}),
-  });
+  // Bytes of "dn:" matched at the start of the current line (0-3; -1 = not at a line start).
+  let matched = 0;
+  const DN = [100, 110, 58]; // "dn:"
   return {
-    wallMs: Math.round(result.wallMs),
-    cpuMs: result.cpuMs,
-    peakRssMB: Math.round(result.peakRssMiB * 10) / 10,
-    exitCode: result.code,
-    count: options.countDn ? count : result.stdoutBytes,
-    stderrTail: result.stderrTail,
+    onStdout(chunk) {
+      let at = 0;
+      while (at < chunk.length) {
+        if (matched >= 0 && matched < 3) {
+          if (chunk[at] === DN[matched]) {
+            matched++;
+            if (matched === 3) count++;
+            at++;
+            continue;
+          }
+          matched = -1;
+        }
+        const newline = chunk.indexOf(10, at);
+        if (newline === -1) return;
+        matched = 0;
+        at = newline + 1;
+      }
+    },
+    count: () => count,
   };
 }
 
-function median<T>(items: T[], key: (t: T) => number): T {
-  const sorted = [...items].sort((a, b) => key(a) - key(b));
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
-
-async function main(): Promise<void> {
-  const o = parseArgs(Deno.args);
+/**
+ * Generates the directory, loads it into a new slapd instance, stores roster's configuration
+ * (page size, the reader's password through `config set --secret-env`), warms slapd's caches
+ * with one ldapsearch pass, then measures alternating runs and returns the case's JSON line.
+ * slapd is stopped and the temporary directory removed (unless `keep`) whatever happens.
+ */
+export async function ldapCase(
+  bundle: Bundle,
+  options: LdapCaseOptions = {},
+): Promise<Record<string, unknown>> {
+  const o = {
+    name: "ldap",
+    users: 100_000,
+    groups: 5_000,
+    nestedPct: 10,
+    pageSize: 1000,
+    seed: 42,
+    runs: 3,
+    maxPeakMB: 150,
+    keep: false,
+    ...options,
+  };
   const tmp = await Deno.makeTempDir({ prefix: "roster-bench-ldap-" });
   const instance = join(tmp, "slapd");
   const dataDir = join(tmp, "data");
@@ -127,21 +131,25 @@ async function main(): Promise<void> {
     const ldif = join(tmp, "directory.ldif");
     let t = performance.now();
     const file = await Deno.open(ldif, { write: true, create: true, truncate: true });
-    await writeLdif(file, {
-      users: o.users,
-      groups: o.groups,
-      nestedPct: o.nestedPct,
-      seed: o.seed,
-      memberOf: true,
-    });
-    file.close();
-    const generateMs = Math.round(performance.now() - t);
+    try {
+      await writeLdif(file, {
+        users: o.users,
+        groups: o.groups,
+        nestedPct: o.nestedPct,
+        seed: o.seed,
+        memberOf: true,
+      });
+    } finally {
+      file.close();
+    }
+    const generateSeconds = +((performance.now() - t) / 1000).toFixed(1);
 
-    progress("starting slapd");
+    progress("loading slapd (slapadd)");
     t = performance.now();
     await sh([SLAPD_SH, "init", instance]);
     await sh([SLAPD_SH, "load", instance, ldif]);
-    const loadMs = Math.round(performance.now() - t);
+    const loadSeconds = +((performance.now() - t) / 1000).toFixed(1);
+    await Deno.remove(ldif);
     await sh([SLAPD_SH, "start", instance]);
     started = true;
     const env = await instanceEnv(SLAPD_SH, instance);
@@ -164,25 +172,18 @@ async function main(): Promise<void> {
       },
       sync: { userPath: "ou=people", groupPath: "ou=groups" },
     };
-    await Deno.writeTextFile(join(dataDir, "config.json"), JSON.stringify(stored, null, 2));
-    const deno = Deno.execPath();
-    await sh(
-      [
-        deno,
-        "run",
-        "-A",
-        join(REPO, "main.ts"),
-        "--data-dir",
-        dataDir,
-        "config",
-        "set",
-        "directory.ldap.password",
-        "--secret-env",
-        "BENCH_LDAP_PW",
-      ],
-      { BENCH_LDAP_PW: readerPw },
+    await Deno.writeTextFile(join(dataDir, "config.json"), JSON.stringify(stored), {
+      mode: 0o600,
+    });
+    // Also the run that fills Deno's code cache for the bundle, as any later run finds it.
+    const set = await measure(
+      [...bundle.command, "--data-dir", dataDir, "-q", "config", "set"]
+        .concat(["directory.ldap.password", "--secret-env", "BENCH_LDAP_PW"]),
+      { cwd: bundle.dir, env: { BENCH_LDAP_PW: readerPw } },
     );
+    if (set.code !== 0) throw new Error(`roster config set failed: ${set.stderrTail}`);
 
+    // The attributes roster asks for, from its own mapping, so that both sides read the same.
     const config = configSchema.parse(stored);
     const s = ldapMappingSettings(config.sync, { ad: false });
     const search = (what: "users" | "groups") => [
@@ -202,92 +203,101 @@ async function main(): Promise<void> {
       `(objectClass=${what === "users" ? s.userObjectClass : s.groupObjectClass})`,
       ...(what === "users" ? userAttributes(s) : groupAttributes(s)),
     ];
+    const ldapsearch = async (what: "users" | "groups") => {
+      const counter = dnCounter();
+      const m = await measure(search(what), { onStdout: counter.onStdout });
+      if (m.code !== 0) throw new Error(`ldapsearch (${what}) exited ${m.code}: ${m.stderrTail}`);
+      return { ...m, entries: counter.count() };
+    };
+    const rosterTest = [...bundle.command, "--data-dir", dataDir, "-q", "test", "--output", "json"];
 
-    // Warm the server's caches (mdb pages are cold right after slapadd) so that neither side
-    // pays for them.
-    progress("warming up");
-    await measure(search("users"), { countDn: true });
-    await measure(search("groups"), { countDn: true });
+    // slapd's mdb pages are cold right after slapadd: one pass warms them for both sides.
+    progress("warming slapd up (one ldapsearch pass)");
+    await ldapsearch("users");
+    await ldapsearch("groups");
 
-    const rosterRuns: Measured[] = [];
-    const ldapRuns: { users: Measured; groups: Measured; sequentialMs: number }[] = [];
+    const rosterRuns: Measurement[] = [];
+    const floorRuns: { wallMs: number; cpuMs: number; users: number; groups: number }[] = [];
     for (let run = 1; run <= o.runs; run++) {
-      progress(`run ${run}/${o.runs}: ldapsearch`);
-      const users = await measure(search("users"), { countDn: true });
-      const groups = await measure(search("groups"), { countDn: true });
-      ldapRuns.push({ users, groups, sequentialMs: users.wallMs + groups.wallMs });
-      progress(`run ${run}/${o.runs}: roster test --output json`);
+      progress(`run ${run}/${o.runs}: ldapsearch users, groups`);
+      const users = await ldapsearch("users");
+      const groups = await ldapsearch("groups");
+      floorRuns.push({
+        wallMs: users.wallMs + groups.wallMs,
+        cpuMs: users.cpuMs + groups.cpuMs,
+        users: users.entries,
+        groups: groups.entries,
+      });
+      progress(`run ${run}/${o.runs}: roster test --output json (bundle)`);
       rosterRuns.push(
-        await measure(
-          [
-            deno,
-            "run",
-            "-A",
-            join(REPO, "main.ts"),
-            "--data-dir",
-            dataDir,
-            "test",
-            "--output",
-            "json",
-          ],
-          { countDn: false, env: { NO_COLOR: "1" } },
-        ),
+        await measure(rosterTest, { cwd: bundle.dir, env: { NO_COLOR: "1" } }),
       );
     }
-    const roster = median(rosterRuns, (r) => r.wallMs);
-    const ldap = median(ldapRuns, (r) => r.sequentialMs);
-    const ratio = Math.round((roster.wallMs / ldap.sequentialMs) * 100) / 100;
-    const summary = {
+    const roster = summarize(rosterRuns);
+    const floor = median(floorRuns, (r) => r.wallMs);
+    const floorSeconds = +(floor.wallMs / 1000).toFixed(3);
+    return {
+      case: o.name,
       users: o.users,
       groups: o.groups,
       nestedPct: o.nestedPct,
       pageSize: o.pageSize,
       runs: o.runs,
-      cpus: navigator.hardwareConcurrency,
-      generateMs,
-      loadMs,
-      roster: {
-        command: "roster test --output json",
-        wallMs: roster.wallMs,
-        cpuMs: median(rosterRuns, (r) => r.cpuMs).cpuMs,
-        peakRssMB: median(rosterRuns, (r) => r.peakRssMB).peakRssMB,
-        exitCode: roster.exitCode,
-        stdoutBytes: roster.count,
-        ...(roster.exitCode === 0 ? {} : { stderr: roster.stderrTail }),
+      generateSeconds,
+      loadSeconds,
+      roster: { command: "roster test --output json (bundle)", ...roster },
+      floor: {
+        command: `ldapsearch -E pr=${o.pageSize}/noprompt, users then groups`,
+        wallSeconds: floorSeconds,
+        cpuSeconds: +(median(floorRuns, (r) => r.cpuMs).cpuMs / 1000).toFixed(3),
+        entries: { users: floor.users, groups: floor.groups },
       },
-      ldapsearch: {
-        command: `ldapsearch -E pr=${o.pageSize}/noprompt (users, then groups)`,
-        wallMs: ldap.sequentialMs,
-        cpuMs: median(ldapRuns, (r) => r.users.cpuMs + r.groups.cpuMs).users.cpuMs +
-          median(ldapRuns, (r) => r.users.cpuMs + r.groups.cpuMs).groups.cpuMs,
-        users: {
-          wallMs: ldap.users.wallMs,
-          entries: ldap.users.count,
-          peakRssMB: ldap.users.peakRssMB,
-        },
-        groups: {
-          wallMs: ldap.groups.wallMs,
-          entries: ldap.groups.count,
-          peakRssMB: ldap.groups.peakRssMB,
-        },
-      },
-      ratio,
-      targets: {
-        withinTwiceLdapsearch: ratio <= 2,
-        peakRssAtMost150MB: median(rosterRuns, (r) => r.peakRssMB).peakRssMB <= 150,
-      },
+      ...verdict(roster, { floorSeconds, target: { ratio: 2, peakRssMB: o.maxPeakMB } }),
     };
-    await Deno.stdout.write(encoder.encode(JSON.stringify(summary, null, 2) + "\n"));
   } finally {
     if (started) await sh([SLAPD_SH, "stop", instance]).catch(() => {});
-    if (!o.keep) await Deno.remove(tmp, { recursive: true }).catch(() => {});
-    else progress(`kept ${tmp}`);
+    if (o.keep) progress(`kept ${tmp}`);
+    else await Deno.remove(tmp, { recursive: true }).catch(() => {});
   }
+}
+
+/** Parses `--name value` pairs (and `--keep`), throwing on an unknown or malformed one. */
+function parseArgs(args: readonly string[]): LdapCaseOptions & { source?: string } {
+  const o: LdapCaseOptions & { source?: string } = {};
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === "--keep") {
+      o.keep = true;
+      continue;
+    }
+    const text = args[++i];
+    if (arg === "--source" && text !== undefined) {
+      o.source = text;
+      continue;
+    }
+    const value = Number(text);
+    if (!Number.isInteger(value) || value < 0) throw new Error(`${arg} needs a whole number`);
+    if (arg === "--users") o.users = value;
+    else if (arg === "--groups") o.groups = value;
+    else if (arg === "--nested-pct") o.nestedPct = value;
+    else if (arg === "--page-size") o.pageSize = value;
+    else if (arg === "--seed") o.seed = value;
+    else if (arg === "--runs") o.runs = Math.max(1, value);
+    else if (arg === "--max-peak-mb") o.maxPeakMB = value;
+    else throw new Error(`unknown argument ${arg}`);
+  }
+  return o;
 }
 
 if (import.meta.main) {
   try {
-    await main();
+    const { source, ...options } = parseArgs(Deno.args);
+    const bundle = await buildBundle(source);
+    try {
+      printJson(await ldapCase(bundle, options));
+    } finally {
+      await bundle.remove();
+    }
   } catch (error) {
     progress(error instanceof Error ? error.message : String(error));
     Deno.exit(1);

@@ -46,8 +46,6 @@ export interface Summary {
   peakRssMB: number;
   /** The exit code of the median run (by wall time). */
   exitCode: number;
-  /** Bytes the median run wrote to stdout. */
-  stdoutBytes: number;
   /** The median run's last stderr lines, when it failed. */
   stderr?: string;
 }
@@ -60,7 +58,6 @@ export function summarize(runs: readonly Measurement[]): Summary {
     cpuSeconds: +(median(runs, (r) => r.cpuMs).cpuMs / 1000).toFixed(3),
     peakRssMB: megabytes(median(runs, (r) => r.peakRssMiB).peakRssMiB),
     exitCode: byWall.code,
-    stdoutBytes: byWall.stdoutBytes,
     ...(byWall.code === 0 ? {} : { stderr: byWall.stderrTail }),
   };
 }
@@ -144,7 +141,7 @@ export interface Measurement {
   cpuMs: number;
   /** Exit code of the command. */
   code: number;
-  /** Bytes the command wrote to stdout. */
+  /** Bytes the command wrote to stdout (0 unless `countStdout` or `onStdout`). */
   stdoutBytes: number;
   /** The last lines the command wrote to stderr. */
   stderrTail: string;
@@ -156,7 +153,14 @@ export interface MeasureOptions {
   cwd?: string;
   /** Extra environment variables. */
   env?: Record<string, string>;
-  /** Sees each chunk of stdout (which is otherwise discarded). */
+  /**
+   * Reads stdout through a pipe and counts its bytes. Without it (or `onStdout`), stdout goes
+   * to `/dev/null`: reading a large output through a pipe slows the command down (ldapsearch's
+   * 40 MB of users take up to twice as long), so measured runs discard it and a separate run
+   * checks what the command prints. @default false
+   */
+  countStdout?: boolean;
+  /** Sees each chunk of stdout (implies `countStdout`). */
   onStdout?: (chunk: Uint8Array) => void;
 }
 
@@ -190,7 +194,7 @@ async function tail(stream: ReadableStream<Uint8Array>, lines: number): Promise<
   return text.trimEnd().split("\n").slice(-lines).join("\n");
 }
 
-/** Runs `command args…`, discarding its stdout, and measures it. */
+/** Runs `command args…` and measures it (stdout: see {@link MeasureOptions.countStdout}). */
 export async function measure(
   command: string[],
   options: MeasureOptions = {},
@@ -198,6 +202,7 @@ export async function measure(
   const [program, ...args] = command;
   if (program === undefined) throw new TypeError("Cannot measure: the command is empty");
   const gnu = await hasGnuTime();
+  const piped = options.countStdout === true || options.onStdout !== undefined;
   const statsFile = await Deno.makeTempFile({ prefix: "roster-measure-" });
   const argv = gnu ? ["-f", "%M %U %S", "-o", statsFile, program, ...args] : args;
   const started = performance.now();
@@ -205,7 +210,7 @@ export async function measure(
     args: argv,
     ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
     ...(options.env === undefined ? {} : { env: options.env }),
-    stdout: "piped",
+    stdout: piped ? "piped" : "null",
     stderr: "piped",
   }).spawn();
   let polledKiB = 0;
@@ -219,7 +224,7 @@ export async function measure(
     }
   }, 20);
   const [stdoutBytes, stderrTail] = await Promise.all([
-    drain(child.stdout, options.onStdout),
+    piped ? drain(child.stdout, options.onStdout) : 0,
     tail(child.stderr, 5),
   ]);
   const { code } = await child.status;

@@ -2,7 +2,9 @@
  * The LDAP benchmark: `roster test --output json`, run from the bundle, against a local slapd,
  * beside the floor: `ldapsearch` paging the same users and groups with the same attributes and
  * the same page size (users, then groups; the floor is the sum of the two wall times).
- * Alternating runs (ldapsearch users, ldapsearch groups, roster), medians.
+ * One unmeasured pass of each side warms slapd and checks what they print (entries, roster's
+ * exit code and output size); then alternating runs (ldapsearch users, ldapsearch groups,
+ * roster), stdout discarded, medians.
  *
  * ```sh
  * deno run -A scripts/bench_ldap.ts                     # 100,000 users, 5,000 groups, 10% nested
@@ -69,8 +71,7 @@ function progress(text: string): void {
 /**
  * Counts the LDIF records in ldapsearch's output as it streams: lines starting with `dn:`
  * (a continuation line starts with a space, so it never matches). Scans bytes with the native
- * `indexOf` rather than decoding text, so that the bench process keeps up with ldapsearch and
- * does not slow the floor down.
+ * `indexOf` rather than decoding text.
  */
 function dnCounter(): { onStdout(chunk: Uint8Array): void; count(): number } {
   let count = 0;
@@ -103,7 +104,7 @@ function dnCounter(): { onStdout(chunk: Uint8Array): void; count(): number } {
 /**
  * Generates the directory, loads it into a new slapd instance, stores roster's configuration
  * (page size, the reader's password through `config set --secret-env`), warms slapd's caches
- * with one ldapsearch pass, then measures alternating runs and returns the case's JSON line.
+ * with one pass of each side, then measures alternating runs and returns the case's JSON line.
  * slapd is stopped and the temporary directory removed (unless `keep`) whatever happens.
  */
 export async function ldapCase(
@@ -203,35 +204,31 @@ export async function ldapCase(
       `(objectClass=${what === "users" ? s.userObjectClass : s.groupObjectClass})`,
       ...(what === "users" ? userAttributes(s) : groupAttributes(s)),
     ];
-    const ldapsearch = async (what: "users" | "groups") => {
-      const counter = dnCounter();
-      const m = await measure(search(what), { onStdout: counter.onStdout });
-      if (m.code !== 0) throw new Error(`ldapsearch (${what}) exited ${m.code}: ${m.stderrTail}`);
-      return { ...m, entries: counter.count() };
-    };
     const rosterTest = [...bundle.command, "--data-dir", dataDir, "-q", "test", "--output", "json"];
 
-    // slapd's mdb pages are cold right after slapadd: one pass warms them for both sides.
-    progress("warming slapd up (one ldapsearch pass)");
-    await ldapsearch("users");
-    await ldapsearch("groups");
+    // slapd's mdb pages are cold right after slapadd: one pass of each side warms them, and
+    // checks what each side prints (the measured runs discard stdout, see measure()).
+    progress("warming up: ldapsearch users, groups, roster test (counting what they print)");
+    const entries = { users: dnCounter(), groups: dnCounter() };
+    for (const what of ["users", "groups"] as const) {
+      const m = await measure(search(what), { onStdout: entries[what].onStdout });
+      if (m.code !== 0) throw new Error(`ldapsearch (${what}) exited ${m.code}: ${m.stderrTail}`);
+    }
+    const check = await measure(rosterTest, {
+      cwd: bundle.dir,
+      env: { NO_COLOR: "1" },
+      countStdout: true,
+    });
 
     const rosterRuns: Measurement[] = [];
-    const floorRuns: { wallMs: number; cpuMs: number; users: number; groups: number }[] = [];
+    const floorRuns: { wallMs: number; cpuMs: number }[] = [];
     for (let run = 1; run <= o.runs; run++) {
       progress(`run ${run}/${o.runs}: ldapsearch users, groups`);
-      const users = await ldapsearch("users");
-      const groups = await ldapsearch("groups");
-      floorRuns.push({
-        wallMs: users.wallMs + groups.wallMs,
-        cpuMs: users.cpuMs + groups.cpuMs,
-        users: users.entries,
-        groups: groups.entries,
-      });
+      const users = await measure(search("users"));
+      const groups = await measure(search("groups"));
+      floorRuns.push({ wallMs: users.wallMs + groups.wallMs, cpuMs: users.cpuMs + groups.cpuMs });
       progress(`run ${run}/${o.runs}: roster test --output json (bundle)`);
-      rosterRuns.push(
-        await measure(rosterTest, { cwd: bundle.dir, env: { NO_COLOR: "1" } }),
-      );
+      rosterRuns.push(await measure(rosterTest, { cwd: bundle.dir, env: { NO_COLOR: "1" } }));
     }
     const roster = summarize(rosterRuns);
     const floor = median(floorRuns, (r) => r.wallMs);
@@ -250,7 +247,12 @@ export async function ldapCase(
         command: `ldapsearch -E pr=${o.pageSize}/noprompt, users then groups`,
         wallSeconds: floorSeconds,
         cpuSeconds: +(median(floorRuns, (r) => r.cpuMs).cpuMs / 1000).toFixed(3),
-        entries: { users: floor.users, groups: floor.groups },
+      },
+      check: {
+        ldapsearchEntries: { users: entries.users.count(), groups: entries.groups.count() },
+        rosterExitCode: check.code,
+        rosterStdoutBytes: check.stdoutBytes,
+        ...(check.code === 0 ? {} : { rosterStderr: check.stderrTail }),
       },
       ...verdict(roster, { floorSeconds, target: { ratio: 2, peakRssMB: o.maxPeakMB } }),
     };

@@ -32,5 +32,10 @@ export async function main(
 }
 
 if (import.meta.main) {
-  Deno.exit(await main(Deno.args));
+  const code = await main(Deno.args);
+  // Exit on the next turn of the event loop, not while this module is still evaluating: Deno
+  // writes the V8 code cache of the main module only once its evaluation has finished, and
+  // without that cache every run compiles the whole program again (the bundle's 2 MB: about
+  // 35 ms of CPU at each start).
+  setTimeout(() => Deno.exit(code), 0);
 }

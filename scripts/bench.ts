@@ -6,7 +6,7 @@
  * caches and checks what roster prints); each case prints one JSON line with the medians, the
  * ratio to the floor, the target and whether it holds. Figures are reported, not asserted.
  *
- * Cases run by default (about 2 minutes on 2 cores):
+ * Cases run by default (about 3 minutes on 2 cores):
  * - `startup`: `roster --version` beside `deno eval 0`; median of 15. Target: ≤ 4×.
  * - `file`: `roster test --output json` on a generated LDIF export of 100,000 users and 5,000
  *   groups (5% of groups nested) read by the `file` provider, beside a Deno program that streams
@@ -29,8 +29,8 @@
  * Options: `--runs N` runs of each side in the `file`, `ldap` and `ldap1m` cases (3; the
  * `startup` case always takes 15), `--source DIR` bundles the checkout in DIR instead of this
  * one for the `startup`, `file`, `ldap` and `ldap1m` cases (to measure another version with the
- * same bench, e.g. a `git archive` of an older commit). Peak RSS and CPU time come from GNU time (`scripts/_measure.ts`); megabytes are
- * 10^6 bytes, as in the targets.
+ * same bench, e.g. a `git archive` of an older commit). Peak RSS and CPU time come from GNU
+ * time (`scripts/_measure.ts`); megabytes are 10^6 bytes, as in the targets.
  * @module
  */
 

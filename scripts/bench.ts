@@ -20,8 +20,8 @@
  *
  * Cases run only when named:
  * - `ldap1m`: the `ldap` case with 1,000,000 users and 50,000 groups. Target: ≤ 2×, peak RSS
- *   ≤ 1 GB. Takes 10–20 minutes: generating and loading (slapadd) a million entries, then
- *   runs of about a minute each.
+ *   ≤ 1 GB. Takes about 10 minutes: 2 generating and loading (slapadd) a million entries,
+ *   then 1–2 minutes a run.
  * - `entra`, `google`, `okta`, `onelogin`: `scripts/bench_<type>.ts` (`roster test` against
  *   the source's fake with 50 ms latency and its documented limits, 10,000 users and 1,000
  *   groups, beside the lower bound the limits allow).

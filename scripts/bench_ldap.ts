@@ -15,10 +15,11 @@
  * Options: `--users N` (100000), `--groups M` (5000), `--nested-pct P` (10), `--page-size S`
  * (1000, for both ldapsearch and roster's `directory.ldap.pageSize`), `--seed S` (42),
  * `--runs R` (3), `--max-peak-mb MB` (the peak RSS target: 150), `--source DIR` (the checkout
- * to bundle: this one), `--keep` (leave the temporary directory, with the slapd instance
- * stopped; `scripts/slapd.sh start DIR/slapd` starts it again). `deno task bench ldap` and
- * `deno task bench ldap1m` run this through {@link ldapCase}. Needs slapd, ldap-utils and
- * openssl (`scripts/slapd.sh`). Prints one JSON line on stdout; progress goes to stderr.
+ * to bundle: this one), `--keep` (leave the temporary directory: the LDIF, roster's data
+ * directory and the slapd instance, stopped; `scripts/slapd.sh start DIR/slapd` starts it
+ * again). `deno task bench ldap` and `deno task bench ldap1m` run this through
+ * {@link ldapCase}. Needs slapd, ldap-utils and openssl (`scripts/slapd.sh`). Prints one JSON
+ * line on stdout; progress goes to stderr.
  * @module
  */
 
@@ -150,7 +151,7 @@ export async function ldapCase(
     await sh([SLAPD_SH, "init", instance]);
     await sh([SLAPD_SH, "load", instance, ldif]);
     const loadSeconds = +((performance.now() - t) / 1000).toFixed(1);
-    await Deno.remove(ldif);
+    if (!o.keep) await Deno.remove(ldif); // up to 1 GB at 1,000,000 users
     await sh([SLAPD_SH, "start", instance]);
     started = true;
     const env = await instanceEnv(SLAPD_SH, instance);

@@ -165,9 +165,7 @@ export function decodeEntry(
 
 /** Bytes as text, as ldapts reads a DN or description: UTF-8 with U+FFFD replacing bad bytes. */
 function text(bytes: Buffer, start: number, end: number): string {
-  return isAscii(bytes, start, end)
-    ? bytes.toString("latin1", start, end)
-    : bytes.toString("utf8", start, end);
+  return bytes.toString("utf8", start, end);
 }
 
 /** An attribute description as sent, with what the decoder needs to know about it. */
@@ -180,6 +178,8 @@ interface TypeName {
   binary: boolean;
   /** Left out: `dn`, `__proto__` (ldapts' entry object cannot hold them as attributes). */
   skip: boolean;
+  /** The short ASCII values of the last entry, by position (see {@link readValues}). */
+  recent: string[];
 }
 
 /** The descriptions of the last entry, by position: entries of one search repeat them. */
@@ -209,6 +209,7 @@ function typeAt(bytes: Buffer, start: number, end: number, index: number): TypeN
       name,
       binary: BINARY_ATTRIBUTES.has(name) || name.endsWith(";binary"),
       skip: description === "dn" || description === "__proto__",
+      recent: [],
     };
     if (typesByText.size >= 1000) typesByText.clear();
     typesByText.set(description, type);
@@ -224,18 +225,40 @@ function isAscii(bytes: Uint8Array, start: number, end: number): boolean {
 
 const NOT_UTF8 = Symbol("not UTF-8");
 
+/** Values up to this many bytes are compared with the last entry's (see {@link readValues}). */
+const RECENT_LENGTH = 32;
+/** Values at positions up to this are compared with the last entry's. */
+const RECENT_VALUES = 8;
+
+/** Whether the ASCII string `known` is the bytes from `from` on (as many as it has chars). */
+function sameText(known: string, bytes: Uint8Array, from: number): boolean {
+  for (let i = 0; i < known.length; i++) {
+    if (known.charCodeAt(i) !== bytes[from + i]) return false;
+  }
+  return true;
+}
+
 /**
- * The OCTET STRING values of a SET (content from `start` to `end`): as text, or as copied bytes
- * when `asBytes`. Undefined when the SET is malformed; {@link NOT_UTF8} when a value is not
- * UTF-8 text.
+ * The OCTET STRING values of a SET (content from `start` to `end`) of an attribute of `type`:
+ * as text, or as copied bytes when `asBytes`. Undefined when the SET is malformed;
+ * {@link NOT_UTF8} when a value is not UTF-8 text.
+ *
+ * Two shapes save memory and time on every entry: an attribute with one value (most) gets a
+ * one-element array literal, a third of the memory of an empty array grown by `push`; and a
+ * short ASCII value that is the same as the last entry's at the same position (`objectClass`
+ * values, flags) is the same string, compared with the bytes rather than decoded again.
  */
 function readValues(
   bytes: Buffer,
   start: number,
   end: number,
+  type: TypeName,
   asBytes: boolean,
 ): (string | Uint8Array)[] | undefined | typeof NOT_UTF8 {
-  const values: (string | Uint8Array)[] = [];
+  const recent = type.recent;
+  let first: string | Uint8Array | undefined;
+  let values: (string | Uint8Array)[] | undefined;
+  let index = 0;
   let at = start;
   while (at < end) {
     if (bytes[at] !== OCTET_STRING) return undefined;
@@ -243,21 +266,31 @@ function readValues(
     if (length < 0) return undefined;
     const from = contentStart;
     at = from + length;
+    let value: string | Uint8Array;
+    const known = !asBytes && index < RECENT_VALUES ? recent[index] : undefined;
     if (asBytes) {
-      values.push(new Uint8Array(bytes.buffer, bytes.byteOffset + from, length).slice());
+      value = new Uint8Array(bytes.buffer, bytes.byteOffset + from, length).slice();
     } else if (length === 0) {
-      values.push("");
+      value = "";
+    } else if (known !== undefined && known.length === length && sameText(known, bytes, from)) {
+      value = known;
     } else if (isAscii(bytes, from, at)) {
-      values.push(bytes.toString("latin1", from, at));
+      // ASCII reads the same as UTF-8, which Deno's Buffer decodes without a name lookup.
+      value = bytes.toString("utf8", from, at);
+      if (length <= RECENT_LENGTH && index < RECENT_VALUES) recent[index] = value;
     } else {
       try {
-        values.push(strictUtf8.decode(bytes.subarray(from, at)));
+        value = strictUtf8.decode(bytes.subarray(from, at));
       } catch {
         return NOT_UTF8;
       }
     }
+    index++;
+    if (first === undefined) first = value;
+    else if (values === undefined) values = [first, value];
+    else values.push(value);
   }
-  return values;
+  return values ?? (first === undefined ? [] : [first]);
 }
 
 /**
@@ -293,8 +326,8 @@ export function decodeAttributes(
       const setLength = readLength(bytes, at + 1, attributeEnd);
       const first = contentStart;
       if (setLength < 0 || first + setLength !== attributeEnd) return undefined;
-      values = readValues(bytes, first, attributeEnd, type.binary);
-      if (values === NOT_UTF8) values = readValues(bytes, first, attributeEnd, true);
+      values = readValues(bytes, first, attributeEnd, type, type.binary);
+      if (values === NOT_UTF8) values = readValues(bytes, first, attributeEnd, type, true);
       if (values === undefined || values === NOT_UTF8) return undefined;
     }
     at = attributeEnd;

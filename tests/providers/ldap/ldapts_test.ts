@@ -232,6 +232,31 @@ Deno.test("the lean decoder gives what ldapts' own decoding gives, for every kin
   assert.equal(zoe?.attributes.get("description")?.[2], "y".repeat(70_000));
 });
 
+Deno.test("the lean decoder reads values that repeat or nearly repeat between entries", () => {
+  // Short values are compared with the last entry's at the same position (decode.ts).
+  const entries: [string, Value[]][][] = [
+    [["objectClass", ["top", "person"]], ["uid", ["abc"]], ["sn", ["Zoë"]]],
+    [["objectClass", ["top", "persoN"]], ["uid", ["abd"]], ["sn", ["Zoe"]]],
+    [["objectClass", ["top", "person", "extra"]], ["uid", ["ab"]], ["sn", ["Zoe", ""]]],
+    [["objectClass", ["top"]], ["uid", ["abc", "abc"]], ["sn", [NOT_UTF8, "Zoe"]]],
+    [["OBJECTCLASS", ["top", "person"]], ["uid", ["x".repeat(40)]], ["sn", ["Zoe", "Zoe"]]],
+    [["objectClass", ["top", "person"]], ["uid", ["x".repeat(40)]], ["sn", ["Zoe", "Zoë"]]],
+  ];
+  const stream = Buffer.concat(entries.map((attributes, i) => message(3, `cn=${i}`, attributes)));
+  const { lean, ldapts } = bothWays(stream, stream.length, []);
+  assert.equal(lean.length, entries.length);
+  assert.deepEqual(lean.map(plain), ldapts.map(plain));
+  assert.deepEqual(lean.map((e) => e.attributes.get("objectclass")), [
+    ["top", "person"],
+    ["top", "persoN"],
+    ["top", "person", "extra"],
+    ["top"],
+    ["top", "person"],
+    ["top", "person"],
+  ]);
+  assert.deepEqual(lean[3]?.attributes.get("sn"), [NOT_UTF8, Uint8Array.of(0x5a, 0x6f, 0x65)]);
+});
+
 Deno.test("collected entries keep the order sent when ldapts reads some of them", () => {
   // An entry with a control is left to ldapts; the others are decoded by roster.
   const stream = Buffer.concat([

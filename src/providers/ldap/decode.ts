@@ -24,6 +24,64 @@
 import type { Buffer } from "node:buffer";
 import type { LdapEntry } from "../../ldap/entry.ts";
 
+/** The values of one attribute, as {@link LdapEntry.attributes} holds them. */
+type Values = (string | Uint8Array)[];
+
+/**
+ * The attributes of one decoded entry, {@link LdapEntry.attributes}: a `ReadonlyMap` over two
+ * arrays, the lower-cased descriptions (shared by the entries of a search that have the same
+ * ones, in the same order) and their values. A `Map` of four attributes takes about 400 bytes;
+ * this, about 100, and entries are made 100,000s of times per read. Lookups compare the few
+ * names in turn, as fast as hashing the name.
+ */
+export class EntryAttributes implements ReadonlyMap<string, Values> {
+  readonly #names: readonly string[];
+  readonly #lists: Values[];
+
+  /** `names[i]` holds `lists[i]`; `names` are distinct. */
+  constructor(names: readonly string[], lists: Values[]) {
+    this.#names = names;
+    this.#lists = lists;
+  }
+
+  get size(): number {
+    return this.#names.length;
+  }
+
+  get(name: string): Values | undefined {
+    const index = this.#names.indexOf(name);
+    return index < 0 ? undefined : this.#lists[index];
+  }
+
+  has(name: string): boolean {
+    return this.#names.includes(name);
+  }
+
+  forEach(
+    callback: (values: Values, name: string, map: ReadonlyMap<string, Values>) => void,
+    thisArg?: unknown,
+  ): void {
+    for (const [name, values] of this) callback.call(thisArg, values, name, this);
+  }
+
+  *entries(): MapIterator<[string, Values]> {
+    const names = this.#names;
+    for (let i = 0; i < names.length; i++) yield [names[i] ?? "", this.#lists[i] ?? []];
+  }
+
+  *keys(): MapIterator<string> {
+    yield* this.#names;
+  }
+
+  *values(): MapIterator<Values> {
+    yield* this.#lists;
+  }
+
+  [Symbol.iterator](): MapIterator<[string, Values]> {
+    return this.entries();
+  }
+}
+
 /** Attributes whose values stay bytes: AD's binary identifiers (as ldapts' explicit buffers). */
 const BINARY_ATTRIBUTES = new Set(["objectguid", "objectsid"]);
 
@@ -99,8 +157,17 @@ function readLength(bytes: Uint8Array, at: number, limit: number): number {
   return length;
 }
 
-/** The parts of one SearchResultEntry message, as offsets into its bytes (see {@link entryFrame}). */
+/**
+ * One LDAPMessage to read as a SearchResultEntry ({@link entryFrame}, {@link decodeEntry}): where
+ * it is and what was asked for, then the parts {@link entryFrame} found. One object is reused
+ * for every message (nothing is allocated per message to say where it is).
+ */
 export interface EntryFrame {
+  /** The message, from `start` to `end` (as {@link messageLength} gave it). */
+  start: number;
+  end: number;
+  /** The attributes asked for, lower-cased (those not sent come back as empty lists). */
+  requested: readonly string[];
   messageId: number;
   dnStart: number;
   dnEnd: number;
@@ -109,14 +176,28 @@ export interface EntryFrame {
   listEnd: number;
 }
 
+/** A new {@link EntryFrame} for the messages of a search asking for `requested`. */
+export function newEntryFrame(requested: readonly string[] = []): EntryFrame {
+  return {
+    start: 0,
+    end: 0,
+    requested,
+    messageId: 0,
+    dnStart: 0,
+    dnEnd: 0,
+    listStart: 0,
+    listEnd: 0,
+  };
+}
+
 /**
- * Reads the frame of the LDAPMessage from `start` to `end` (as {@link messageLength} gave it)
- * into `frame` when it is a SearchResultEntry in the usual form: a positive message ID of at
- * most 4 bytes, the entry's DN and attribute list filling the operation, no controls. False for
- * any other message and for anything unusual, which ldapts then decodes (or reports) itself.
+ * Reads the parts of the message `frame` points at into `frame` when it is a SearchResultEntry in
+ * the usual form: a positive message ID of at most 4 bytes, the entry's DN and attribute list
+ * filling the operation, no controls. False for any other message and for anything unusual,
+ * which ldapts then decodes (or reports) itself.
  */
-export function entryFrame(bytes: Uint8Array, range: [number, number], frame: EntryFrame): boolean {
-  const [start, end] = range;
+export function entryFrame(bytes: Uint8Array, frame: EntryFrame): boolean {
+  const { start, end } = frame;
   const messageContent = readLength(bytes, start + 1, end);
   if (messageContent < 0 || contentStart + messageContent !== end) return false;
   let at = contentStart;
@@ -148,18 +229,13 @@ export function entryFrame(bytes: Uint8Array, range: [number, number], frame: En
 }
 
 /**
- * Decodes the SearchResultEntry whose frame {@link entryFrame} read: the DN and its attributes
- * ({@link decodeAttributes}), with every attribute of `requested` (lower-cased) the server did not
+ * Decodes the SearchResultEntry whose parts {@link entryFrame} read: the DN and its attributes
+ * (see {@link decodeAttributes}), with every attribute of `frame.requested` the server did not
  * send as an empty list, as ldapts does. Undefined when the attribute list is malformed.
  */
-export function decodeEntry(
-  bytes: Buffer,
-  frame: EntryFrame,
-  requested: readonly string[],
-): LdapEntry | undefined {
-  const attributes = decodeAttributes(bytes, { start: frame.listStart, end: frame.listEnd });
+export function decodeEntry(bytes: Buffer, frame: EntryFrame): LdapEntry | undefined {
+  const attributes = readAttributes(bytes, frame.listStart, frame.listEnd, frame.requested);
   if (attributes === undefined) return undefined;
-  for (const name of requested) if (!attributes.has(name)) attributes.set(name, []);
   return { dn: text(bytes, frame.dnStart, frame.dnEnd), attributes };
 }
 
@@ -243,10 +319,11 @@ function sameText(known: string, bytes: Uint8Array, from: number): boolean {
  * as text, or as copied bytes when `asBytes`. Undefined when the SET is malformed;
  * {@link NOT_UTF8} when a value is not UTF-8 text.
  *
- * Two shapes save memory and time on every entry: an attribute with one value (most) gets a
- * one-element array literal, a third of the memory of an empty array grown by `push`; and a
- * short ASCII value that is the same as the last entry's at the same position (`objectClass`
- * values, flags) is the same string, compared with the bytes rather than decoded again.
+ * Shaped to allocate little, as it runs for every attribute of every entry: the values are
+ * counted first, so that the array has their exact size (a one-element literal for the usual
+ * one value; growing an array by `push` allocates twice or more); and a short ASCII value that
+ * is the same as the last entry's at the same position (`objectClass` values, flags) is the same
+ * string, compared with the bytes rather than decoded again.
  */
 function readValues(
   bytes: Buffer,
@@ -254,60 +331,108 @@ function readValues(
   end: number,
   type: TypeName,
   asBytes: boolean,
-): (string | Uint8Array)[] | undefined | typeof NOT_UTF8 {
-  const recent = type.recent;
-  let first: string | Uint8Array | undefined;
-  let values: (string | Uint8Array)[] | undefined;
-  let index = 0;
-  let at = start;
-  while (at < end) {
+): Values | undefined | typeof NOT_UTF8 {
+  let total = 0;
+  for (let at = start; at < end; total++) {
     if (bytes[at] !== OCTET_STRING) return undefined;
     const length = readLength(bytes, at + 1, end);
     if (length < 0) return undefined;
+    at = contentStart + length;
+  }
+  if (total === 0) return [];
+  readLength(bytes, start + 1, end);
+  if (total === 1) {
+    const value = readValue(bytes, contentStart, end, type, asBytes, 0);
+    return value === NOT_UTF8 ? NOT_UTF8 : [value];
+  }
+  const values = new Array<string | Uint8Array>(total);
+  let at = start;
+  for (let index = 0; index < total; index++) {
+    const length = readLength(bytes, at + 1, end);
     const from = contentStart;
     at = from + length;
-    let value: string | Uint8Array;
-    const known = !asBytes && index < RECENT_VALUES ? recent[index] : undefined;
-    if (asBytes) {
-      value = new Uint8Array(bytes.buffer, bytes.byteOffset + from, length).slice();
-    } else if (length === 0) {
-      value = "";
-    } else if (known !== undefined && known.length === length && sameText(known, bytes, from)) {
-      value = known;
-    } else if (isAscii(bytes, from, at)) {
-      // ASCII reads the same as UTF-8, which Deno's Buffer decodes without a name lookup.
-      value = bytes.toString("utf8", from, at);
-      if (length <= RECENT_LENGTH && index < RECENT_VALUES) recent[index] = value;
-    } else {
-      try {
-        value = strictUtf8.decode(bytes.subarray(from, at));
-      } catch {
-        return NOT_UTF8;
-      }
-    }
-    index++;
-    if (first === undefined) first = value;
-    else if (values === undefined) values = [first, value];
-    else values.push(value);
+    const value = readValue(bytes, from, at, type, asBytes, index);
+    if (value === NOT_UTF8) return NOT_UTF8;
+    values[index] = value;
   }
-  return values ?? (first === undefined ? [] : [first]);
+  return values;
+}
+
+/** The value from `from` to `to`, the `index`th of its attribute (see {@link readValues}). */
+function readValue(
+  bytes: Buffer,
+  from: number,
+  to: number,
+  type: TypeName,
+  asBytes: boolean,
+  index: number,
+): string | Uint8Array | typeof NOT_UTF8 {
+  const length = to - from;
+  if (asBytes) return new Uint8Array(bytes.buffer, bytes.byteOffset + from, length).slice();
+  if (length === 0) return "";
+  const recent = type.recent;
+  const known = index < RECENT_VALUES ? recent[index] : undefined;
+  if (known !== undefined && known.length === length && sameText(known, bytes, from)) return known;
+  if (isAscii(bytes, from, to)) {
+    // ASCII reads the same as UTF-8, which Deno's Buffer decodes without a name lookup.
+    const value = bytes.toString("utf8", from, to);
+    if (length <= RECENT_LENGTH && index < RECENT_VALUES) recent[index] = value;
+    return value;
+  }
+  try {
+    return strictUtf8.decode(bytes.subarray(from, to));
+  } catch {
+    return NOT_UTF8;
+  }
+}
+
+/**
+ * The names and values of the entry being decoded, the first {@link count} of each: kept from
+ * entry to entry (setting an array's length to 0 would drop its storage).
+ */
+const names: string[] = [];
+const lists: Values[] = [];
+let count = 0;
+/** The names of the last entry decoded, shared with the next one that has the same. */
+let lastNames: readonly string[] = [];
+
+function indexOfName(name: string): number {
+  for (let i = 0; i < count; i++) if (names[i] === name) return i;
+  return -1;
+}
+
+function add(name: string, values: Values): void {
+  names[count] = name;
+  lists[count] = values;
+  count++;
 }
 
 /**
  * Decodes the PartialAttributeList of a SearchResultEntry (RFC 4511 §4.5.2), content from
- * `start` to `end`, into {@link LdapEntry.attributes}: lower-cased descriptions, values of one
- * description (in any case) merged in the order sent, text values as strings, and bytes (a
- * copy, not a view of the message) for binary attributes and for every value of an attribute
- * with a value that is not UTF-8 (as ldapts' `SearchEntry.toObject` gives buffers then).
- * Undefined when the list is malformed (ldapts then decodes it, and reports the error).
+ * `start` to `end`, into {@link LdapEntry.attributes} ({@link EntryAttributes}): lower-cased
+ * descriptions, values of one description (in any case) merged in the order sent, text values as
+ * strings, and bytes (a copy, not a view of the message) for binary attributes and for every
+ * value of an attribute with a value that is not UTF-8 (as ldapts' `SearchEntry.toObject` gives
+ * buffers then); then each of `requested` (lower-cased) that was not sent, as an empty list
+ * (as ldapts does). Undefined when the list is malformed (ldapts then decodes it, and reports the
+ * error).
  */
 export function decodeAttributes(
   bytes: Buffer,
-  range: { start: number; end: number },
-): Map<string, (string | Uint8Array)[]> | undefined {
-  const { end } = range;
-  const attributes = new Map<string, (string | Uint8Array)[]>();
-  let at = range.start;
+  range: { start: number; end: number; requested?: readonly string[] },
+): EntryAttributes | undefined {
+  return readAttributes(bytes, range.start, range.end, range.requested ?? []);
+}
+
+/** {@link decodeAttributes}, with nothing allocated to call it. */
+function readAttributes(
+  bytes: Buffer,
+  start: number,
+  end: number,
+  requested: readonly string[],
+): EntryAttributes | undefined {
+  count = 0;
+  let at = start;
   let index = 0;
   while (at < end) {
     if (bytes[at] !== SEQUENCE) return undefined;
@@ -320,7 +445,7 @@ export function decodeAttributes(
     if (typeLength < 0) return undefined;
     const type = typeAt(bytes, contentStart, contentStart + typeLength, index++);
     at = contentStart + typeLength;
-    let values: (string | Uint8Array)[] | undefined | typeof NOT_UTF8 = [];
+    let values: Values | undefined | typeof NOT_UTF8 = [];
     if (at < attributeEnd) {
       if (bytes[at] !== SET) return undefined;
       const setLength = readLength(bytes, at + 1, attributeEnd);
@@ -332,9 +457,25 @@ export function decodeAttributes(
     }
     at = attributeEnd;
     if (type.skip) continue;
-    const existing = attributes.get(type.name);
-    if (existing === undefined) attributes.set(type.name, values);
-    else for (const value of values) existing.push(value);
+    const existing = indexOfName(type.name);
+    if (existing < 0) {
+      add(type.name, values);
+    } else {
+      lists[existing] = (lists[existing] ?? []).concat(values);
+    }
   }
-  return attributes;
+  for (const name of requested) if (indexOfName(name) < 0) add(name, []);
+  if (!sameAsLastNames()) lastNames = names.slice(0, count);
+  const values = lists.slice(0, count);
+  // Let go of the values (the names are kept anyway).
+  lists.fill(EMPTY, 0, count);
+  return new EntryAttributes(lastNames, values);
+}
+
+const EMPTY: Values = [];
+
+function sameAsLastNames(): boolean {
+  if (lastNames.length !== count) return false;
+  for (let i = 0; i < count; i++) if (names[i] !== lastNames[i]) return false;
+  return true;
 }

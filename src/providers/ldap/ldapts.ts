@@ -46,6 +46,7 @@ import {
   HEADER_INCOMPLETE,
   HEADER_UNUSUAL,
   messageLength,
+  newEntryFrame,
 } from "./decode.ts";
 import { Liveness } from "./liveness.ts";
 import type { Connection } from "./settings.ts";
@@ -364,7 +365,7 @@ export function useLeanDecoder(parser: MessageParser): void {
     needed: 0,
     sink: undefined,
     details: undefined,
-    frame: { messageId: 0, dnStart: 0, dnEnd: 0, listStart: 0, listEnd: 0 },
+    frame: newEntryFrame(),
   };
   parserStates.set(parser, state);
   parser.on("message", (message) => {
@@ -408,9 +409,12 @@ function takeEntry(state: ParserState, bytes: Buffer, start: number, end: number
   const sink = state.sink;
   if (sink === undefined || !leanDecoding) return false;
   const frame = state.frame;
-  if (!entryFrame(bytes, [start, end], frame)) return false;
+  frame.start = start;
+  frame.end = end;
+  frame.requested = sink.requested;
+  if (!entryFrame(bytes, frame)) return false;
   if (!sinkTakes(sink, frame.messageId, state.details)) return false;
-  const entry = decodeEntry(bytes, frame, sink.requested);
+  const entry = decodeEntry(bytes, frame);
   if (entry === undefined) return false;
   sink.entries.push(entry);
   return true;
@@ -436,15 +440,25 @@ if (prototype.rosterFraming !== true) {
     // ldapts is reading an unusual header it was handed (below): it keeps the bytes.
     if (Reflect.get(this, "buffer") !== undefined) return original.call(this, data, details);
     let bytes = data;
+    let at = 0;
     const held = state.held;
     if (held !== undefined) {
       held.push(data);
       state.heldLength += data.length;
-      if (state.needed > 0 && state.heldLength < state.needed) return;
-      bytes = Buffer.concat(held, state.heldLength);
-      state.held = undefined;
+      if (state.needed === 0) {
+        // The header was cut: join the few bytes held with this chunk and frame again.
+        bytes = Buffer.concat(held, state.heldLength);
+        state.held = undefined;
+      } else {
+        if (state.heldLength < state.needed) return;
+        // Join the held message's bytes only; the rest of this chunk is read where it is.
+        at = data.length - (state.heldLength - state.needed);
+        held[held.length - 1] = data.subarray(0, at);
+        const message = Buffer.concat(held, state.needed);
+        state.held = undefined;
+        if (!takeEntry(state, message, 0, message.length)) original.call(this, message, details);
+      }
     }
-    let at = 0;
     while (at < bytes.length) {
       const length = messageLength(bytes, at);
       if (length === HEADER_UNUSUAL) return original.call(this, bytes.subarray(at), details);

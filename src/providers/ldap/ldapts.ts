@@ -379,13 +379,18 @@ export function useLeanDecoder(parser: MessageParser): void {
 /**
  * Starts collecting the entries of the search about to be sent on `parser` (one of roster's,
  * see {@link useLeanDecoder}); `requested`: its attributes. `close()` stops, and gives the
- * entries in the order sent.
+ * entries in the order sent. Throws when a collection is already open on `parser`: one search
+ * at a time runs per connection.
  */
 export function collectEntries(
   parser: MessageParser,
   requested: string[],
 ): { close(): LdapEntry[] } {
   const state = stateOf(parser);
+  if (state.sink !== undefined) {
+    // Entries are told apart by the search in flight: two at once would mix them.
+    throw new Error("An LDAP search is already running on this connection");
+  }
   const sink: EntrySink = {
     requested: requested.map((name) => name.toLowerCase()),
     requestedAsGiven: requested,

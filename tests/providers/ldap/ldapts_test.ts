@@ -302,6 +302,17 @@ Deno.test("entries of a message ID with no search in flight are left to ldapts",
   assert.deepEqual(seen, ["SearchEntry 8", "SearchEntry 0"]);
 });
 
+Deno.test("collectEntries() refuses a second search on the same connection while one runs", () => {
+  const parser = new MessageParser();
+  useLeanDecoder(parser);
+  const first = collectEntries(parser, []);
+  assert.throws(() => collectEntries(parser, []), {
+    message: "An LDAP search is already running on this connection",
+  });
+  first.close();
+  assert.deepEqual(collectEntries(parser, []).close(), []);
+});
+
 Deno.test("a message header roster does not frame is left to ldapts, which reports it", () => {
   const errorsOf = (lean: boolean) => {
     const parser = new MessageParser();

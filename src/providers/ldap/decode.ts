@@ -32,7 +32,7 @@ type Values = (string | Uint8Array)[];
  * arrays, the lower-cased descriptions (shared by the entries of a search that have the same
  * ones, in the same order) and their values. A `Map` of four attributes takes about 400 bytes;
  * this, about 100, and entries are made 100,000s of times per read. Lookups compare the few
- * names in turn, as fast as hashing the name.
+ * names in turn.
  */
 export class EntryAttributes implements ReadonlyMap<string, Values> {
   readonly #names: readonly string[];

@@ -5,37 +5,27 @@
  * (an {@link LdapEntry}), {@link newClient} (with {@link livenessOf}) and {@link searchOnce}, so
  * a faster decoder or another LDAP library plugs in here and nowhere else.
  *
- * **Speed-ups**, installed once, on import (everything else is ldapts' own code;
- * `tests/providers/ldap/ldapts_test.ts` checks that the results are the same as ldapts' own
- * decoding, on crafted messages and on a real slapd):
- *
- * 1. **Reassembly.** `MessageParser.read` concatenates the partial message it holds with every
- *    chunk that arrives (`Buffer.concat([buffer, data])`). A message that spans many socket
- *    chunks, such as a group with 100,000 `member` values (several MiB), was therefore copied
- *    once per chunk: time and garbage quadratic in its size. Here the message's BER length is
- *    read as soon as its header is in, the following chunks are kept in a list, and ldapts gets
- *    the whole message in one concatenation.
- * 2. **Lean SearchResultEntry decoding.** ldapts made, per entry, an `Attribute` per attribute
- *    with a `Buffer` per value (kept, and decoded again as text), then an `Entry` object keyed by
- *    the attribute names as sent, which roster turned into its own {@link LdapEntry}. Here
- *    `SearchEntry.parseMessage` decodes the attribute list straight from the message's bytes
- *    into the {@link LdapEntry} roster uses ({@link decodeAttributes}): the DN, lower-cased
- *    attribute names, text values as strings (ASCII directly, other UTF-8 through a strict
- *    decoder), and copied bytes only for binary attributes (`;binary`, `objectGUID`,
- *    `objectSid`) and for attributes with a value that is not UTF-8, exactly where ldapts gives
- *    buffers. `SearchEntry.toObject` hands that entry over, with the requested attributes that
- *    were not sent as empty lists (as ldapts does). ldapts still does the connection, bind, TLS,
- *    controls (the paged-results cookie), result codes, references and errors; a malformed
- *    entry is left to ldapts' own decoding, which reports it. Unlike ldapts, an attribute named
- *    `dn` does not replace the entry's DN (it is left out), and two attributes of the same name
- *    are merged rather than the second replacing the first.
+ * **Reading entries.** ldapts' own reading costs, per entry, a `BerReader`, a message object, an
+ * `Attribute` per attribute with a `Buffer` per value (decoded again as text), an event to three
+ * listeners and an `Entry` object keyed by the attribute names as sent, which roster then turned
+ * into its own {@link LdapEntry}; and its `MessageParser.read` copies the partial message it
+ * holds with every chunk that arrives (`Buffer.concat([buffer, data])`: quadratic in a message
+ * spanning many chunks, such as a group with 100,000 members). For roster's clients, installed
+ * once on import, `MessageParser.read` frames the messages of each socket chunk itself, joining
+ * a message that spans chunks once when it is complete; a SearchResultEntry of the search in
+ * flight is decoded on the spot by `decode.ts`, straight from the received bytes into the
+ * {@link LdapEntry} that {@link searchOnce} returns, and every other message goes to ldapts
+ * whole, which decodes it as before. ldapts still does the connection, bind, TLS, the requests,
+ * controls (the paged-results cookie), result codes, references and errors, and any entry in an
+ * unusual form (and malformed ones, which it reports). `tests/providers/ldap/ldapts_test.ts`
+ * checks that the entries are the same as ldapts' own decoding gives, on crafted messages and
+ * on a real slapd ({@link setLeanDecoding} turns the lean decoder off for that).
  * @module
  */
 
 import { Buffer } from "node:buffer";
 import {
   Ber,
-  type BerReader,
   BerWriter,
   Client,
   Control,
@@ -44,9 +34,20 @@ import {
   MessageParser,
   PagedResultsControl,
   SearchEntry,
+  SearchRequest as LdaptsSearchRequest,
   SearchResponse,
+  type SearchResult,
 } from "ldapts";
 import type { LdapEntry } from "../../ldap/entry.ts";
+import {
+  decodeEntry,
+  type EntryFrame,
+  entryFrame,
+  HEADER_INCOMPLETE,
+  HEADER_UNUSUAL,
+  messageLength,
+  newEntryFrame,
+} from "./decode.ts";
 import { Liveness } from "./liveness.ts";
 import type { Connection } from "./settings.ts";
 
@@ -123,12 +124,7 @@ const pageTaps = new WeakMap<Client, PageTap>();
 function pageTap(client: Client): PageTap {
   const existing = pageTaps.get(client);
   if (existing !== undefined) return existing;
-  const parser: unknown = Reflect.get(client, "messageParser");
-  if (!(parser instanceof MessageParser)) {
-    throw new Error(
-      "ldapts has no messageParser: paged LDAP searches cannot read the server's cookie",
-    );
-  }
+  const parser = parserOf(client);
   const tap: PageTap = { seen: false, cookie: undefined };
   parser.on("message", (message) => {
     if (!(message instanceof SearchResponse)) return;
@@ -140,6 +136,20 @@ function pageTap(client: Client): PageTap {
   });
   pageTaps.set(client, tap);
   return tap;
+}
+
+/**
+ * ldapts' message parser of `client`. Throws when ldapts no longer has one (a version change
+ * that the tests catch), so a read is never cut short silently.
+ */
+function parserOf(client: Client): MessageParser {
+  const parser: unknown = Reflect.get(client, "messageParser");
+  if (!(parser instanceof MessageParser)) {
+    throw new Error(
+      "ldapts has no messageParser: LDAP searches cannot read the server's entries and cookie",
+    );
+  }
+  return parser;
 }
 
 function resetTap(tap: PageTap): void {
@@ -226,27 +236,20 @@ export interface SearchAnswer {
 }
 
 /**
- * One parsed SearchResultEntry message as {@link searchOnce} gives it: what the lean decoder made
- * or, when ldapts decoded the message itself, its `toObject` through {@link toLdapEntry}.
- * `requestAttributes` are the attributes asked for (those not sent come back as empty lists).
+ * One SearchResultEntry message as ldapts decoded it, through its `toObject` and
+ * {@link toLdapEntry}. `requestAttributes` are the attributes asked for (those not sent come
+ * back as empty lists).
  */
 export function entryOfMessage(message: SearchEntry, requestAttributes: string[]): LdapEntry {
-  const raw = message.toObject(requestAttributes, BUFFER_ATTRIBUTES);
-  return leanEntryOf(raw) ?? toLdapEntry(raw);
-}
-
-/** The entries of a search: made by the lean decoder, or converted from ldapts' own. */
-function entriesOf(raws: Entry[]): LdapEntry[] {
-  const entries: LdapEntry[] = [];
-  for (const raw of raws) entries.push(leanEntryOf(raw) ?? toLdapEntry(raw));
-  return entries;
+  return toLdapEntry(message.toObject(requestAttributes, BUFFER_ATTRIBUTES));
 }
 
 /**
  * Sends one search request and returns its entries, references and paged-results cookie.
  * ldapts' errors are thrown as they are (the provider's `errors.ts` maps them). Throws when a
  * paged search's response was not seen by the cookie listener (an ldapts change), so a read is
- * never cut short silently.
+ * never cut short silently. The entries are collected as they arrive ({@link collectEntries}),
+ * not by ldapts.
  */
 export async function searchOnce(client: Client, request: SearchRequest): Promise<SearchAnswer> {
   const options = {
@@ -259,125 +262,68 @@ export async function searchOnce(client: Client, request: SearchRequest): Promis
   };
   const controls: Control[] = [];
   if (request.showDeleted) controls.push(new Control(SHOW_DELETED_OID, { critical: true }));
-  if (request.page === undefined) {
-    const result = await livenessOf(client).guard(
+  const tap = request.page === undefined ? undefined : pageTap(client);
+  if (tap !== undefined) resetTap(tap);
+  if (request.page !== undefined) {
+    controls.push(new PageRequestControl(request.page.size, request.page.cookie));
+  }
+  const collector = collectEntries(parserOf(client), request.attributes);
+  let entries: LdapEntry[];
+  let result: SearchResult;
+  try {
+    result = await livenessOf(client).guard(
       () => client.search(request.base, options, controls),
       { probe: true },
     );
-    return {
-      entries: entriesOf(result.searchEntries),
-      references: result.searchReferences,
-      cookie: undefined,
-    };
+  } finally {
+    entries = collector.close();
   }
-  const tap = pageTap(client);
-  resetTap(tap);
-  controls.push(new PageRequestControl(request.page.size, request.page.cookie));
-  const result = await livenessOf(client).guard(
-    () => client.search(request.base, options, controls),
-    { probe: true },
-  );
-  if (!tap.seen) throw new Error("no search response was seen for a paged search");
-  return {
-    entries: entriesOf(result.searchEntries),
-    references: result.searchReferences,
-    cookie: tap.cookie,
-  };
+  if (tap !== undefined && !tap.seen) {
+    throw new Error("no search response was seen for a paged search");
+  }
+  return { entries, references: result.searchReferences, cookie: tap?.cookie };
 }
 
 // ---------------------------------------------------------------------------------------------
-// Decoding speed-ups
+// Framing and the lean SearchResultEntry path
 
 type Read = MessageParser["read"];
 type Details = Parameters<Read>[1];
 
+/** The entries of one {@link searchOnce} call, in the order the server sent them. */
+interface EntrySink {
+  /** The requested attributes, lower-cased (those not sent come back as empty lists). */
+  requested: string[];
+  /** Requested attributes as given, for ldapts' `toObject`. */
+  requestedAsGiven: string[];
+  entries: LdapEntry[];
+  /** The message ID of the search, once an entry proved it (see {@link sinkTakes}). */
+  messageId: number;
+}
+
+/** What roster keeps for an ldapts `MessageParser` of one of its clients. */
 interface ParserState {
-  buffer?: Buffer;
-  /** The parser belongs to a client {@link newClient} made: entries get the lean decoder. */
-  rosterLean?: true;
-  rosterChunks?: Buffer[] | undefined;
-  rosterLength?: number;
-  rosterNeeded?: number;
+  /** The chunks of a message whose end has not arrived yet. */
+  held: Buffer[] | undefined;
+  heldLength: number;
+  /** The held message's total length; 0 while its header is incomplete. */
+  needed: number;
+  sink: EntrySink | undefined;
+  /** ldapts' requests in flight by message ID, as the last `read` got them. */
+  details: Details | undefined;
+  frame: EntryFrame;
 }
 
-/**
- * The total length (header included) of the BER element at the start of `bytes`, or undefined
- * while the header is incomplete or unusual (ldapts then handles it as before).
- */
-export function berElementLength(bytes: Uint8Array): number | undefined {
-  if (bytes.length < 2) return undefined;
-  const first = bytes[1] ?? 0;
-  if ((first & 0x80) === 0) return 2 + first;
-  const count = first & 0x7f;
-  if (count === 0 || count > 4 || bytes.length < 2 + count) return undefined;
-  let length = 0;
-  for (let i = 0; i < count; i++) length = length * 256 + (bytes[2 + i] ?? 0);
-  return 2 + count + length;
+/** The parsers {@link useLeanDecoder} was given. */
+const parserStates = new WeakMap<MessageParser, ParserState>();
+
+function stateOf(parser: MessageParser): ParserState {
+  const state = parserStates.get(parser);
+  if (state === undefined) throw new Error("LDAP message parser was not given useLeanDecoder()");
+  return state;
 }
-
-const prototype: { read: Read; rosterLinearRead?: true } = MessageParser.prototype;
-
-if (prototype.rosterLinearRead !== true) {
-  const original = prototype.read;
-  prototype.read = function (this: ParserState, data: Buffer, details: Details): void {
-    const outer = parsingForRoster;
-    parsingForRoster = this.rosterLean === true;
-    try {
-      linearRead.call(this, data, details);
-    } finally {
-      parsingForRoster = outer;
-    }
-  };
-  const linearRead = function (this: ParserState, data: Buffer, details: Details): void {
-    if (this.rosterChunks !== undefined) {
-      this.rosterChunks.push(data);
-      this.rosterLength = (this.rosterLength ?? 0) + data.length;
-      if (this.rosterLength < (this.rosterNeeded ?? 0)) return;
-      const whole = Buffer.concat(this.rosterChunks, this.rosterLength);
-      this.rosterChunks = undefined;
-      original.call(this, whole, details);
-      return;
-    }
-    const held = this.buffer;
-    if (held !== undefined) {
-      const needed = berElementLength(held);
-      if (needed !== undefined && held.length + data.length < needed) {
-        this.rosterChunks = [held, data];
-        this.rosterLength = held.length + data.length;
-        this.rosterNeeded = needed;
-        delete this.buffer;
-        return;
-      }
-    }
-    original.call(this, data, details);
-  };
-  prototype.rosterLinearRead = true;
-}
-
-// ---------------------------------------------------------------------------------------------
-// The lean SearchResultEntry decoder
-
-/** Attributes whose values stay bytes: AD's binary identifiers (see `BUFFER_ATTRIBUTES`). */
-const BINARY_ATTRIBUTES = new Set(["objectguid", "objectsid"]);
-
-const OCTET_STRING = 0x04;
-const SEQUENCE = 0x30;
-const SET = 0x31;
-
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
 let leanDecoding = true;
-
-/**
- * Gives `parser`'s entries the lean decoder. {@link newClient} does this for every client roster
- * makes; any other ldapts parser in the process keeps ldapts' own decoding.
- */
-export function useLeanDecoder(parser: MessageParser): void {
-  Reflect.set(parser, "rosterLean", true);
-}
-
-/** Set while a parser of one of roster's own clients reads (see {@link newClient}). */
-let parsingForRoster = false;
 
 /**
  * Turns the lean decoder off (`false`) or back on (`true`, the default), for all clients. Off,
@@ -388,240 +334,149 @@ export function setLeanDecoding(enabled: boolean): void {
   leanDecoding = enabled;
 }
 
-/** An attribute description as sent, with what the decoder needs to know about it. */
-interface TypeName {
-  /** The description's bytes, to recognise it in the next entry without decoding it. */
-  bytes: Uint8Array;
-  /** Lower-cased, the key in {@link LdapEntry.attributes}. */
-  name: string;
-  /** Values stay bytes (`;binary`, `objectGUID`, `objectSid`). */
-  binary: boolean;
-  /** Left out: `dn`, `__proto__` (ldapts' entry object cannot hold them as attributes). */
-  skip: boolean;
-}
-
-/** The descriptions of the last entry, by position: entries of one search repeat them. */
-const lastTypes: TypeName[] = [];
-const typesByText = new Map<string, TypeName>();
-
-function typeAt(bytes: Buffer, start: number, end: number, index: number): TypeName {
-  const predicted = lastTypes[index];
-  if (predicted !== undefined && predicted.bytes.length === end - start) {
-    const known = predicted.bytes;
-    let same = true;
-    for (let i = 0; i < known.length; i++) {
-      if (known[i] !== bytes[start + i]) {
-        same = false;
-        break;
-      }
-    }
-    if (same) return predicted;
-  }
-  // As ldapts reads it: UTF-8 with replacement characters.
-  const text = bytes.toString("utf8", start, end);
-  let type = typesByText.get(text);
-  if (type === undefined) {
-    const name = text.toLowerCase();
-    type = {
-      bytes: new Uint8Array(bytes.subarray(start, end)),
-      name,
-      binary: BINARY_ATTRIBUTES.has(name) || name.endsWith(";binary"),
-      skip: text === "dn" || text === "__proto__",
-    };
-    if (typesByText.size >= 1000) typesByText.clear();
-    typesByText.set(text, type);
-  }
-  lastTypes[index] = type;
-  return type;
-}
-
-/** Where the content of the element whose length was read last starts. */
-let contentStart = 0;
-
 /**
- * Reads a BER length at `at` (the byte after the tag). Returns the content length and sets
- * {@link contentStart}, or returns -1 when the length is indefinite, longer than 4 bytes or
- * runs past `limit`.
+ * Whether an entry with `messageId` belongs to the search `sink` collects: the ID of the
+ * search request ldapts has in flight (`details`), learnt from the first entry. One search at
+ * a time runs per connection (see `search.ts`).
  */
-function readLength(bytes: Buffer, at: number, limit: number): number {
-  if (at >= limit) return -1;
-  const first = bytes[at] ?? 0;
-  let length = first;
-  let start = at + 1;
-  if (first >= 0x80) {
-    const count = first & 0x7f;
-    if (count === 0 || count > 4 || at + 1 + count > limit) return -1;
-    length = 0;
-    for (let i = 0; i < count; i++) length = length * 256 + (bytes[at + 1 + i] ?? 0);
-    start = at + 1 + count;
-  }
-  if (start + length > limit) return -1;
-  contentStart = start;
-  return length;
-}
-
-function isAscii(bytes: Buffer, start: number, end: number): boolean {
-  for (let i = start; i < end; i++) if ((bytes[i] ?? 0) >= 0x80) return false;
+function sinkTakes(sink: EntrySink, messageId: number, details: Details | undefined): boolean {
+  if (messageId === sink.messageId) return true;
+  if (messageId === 0 || details === undefined) return false;
+  const pending: unknown = details.get(String(messageId));
+  if (typeof pending !== "object" || pending === null) return false;
+  if (!(Reflect.get(pending, "message") instanceof LdaptsSearchRequest)) return false;
+  sink.messageId = messageId;
   return true;
 }
 
-const NOT_UTF8 = Symbol("not UTF-8");
+/**
+ * Gives `parser` roster's framing and lean entry decoding. {@link newClient} does this for every
+ * client roster makes; any other ldapts parser in the process keeps ldapts' own reading. While
+ * {@link collectEntries} is open, the SearchResultEntry messages of the search in flight go to
+ * it: decoded by `decode.ts` straight from the received bytes, or, for an entry that decoder
+ * does not take (or with {@link setLeanDecoding} off), by ldapts, whose `SearchEntry` is
+ * converted here in the same order.
+ */
+export function useLeanDecoder(parser: MessageParser): void {
+  if (parserStates.has(parser)) return;
+  const state: ParserState = {
+    held: undefined,
+    heldLength: 0,
+    needed: 0,
+    sink: undefined,
+    details: undefined,
+    frame: newEntryFrame(),
+  };
+  parserStates.set(parser, state);
+  parser.on("message", (message) => {
+    const sink = state.sink;
+    if (!(message instanceof SearchEntry) || sink === undefined) return;
+    if (!sinkTakes(sink, message.messageId, state.details)) return;
+    sink.entries.push(entryOfMessage(message, sink.requestedAsGiven));
+  });
+}
 
 /**
- * The OCTET STRING values of a SET (content from `start` to `end`): as text, or as copied bytes
- * when `asBytes`. Undefined when the SET is malformed; {@link NOT_UTF8} when a value is not
- * UTF-8 text.
+ * Starts collecting the entries of the search about to be sent on `parser` (one of roster's,
+ * see {@link useLeanDecoder}); `requested`: its attributes. `close()` stops, and gives the
+ * entries in the order sent. Throws when a collection is already open on `parser`: one search
+ * at a time runs per connection.
  */
-function readValues(
-  bytes: Buffer,
-  start: number,
-  end: number,
-  asBytes: boolean,
-): (string | Uint8Array)[] | undefined | typeof NOT_UTF8 {
-  const values: (string | Uint8Array)[] = [];
-  let at = start;
-  while (at < end) {
-    if (bytes[at] !== OCTET_STRING) return undefined;
-    const length = readLength(bytes, at + 1, end);
-    if (length < 0) return undefined;
-    const from = contentStart;
-    at = from + length;
-    if (asBytes) {
-      values.push(new Uint8Array(bytes.buffer, bytes.byteOffset + from, length).slice());
-    } else if (length === 0) {
-      values.push("");
-    } else if (isAscii(bytes, from, at)) {
-      values.push(bytes.toString("latin1", from, at));
-    } else {
-      try {
-        values.push(strictUtf8.decode(bytes.subarray(from, at)));
-      } catch {
-        return NOT_UTF8;
+export function collectEntries(
+  parser: MessageParser,
+  requested: string[],
+): { close(): LdapEntry[] } {
+  const state = stateOf(parser);
+  if (state.sink !== undefined) {
+    // Entries are told apart by the search in flight: two at once would mix them.
+    throw new Error("An LDAP search is already running on this connection");
+  }
+  const sink: EntrySink = {
+    requested: requested.map((name) => name.toLowerCase()),
+    requestedAsGiven: requested,
+    entries: [],
+    messageId: -1,
+  };
+  state.sink = sink;
+  return {
+    close(): LdapEntry[] {
+      if (state.sink === sink) state.sink = undefined;
+      return sink.entries;
+    },
+  };
+}
+
+/**
+ * Decodes the message from `start` to `end` into the open sink when it is an entry of the
+ * search in flight and in the usual form; false otherwise (ldapts then reads it).
+ */
+function takeEntry(state: ParserState, bytes: Buffer, start: number, end: number): boolean {
+  const sink = state.sink;
+  if (sink === undefined || !leanDecoding) return false;
+  const frame = state.frame;
+  frame.start = start;
+  frame.end = end;
+  frame.requested = sink.requested;
+  if (!entryFrame(bytes, frame)) return false;
+  if (!sinkTakes(sink, frame.messageId, state.details)) return false;
+  const entry = decodeEntry(bytes, frame);
+  if (entry === undefined) return false;
+  sink.entries.push(entry);
+  return true;
+}
+
+const prototype: { read: Read; rosterFraming?: true } = MessageParser.prototype;
+
+if (prototype.rosterFraming !== true) {
+  const original = prototype.read;
+  /**
+   * ldapts' `read` concatenates every chunk to the partial message it holds
+   * (`Buffer.concat([buffer, data])`: a group with 100,000 members, several MiB, was copied once
+   * per 64 KiB chunk), then reads one message and calls itself on the rest of the chunk (a
+   * `BerReader`, a message object and an event per entry). For roster's parsers this loop frames
+   * the messages of each chunk itself: an entry of the search in flight is decoded into the
+   * sink on the spot ({@link takeEntry}), every other message goes to ldapts whole, one at a
+   * time; a message spanning chunks is held as a list of chunks and joined once when complete.
+   */
+  prototype.read = function (this: MessageParser, data: Buffer, details: Details): void {
+    const state = parserStates.get(this);
+    if (state === undefined) return original.call(this, data, details);
+    state.details = details;
+    // ldapts is reading an unusual header it was handed (below): it keeps the bytes.
+    if (Reflect.get(this, "buffer") !== undefined) return original.call(this, data, details);
+    let bytes = data;
+    let at = 0;
+    const held = state.held;
+    if (held !== undefined) {
+      held.push(data);
+      state.heldLength += data.length;
+      if (state.needed === 0) {
+        // The header was cut: join the few bytes held with this chunk and frame again.
+        bytes = Buffer.concat(held, state.heldLength);
+        state.held = undefined;
+      } else {
+        if (state.heldLength < state.needed) return;
+        // Join the held message's bytes only; the rest of this chunk is read where it is.
+        at = data.length - (state.heldLength - state.needed);
+        held[held.length - 1] = data.subarray(0, at);
+        const message = Buffer.concat(held, state.needed);
+        state.held = undefined;
+        if (!takeEntry(state, message, 0, message.length)) original.call(this, message, details);
       }
     }
-  }
-  return values;
-}
-
-/**
- * Decodes the PartialAttributeList of a SearchResultEntry (RFC 4511 §4.5.2), content from
- * `start` to `end`, into {@link LdapEntry.attributes}: lower-cased descriptions, values of one
- * description (in any case) merged in the order sent, text values as strings, and bytes (a
- * copy, not a view of the message) for binary attributes and for every value of an attribute
- * with a value that is not UTF-8 (as ldapts' `SearchEntry.toObject` gives buffers then).
- * Undefined when the list is malformed (ldapts then decodes it, and reports the error).
- */
-export function decodeAttributes(
-  bytes: Buffer,
-  range: { start: number; end: number },
-): Map<string, (string | Uint8Array)[]> | undefined {
-  const { end } = range;
-  const attributes = new Map<string, (string | Uint8Array)[]>();
-  let at = range.start;
-  let index = 0;
-  while (at < end) {
-    if (bytes[at] !== SEQUENCE) return undefined;
-    const attributeLength = readLength(bytes, at + 1, end);
-    if (attributeLength < 0) return undefined;
-    const attributeEnd = contentStart + attributeLength;
-    at = contentStart;
-    if (bytes[at] !== OCTET_STRING) return undefined;
-    const typeLength = readLength(bytes, at + 1, attributeEnd);
-    if (typeLength < 0) return undefined;
-    const type = typeAt(bytes, contentStart, contentStart + typeLength, index++);
-    at = contentStart + typeLength;
-    let values: (string | Uint8Array)[] | undefined | typeof NOT_UTF8 = [];
-    if (at < attributeEnd) {
-      if (bytes[at] !== SET) return undefined;
-      const setLength = readLength(bytes, at + 1, attributeEnd);
-      const first = contentStart;
-      if (setLength < 0 || first + setLength !== attributeEnd) return undefined;
-      values = readValues(bytes, first, attributeEnd, type.binary);
-      if (values === NOT_UTF8) values = readValues(bytes, first, attributeEnd, true);
-      if (values === undefined || values === NOT_UTF8) return undefined;
+    while (at < bytes.length) {
+      const length = messageLength(bytes, at);
+      if (length === HEADER_UNUSUAL) return original.call(this, bytes.subarray(at), details);
+      if (length === HEADER_INCOMPLETE || at + length > bytes.length) {
+        state.held = [bytes.subarray(at)];
+        state.heldLength = bytes.length - at;
+        state.needed = length === HEADER_INCOMPLETE ? 0 : length;
+        return;
+      }
+      const end = at + length;
+      if (!takeEntry(state, bytes, at, end)) original.call(this, bytes.subarray(at, end), details);
+      at = end;
     }
-    at = attributeEnd;
-    if (type.skip) continue;
-    const existing = attributes.get(type.name);
-    if (existing === undefined) attributes.set(type.name, values);
-    else for (const value of values) existing.push(value);
-  }
-  return attributes;
-}
-
-/** The decoded entry a lean {@link SearchEntry} carries, read back by {@link leanEntryOf}. */
-const LEAN_ENTRY = Symbol("roster lean entry");
-
-/** An entry as the lean decoder makes it (its attribute lists stay open for `toObject`). */
-interface DecodedEntry {
-  dn: string;
-  attributes: Map<string, (string | Uint8Array)[]>;
-}
-
-interface LeanSearchEntry {
-  name: string;
-  [LEAN_ENTRY]?: DecodedEntry;
-}
-
-/** The entry the patched `SearchEntry.toObject` handed over, if the lean decoder made it. */
-function leanEntryOf(raw: Entry): LdapEntry | undefined {
-  const lean: unknown = Reflect.get(raw, LEAN_ENTRY);
-  if (typeof lean !== "object" || lean === null) return undefined;
-  if (!("dn" in lean) || typeof lean.dn !== "string") return undefined;
-  if (!("attributes" in lean) || !(lean.attributes instanceof Map)) return undefined;
-  return { dn: lean.dn, attributes: lean.attributes };
-}
-
-const entryPrototype: {
-  parseMessage: SearchEntry["parseMessage"];
-  toObject: SearchEntry["toObject"];
-  rosterLean?: true;
-} = SearchEntry.prototype;
-
-if (entryPrototype.rosterLean !== true) {
-  const parseMessage = entryPrototype.parseMessage;
-  const toObject = entryPrototype.toObject;
-  entryPrototype.parseMessage = function (
-    this: SearchEntry & LeanSearchEntry,
-    reader: BerReader,
-  ): void {
-    if (!leanDecoding || !parsingForRoster) return parseMessage.call(this, reader);
-    const first = reader.offset;
-    const name = reader.readString() ?? "";
-    const bytes = reader.buffer;
-    const at = reader.offset;
-    const length = at < bytes.length && bytes[at] === SEQUENCE
-      ? readLength(bytes, at + 1, reader.offset + reader.remain)
-      : -1;
-    const start = contentStart;
-    const attributes = length < 0
-      ? undefined
-      : decodeAttributes(bytes, { start, end: start + length });
-    if (attributes === undefined) {
-      reader.offset = first;
-      return parseMessage.call(this, reader);
-    }
-    reader.offset = start + length;
-    this.name = name;
-    this[LEAN_ENTRY] = { dn: name, attributes };
   };
-  entryPrototype.toObject = function (
-    this: SearchEntry & LeanSearchEntry,
-    requestAttributes: string[],
-    explicitBufferAttributes: string[],
-  ): Entry {
-    const entry = this[LEAN_ENTRY];
-    if (entry === undefined) {
-      return toObject.call(this, requestAttributes, explicitBufferAttributes);
-    }
-    // Requested attributes the server did not send, as empty lists (as ldapts does).
-    for (const requested of requestAttributes) {
-      const name = requested.toLowerCase();
-      if (!entry.attributes.has(name)) entry.attributes.set(name, []);
-    }
-    const object: Entry = { dn: entry.dn };
-    Reflect.set(object, LEAN_ENTRY, entry);
-    return object;
-  };
-  entryPrototype.rosterLean = true;
+  prototype.rosterFraming = true;
 }

@@ -17,7 +17,8 @@
  * | `errors.ts`      | ldapts and socket errors to roster errors with hints                 |
  * | `liveness.ts`    | a dead or silent server noticed within seconds on every transport    |
  * | `ldapts.ts`      | the only module importing ldapts: client, search call, paging        |
- * |                  | control and cookie, entry conversion, decoding speed-ups             |
+ * |                  | control and cookie, message framing, collecting entries              |
+ * | `decode.ts`      | SearchResultEntry messages straight from the received bytes          |
  *
  * **Complete or nothing.** A read that ends short in any way the protocol allows is a
  * `SourceIncompleteError` (exit 5), never a smaller directory: any result code but success on

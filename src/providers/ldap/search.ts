@@ -67,8 +67,11 @@ function checkReferences(
 /**
  * Runs one search and yields its entries page by page. Paged searches (RFC 2696) send one
  * request per page and follow the server's cookie until it is empty, also through pages that
- * come back empty; unpaged ones come back whole and are split into pages of `pageSize`. Only
- * non-empty pages are yielded. One search at a time per connection. Throws
+ * come back empty, asking for the next page as soon as one has arrived (before it is yielded,
+ * so the server works on it while the consumer maps this one; RFC 2696 allows no more, as each
+ * request carries the cookie of the last answer); unpaged ones come back whole and are split
+ * into pages of `pageSize`. Only non-empty pages are yielded. One search at a time per
+ * connection. Throws
  * `SourceIncompleteError` for any failed or limited page, for a continuation reference to a
  * part of the subtree on another server (references to AD's DNS and configuration partitions
  * are appended to `referrals` instead), and for a paged search whose server stops sending the
@@ -93,13 +96,17 @@ export async function* search(
   let pages = 0;
   try {
     if (plan.paged) {
-      let cookie: Uint8Array = new Uint8Array(0);
+      const ask = (cookie: Uint8Array) => {
+        const answer = searchOnce(client, { ...request, page: { size: plan.pageSize, cookie } });
+        // Asked ahead of the consumer, which may stop before awaiting it: marked handled here,
+        // the await below still sees its failure.
+        answer.catch(() => {});
+        return answer;
+      };
+      let pending = ask(new Uint8Array(0));
       let emptyInARow = 0;
       for (;;) {
-        const answer = await searchOnce(client, {
-          ...request,
-          page: { size: plan.pageSize, cookie },
-        });
+        const answer = await pending;
         pages++;
         const next = answer.cookie;
         plan.onPage?.(answer.entries.length);
@@ -117,10 +124,12 @@ export async function* search(
             },
           );
         }
-        if (answer.entries.length > 0) yield answer.entries;
         // No control on the first page: the server did not page and sent everything (a limit
         // would have ended it with a result code); an empty cookie: the end.
-        if (next === undefined || next.length === 0) break;
+        if (next === undefined || next.length === 0) {
+          if (answer.entries.length > 0) yield answer.entries;
+          break;
+        }
         if (answer.entries.length === 0 && answer.references.length === 0) {
           if (++emptyInARow >= MAX_EMPTY_PAGES) {
             throw new SourceIncompleteError(
@@ -137,7 +146,10 @@ export async function* search(
         } else {
           emptyInARow = 0;
         }
-        cookie = next;
+        // The next page is asked for before this one is handed on: the server reads it while
+        // roster maps this one.
+        pending = ask(next);
+        if (answer.entries.length > 0) yield answer.entries;
       }
     } else {
       const answer = await searchOnce(client, request);

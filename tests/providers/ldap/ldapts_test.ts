@@ -2,12 +2,18 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { BerWriter, type Client, MessageParser, SearchEntry } from "ldapts";
-import type { LdapEntry } from "../../../src/ldap/entry.ts";
 import {
-  berElementLength,
-  decodeAttributes,
-  entryOfMessage,
+  BerWriter,
+  type Client,
+  MessageParser,
+  PresenceFilter,
+  SearchEntry,
+  SearchRequest as LdaptsSearchRequest,
+} from "ldapts";
+import type { LdapEntry } from "../../../src/ldap/entry.ts";
+import { berElementLength, decodeAttributes } from "../../../src/providers/ldap/decode.ts";
+import {
+  collectEntries,
   newClient,
   searchOnce,
   type SearchRequest,
@@ -36,20 +42,31 @@ function searchEntry(messageId: number, dn: string, count: number): Buffer {
   return w.buffer;
 }
 
+/** ldapts' requests in flight, as its client keeps them: a search for each message ID here. */
+function searchesInFlight(...messageIds: number[]): Parameters<MessageParser["read"]>[1] {
+  const details: Parameters<MessageParser["read"]>[1] = new Map();
+  for (const messageId of messageIds) {
+    const filter = new PresenceFilter({ attribute: "objectClass" });
+    details.set(String(messageId), {
+      message: new LdaptsSearchRequest({ messageId, baseDN: "", filter }),
+    });
+  }
+  return details;
+}
+
+/** The entries roster collects from `stream` read in chunks of `chunkSize` bytes. */
 function parseInChunks(stream: Buffer, chunkSize: number, requested: string[] = []): LdapEntry[] {
   const parser = new MessageParser();
   useLeanDecoder(parser);
-  const messages: LdapEntry[] = [];
-  parser.on("message", (message) => {
-    if (message instanceof SearchEntry) messages.push(entryOfMessage(message, requested));
-  });
   parser.on("error", (error) => {
     throw error;
   });
+  const collector = collectEntries(parser, requested);
+  const details = searchesInFlight(1, 3, 4, 5, 7);
   for (let offset = 0; offset < stream.length; offset += chunkSize) {
-    parser.read(stream.subarray(offset, offset + chunkSize), new Map());
+    parser.read(stream.subarray(offset, offset + chunkSize), details);
   }
-  return messages;
+  return collector.close();
 }
 
 Deno.test("berElementLength() reads short and long BER lengths, and waits for the header", () => {
@@ -95,8 +112,16 @@ Deno.test("ldapts MessageParser reassembles messages spanning many chunks, whate
 
 type Value = string | Uint8Array;
 
-/** The BER of a SearchResultEntry message with the given attributes, in order. */
-function message(messageId: number, dn: string, attributes: [string, Value[]][]): Buffer {
+/**
+ * The BER of a SearchResultEntry message with the given attributes, in order, and a control
+ * with the OID `control` when given.
+ */
+function message(
+  messageId: number,
+  dn: string,
+  attributes: [string, Value[]][],
+  control?: string,
+): Buffer {
   const w = new BerWriter();
   w.startSequence();
   w.writeInt(messageId);
@@ -115,6 +140,27 @@ function message(messageId: number, dn: string, attributes: [string, Value[]][])
     w.endSequence();
   }
   w.endSequence();
+  w.endSequence();
+  if (control !== undefined) {
+    w.startSequence(0xa0);
+    w.startSequence();
+    w.writeString(control);
+    w.endSequence();
+    w.endSequence();
+  }
+  w.endSequence();
+  return w.buffer;
+}
+
+/** The BER of a SearchResultDone message with result code `status`. */
+function done(messageId: number, status = 0): Buffer {
+  const w = new BerWriter();
+  w.startSequence();
+  w.writeInt(messageId);
+  w.startSequence(0x65);
+  w.writeEnumeration(status);
+  w.writeString("");
+  w.writeString("");
   w.endSequence();
   w.endSequence();
   return w.buffer;
@@ -170,6 +216,9 @@ Deno.test("the lean decoder gives what ldapts' own decoding gives, for every kin
     const { lean, ldapts } = bothWays(stream, chunkSize, requested);
     assert.equal(lean.length, 3);
     assert.deepEqual(lean.map(plain), ldapts.map(plain), `chunks of ${chunkSize} bytes`);
+    // Each side decoded them: ldapts gives Buffer views of the message, roster copies.
+    const guid = (entries: LdapEntry[]) => entries[0]?.attributes.get("objectguid")?.[0];
+    assert.ok(Buffer.isBuffer(guid(ldapts)) && !Buffer.isBuffer(guid(lean)));
   }
   const [zoe] = parseInChunks(stream, stream.length, requested);
   assert.deepEqual(zoe?.attributes.get("mail"), [
@@ -181,6 +230,109 @@ Deno.test("the lean decoder gives what ldapts' own decoding gives, for every kin
   assert.deepEqual(zoe?.attributes.get("objectguid"), [GUID]);
   assert.deepEqual(zoe?.attributes.get("missingattribute"), []);
   assert.equal(zoe?.attributes.get("description")?.[2], "y".repeat(70_000));
+});
+
+Deno.test("the lean decoder reads values that repeat or nearly repeat between entries", () => {
+  // Short values are compared with the last entry's at the same position (decode.ts).
+  const entries: [string, Value[]][][] = [
+    [["objectClass", ["top", "person"]], ["uid", ["abc"]], ["sn", ["Zoë"]]],
+    [["objectClass", ["top", "persoN"]], ["uid", ["abd"]], ["sn", ["Zoe"]]],
+    [["objectClass", ["top", "person", "extra"]], ["uid", ["ab"]], ["sn", ["Zoe", ""]]],
+    [["objectClass", ["top"]], ["uid", ["abc", "abc"]], ["sn", [NOT_UTF8, "Zoe"]]],
+    [["OBJECTCLASS", ["top", "person"]], ["uid", ["x".repeat(40)]], ["sn", ["Zoe", "Zoe"]]],
+    [["objectClass", ["top", "person"]], ["uid", ["x".repeat(40)]], ["sn", ["Zoe", "Zoë"]]],
+  ];
+  const stream = Buffer.concat(entries.map((attributes, i) => message(3, `cn=${i}`, attributes)));
+  const { lean, ldapts } = bothWays(stream, stream.length, []);
+  assert.equal(lean.length, entries.length);
+  assert.deepEqual(lean.map(plain), ldapts.map(plain));
+  assert.deepEqual(lean.map((e) => e.attributes.get("objectclass")), [
+    ["top", "person"],
+    ["top", "persoN"],
+    ["top", "person", "extra"],
+    ["top"],
+    ["top", "person"],
+    ["top", "person"],
+  ]);
+  assert.deepEqual(lean[3]?.attributes.get("sn"), [NOT_UTF8, Uint8Array.of(0x5a, 0x6f, 0x65)]);
+});
+
+Deno.test("collected entries keep the order sent when ldapts reads some of them", () => {
+  // An entry with a control is left to ldapts; the others are decoded by roster.
+  const stream = Buffer.concat([
+    message(3, "cn=a,dc=x", [["cn", ["a"]]]),
+    message(3, "cn=b,dc=x", [["cn", ["b"]]], "1.2.3.4"),
+    message(3, "cn=c,dc=x", [["cn", ["c"]], ["objectGUID", [GUID]]]),
+    done(3),
+  ]);
+  for (const chunkSize of [1, 5, 64, stream.length]) {
+    const parser = new MessageParser();
+    useLeanDecoder(parser);
+    const seen: string[] = [];
+    parser.on("message", (m) => seen.push(`${m.constructor.name} ${m.messageId}`));
+    const collector = collectEntries(parser, ["cn"]);
+    const details = searchesInFlight(3);
+    for (let offset = 0; offset < stream.length; offset += chunkSize) {
+      parser.read(stream.subarray(offset, offset + chunkSize), details);
+    }
+    const entries = collector.close();
+    assert.deepEqual(entries.map((e) => [e.dn, e.attributes.get("cn")]), [
+      ["cn=a,dc=x", ["a"]],
+      ["cn=b,dc=x", ["b"]],
+      ["cn=c,dc=x", ["c"]],
+    ], `chunks of ${chunkSize} bytes`);
+    assert.ok(!Buffer.isBuffer(entries[2]?.attributes.get("objectguid")?.[0]));
+    assert.deepEqual(seen, ["SearchEntry 3", "SearchResponse 3"], `chunks of ${chunkSize} bytes`);
+  }
+});
+
+Deno.test("entries of a message ID with no search in flight are left to ldapts", () => {
+  const parser = new MessageParser();
+  useLeanDecoder(parser);
+  const seen: string[] = [];
+  parser.on("message", (m) => seen.push(`${m.constructor.name} ${m.messageId}`));
+  const collector = collectEntries(parser, []);
+  const stream = Buffer.concat([
+    message(8, "cn=stray,dc=x", [["cn", ["stray"]]]),
+    message(0, "cn=zero,dc=x", [["cn", ["zero"]]]),
+    message(3, "cn=a,dc=x", [["cn", ["a"]]]),
+  ]);
+  parser.read(stream, searchesInFlight(3));
+  assert.deepEqual(collector.close().map((e) => e.dn), ["cn=a,dc=x"]);
+  assert.deepEqual(seen, ["SearchEntry 8", "SearchEntry 0"]);
+});
+
+Deno.test("collectEntries() refuses a second search on the same connection while one runs", () => {
+  const parser = new MessageParser();
+  useLeanDecoder(parser);
+  const first = collectEntries(parser, []);
+  assert.throws(() => collectEntries(parser, []), {
+    message: "An LDAP search is already running on this connection",
+  });
+  first.close();
+  assert.deepEqual(collectEntries(parser, []).close(), []);
+});
+
+Deno.test("a message header roster does not frame is left to ldapts, which reports it", () => {
+  const errorsOf = (lean: boolean) => {
+    const parser = new MessageParser();
+    if (lean) useLeanDecoder(parser);
+    const events: string[] = [];
+    parser.on("error", (error) => events.push(`error: ${error.message}`));
+    parser.on("message", (m) => events.push(`${m.constructor.name} ${m.messageId}`));
+    // An indefinite length, then a length of 5 bytes.
+    parser.read(Buffer.from([0x30, 0x80, 0x02, 0x01, 0x01, 0x00, 0x00]), searchesInFlight(1));
+    const other = new MessageParser();
+    if (lean) useLeanDecoder(other);
+    other.on("error", (error) => events.push(`error: ${error.message}`));
+    other.read(Buffer.from([0x30, 0x85, 0, 0, 0, 0, 1, 0]), searchesInFlight(1));
+    return events;
+  };
+  assert.deepEqual(errorsOf(true), errorsOf(false));
+  assert.deepEqual(errorsOf(true), [
+    "error: Indefinite length not supported",
+    "error: Encoding too long",
+  ]);
 });
 
 Deno.test("the lean decoder copies bytes out of the message instead of keeping a view of it", () => {
@@ -197,7 +349,7 @@ Deno.test("decodeAttributes() returns undefined for a malformed attribute list",
   const list = good.subarray(good.indexOf(0x30, 2 + 3 + 2 + 6));
   const listStart = 2;
   const decoded = decodeAttributes(list, { start: listStart, end: list.length });
-  assert.deepEqual(decoded, new Map([["cn", ["a", "b"]]]));
+  assert.deepEqual([...decoded ?? []], [["cn", ["a", "b"]]]);
   const wrongTag = Buffer.from(list);
   wrongTag[listStart] = 0x31;
   assert.equal(decodeAttributes(wrongTag, { start: listStart, end: list.length }), undefined);
@@ -217,7 +369,9 @@ Deno.test("a SearchResultEntry ldapts rejects is rejected with ldapts' own error
     const errors: string[] = [];
     parser.on("error", (error) => errors.push(error.message));
     parser.on("message", () => errors.push("a message"));
-    parser.read(bad, new Map());
+    const collector = collectEntries(parser, []);
+    parser.read(bad, searchesInFlight(9));
+    assert.deepEqual(collector.close(), []);
     return errors;
   };
   const lean = errorOf();
@@ -351,6 +505,8 @@ Deno.test("the lean decoder reads what ldapts' own decoding reads from a real sl
         timeLimit: 30,
       });
       assert.equal(zoe?.dn, "cn=Zoë Ünïcödé 漢字,ou=decoding,dc=example,dc=com");
+      // The lean decoder made it (ldapts gives Buffer views of the message).
+      assert.ok(!Buffer.isBuffer(zoe?.attributes.get("jpegphoto")?.[0]));
       assert.deepEqual(zoe?.attributes.get("cn"), ["Zoë Ünïcödé 漢字", "Zoe"]);
       assert.deepEqual(zoe?.attributes.get("jpegphoto"), [PHOTO]);
       assert.deepEqual(zoe?.attributes.get("audio"), [Uint8Array.of(0x66, 0xff, 0x6f)]);

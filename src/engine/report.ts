@@ -326,25 +326,25 @@ export function writeTestReportJson(
 ): void {
   const out = new Chunks(write);
   const { data } = report;
-  const plainIds = plainStrings(data.memberIds);
+  const quotedIds = quotedMembers(report);
   out.add('{\n  "object": "test",\n  "groups": ');
   if (report.groupOrder.length === 0) out.add("[]");
   else {
     out.add("[");
     for (let k = 0; k < report.groupOrder.length; k++) {
       out.add(k === 0 ? "\n    " : ",\n    ");
-      writeGroup(report, report.groupOrder[k] ?? 0, out, plainIds);
+      writeGroup(report, report.groupOrder[k] ?? 0, out, quotedIds);
     }
     out.add("\n  ]");
   }
   const users = data.users;
-  const plain = { externalId: plainStrings(users.externalId), email: plainStrings(users.email) };
+
   out.add(',\n  "users": {\n    "enabled": ');
-  writeUsers(users, report.users.enabled, out, plain);
+  writeUsers(report.users.enabled, out, users);
   out.add(',\n    "disabled": ');
-  writeUsers(users, report.users.disabled, out, plain);
+  writeUsers(report.users.disabled, out, users);
   out.add(',\n    "deleted": ');
-  writeUsers(users, report.users.deleted, out, plain);
+  writeUsers(report.users.deleted, out, users);
   out.add('\n  },\n  "skipped": ');
   writeRecords(report.skipped, out);
   out.add(',\n  "unresolved": ');
@@ -361,29 +361,31 @@ export function writeTestReportJson(
 const ESCAPED = /["\\\u0000-\u001f\ud800-\udfff]/u;
 
 /**
- * Which strings `JSON.stringify` writes as they are between quotes (1) and which it escapes
- * (0), by index. Computed in one pass in array order: the strings are then read where they lie
- * in memory, in order, and each is later written by concatenation alone, without being read
- * again until the output is encoded.
+ * `JSON.stringify(s)` for each string: `'"' + s + '"'` when it has nothing to escape, which
+ * copies nothing (the output is encoded from the pieces when it is written).
  */
-function plainStrings(strings: readonly (string | null)[]): Uint8Array {
-  const plain = new Uint8Array(strings.length);
-  for (let i = 0; i < strings.length; i++) {
-    const s = strings[i];
-    if (typeof s === "string" && !ESCAPED.test(s)) plain[i] = 1;
-  }
-  return plain;
+function quote(s: string | null): string {
+  if (s === null) return "null";
+  return ESCAPED.test(s) ? JSON.stringify(s) : '"' + s + '"';
 }
 
-/** `JSON.stringify(strings[i])`, using the flags of {@link plainStrings}. */
-function quoted(strings: readonly (string | null)[], plain: Uint8Array, i: number): string {
-  const s = strings[i] ?? null;
-  if (s === null) return "null";
-  return plain[i] === 1 ? '"' + s + '"' : JSON.stringify(s);
+/**
+ * `JSON.stringify` of each externalId a group lists, by index into `memberIds` (others
+ * empty). Made once, in directory order, and reused for every group that lists the id: a user
+ * is in several groups, and reading each id where it lies in memory once, in order, is much
+ * cheaper than reading it again for every membership.
+ */
+function quotedMembers(report: SortedTestReport): string[] {
+  const ids = report.data.memberIds;
+  const quoted = new Array<string>(ids.length);
+  for (let m = 0; m < ids.length; m++) {
+    quoted[m] = report.memberRank[m] === -1 ? "" : JSON.stringify(ids[m] ?? "");
+  }
+  return quoted;
 }
 
 /** One group, at the indentation of an item of the top-level `groups` list. */
-function writeGroup(report: SortedTestReport, g: number, out: Chunks, plain: Uint8Array): void {
+function writeGroup(report: SortedTestReport, g: number, out: Chunks, quoted: string[]): void {
   const { data } = report;
   out.add(
     '{\n      "externalId": ' + JSON.stringify(data.groups.externalId[g] ?? "") +
@@ -393,9 +395,8 @@ function writeGroup(report: SortedTestReport, g: number, out: Chunks, plain: Uin
   const members = sortedMembers(report, g);
   if (members.length === 0) out.add("[]");
   else {
-    const ids = data.memberIds;
     for (let k = 0; k < members.length; k++) {
-      out.add((k === 0 ? "[\n        " : ",\n        ") + quoted(ids, plain, members[k] ?? 0));
+      out.add((k === 0 ? "[\n        " : ",\n        ") + quoted[members[k] ?? 0]);
     }
     out.add("\n      ]");
   }
@@ -404,10 +405,9 @@ function writeGroup(report: SortedTestReport, g: number, out: Chunks, plain: Uin
 
 /** A list of users, at the indentation of a list in the `users` object. */
 function writeUsers(
-  users: CompactUsers,
   indexes: readonly number[],
   out: Chunks,
-  plain: { externalId: Uint8Array; email: Uint8Array },
+  users: CompactUsers,
 ): void {
   if (indexes.length === 0) {
     out.add("[]");
@@ -417,8 +417,8 @@ function writeUsers(
     const i = indexes[k] ?? 0;
     out.add(
       (k === 0 ? '[\n      {\n        "externalId": ' : ',\n      {\n        "externalId": ') +
-        quoted(users.externalId, plain.externalId, i) + ',\n        "email": ' +
-        quoted(users.email, plain.email, i) + "\n      }",
+        quote(users.externalId[i] ?? "") + ',\n        "email": ' + quote(users.email[i] ?? null) +
+        "\n      }",
     );
   }
   out.add("\n    ]");

@@ -23,7 +23,13 @@ import {
   indexExternalIds,
 } from "./dedupe.ts";
 import { setFilterMasks } from "./filter.ts";
-import { flattenMembers, RefIndex, resolveMembers } from "./nesting.ts";
+import {
+  flattenMembers,
+  type IndexedUsers,
+  RefIndex,
+  type ResolvedMembers,
+  resolveMembers,
+} from "./nesting.ts";
 import { normalizeEmail } from "./normalize.ts";
 import type {
   DirectoryGroup,
@@ -151,11 +157,12 @@ export function compactSyncData(snapshot: DirectorySnapshot, options: EngineOpti
   }
 
   const member = memberFlags(users, { survivor, removeDisabled: options.removeDisabled });
-  const byRef = new RefIndex();
-  indexUserRefs(users, byRef);
-  indexGroupRefs(groups, { byRef, mask: groupResult.mask, userCount: n });
   const keptGroups = groupResult.groups;
-  const resolved = resolveMembers(keptGroups, { byRef, users: { count: n, member, canonical } });
+  const resolved = resolveSnapshot(snapshot, {
+    keptGroups,
+    mask: groupResult.mask,
+    users: { count: n, member, canonical },
+  });
   const lists = flattenMembers(resolved.direct, resolved.children, n);
   const packed = pack(lists);
   return {
@@ -333,6 +340,22 @@ function memberFlags(
     if (!u.deleted && !(u.disabled && removeDisabled)) member[i] = 1;
   }
   return member;
+}
+
+/**
+ * Resolves the synced groups' member references against every user's and group's references.
+ * The index of references is made and dropped here, before nesting is flattened.
+ */
+function resolveSnapshot(
+  snapshot: DirectorySnapshot,
+  options: { keptGroups: readonly DirectoryGroup[]; mask: Uint8Array; users: IndexedUsers },
+): ResolvedMembers {
+  const byRef = new RefIndex();
+  // Users first, so a reference's users come before its groups (the order members and nesting
+  // edges are taken in).
+  indexUserRefs(snapshot.users, byRef);
+  indexGroupRefs(snapshot.groups, { byRef, mask: options.mask, userCount: options.users.count });
+  return resolveMembers(options.keptGroups, { byRef, users: options.users });
 }
 
 /** Indexes every user's references (its `refs`, else its referenceId) under its index. */

@@ -57,8 +57,6 @@ Environment:
   NO_COLOR                 no colours (like --no-color)
   ROSTER_CLIENT_ID, ROSTER_CLIENT_SECRET
                            the organization API key for login (also bwdc's BW_CLIENTID, BW_CLIENTSECRET)
-  ROSTER_MEMORY_BUDGET_MB  memory a run may reach before roster frees garbage itself (default 256);
-                           raise it on hosts with memory to spare for faster large reads
   HTTPS_PROXY, HTTP_PROXY, NO_PROXY
                            proxy for HTTP requests (Bitwarden, cloud directories); loopback
                            hosts are direct unless NO_PROXY is set

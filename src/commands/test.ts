@@ -4,10 +4,9 @@
  * @module
  */
 
-import { relieveMemory } from "../runtime/memory.ts";
 import { plural } from "../output/render.ts";
 import { Command, Option } from "commander";
-import type { TestReport } from "../engine/mod.ts";
+import { materializeTestReport, type TestReport, writeTestReportJson } from "../engine/mod.ts";
 import { ExitCode, RosterError, UsageError } from "../errors.ts";
 import { readAndReport } from "../sync/source.ts";
 import {
@@ -106,11 +105,13 @@ async function testAction(context: CommandContext, options: TestOptions): Promis
         bwdc: options.format === "bwdc",
         ...readProgress(context, config),
       });
-      relieveMemory();
-      if (document.kind === "bwdc" || context.out.json) {
+      if (document.kind === "bwdc") {
         context.out.printJson(document.value);
+      } else if (context.out.json) {
+        const report = document.value;
+        context.out.printJsonText((write) => writeTestReportJson(report, write));
       } else {
-        context.out.printLines(testReportLines(document.value, context));
+        context.out.printLines(testReportLines(materializeTestReport(document.value), context));
       }
       // Objects the import would refuse: exit 7, as sync would (the report is still printed).
       const refused = document.kind === "report" && document.value.refusals.length > 0;

@@ -16,7 +16,7 @@
 import { DirectoryDataError } from "../errors.ts";
 import type { NormalizedUser } from "./normalize.ts";
 import { compareCodeUnits } from "./sort.ts";
-import type { DirectoryGroup, SyncUser } from "./types.ts";
+import type { DirectoryGroup, DirectoryUser } from "./types.ts";
 
 /** An email used by more than one non-deleted user. */
 export interface DuplicateEmail {
@@ -52,70 +52,153 @@ export interface GroupDedupeResult {
   duplicateExternalIds: DuplicateExternalId[];
 }
 
-function sorted(values: string[]): string[] {
-  return values.sort(compareCodeUnits);
-}
-
-function sameUser(a: SyncUser, b: SyncUser): boolean {
-  return a.referenceId === b.referenceId && a.externalId === b.externalId &&
-    a.email === b.email && a.disabled === b.disabled && a.deleted === b.deleted;
-}
-
-/** Applies the user de-duplication rules; reports duplicates rather than throwing. */
-export function dedupeUsers(users: readonly NormalizedUser[]): UserDedupeResult {
-  // Identical records share an externalId, so they are found within its bucket.
-  const byExternalId = new Map<string, NormalizedUser | NormalizedUser[]>();
-  const distinct: NormalizedUser[] = [];
-  for (const item of users) {
-    const id = item.user.externalId;
-    const bucket = byExternalId.get(id);
-    if (bucket === undefined) {
-      byExternalId.set(id, item);
-    } else if (Array.isArray(bucket)) {
-      if (bucket.some((other) => sameUser(other.user, item.user))) continue;
-      bucket.push(item);
+/**
+ * Every user's externalId, by user index, and in `canonical` (length: users) the index of the
+ * first user with the same externalId.
+ */
+export function indexExternalIds(
+  users: readonly DirectoryUser[],
+  canonical: Int32Array,
+): string[] {
+  const ids = new Array<string>(users.length);
+  const first = new Map<string, number>();
+  for (let i = 0; i < users.length; i++) {
+    const id = users[i]?.externalId ?? "";
+    ids[i] = id;
+    const known = first.get(id);
+    if (known === undefined) {
+      first.set(id, i);
+      canonical[i] = i;
     } else {
-      if (sameUser(bucket.user, item.user)) continue;
-      byExternalId.set(id, [bucket, item]);
+      canonical[i] = known;
     }
-    distinct.push(item);
+  }
+  return ids;
+}
+
+/** Users as {@link dedupeUserRecords} reads them: parallel arrays by user index. */
+export interface UserRecords {
+  /** The records as the provider reported them. */
+  users: readonly DirectoryUser[];
+  /** Each user's normalised email (null when it has none). */
+  email: readonly (string | null)[];
+  /** 1 for the users to de-duplicate (the others are ignored). */
+  kept: Uint8Array;
+  /** From {@link indexExternalIds}. */
+  canonical: Int32Array;
+}
+
+/** What {@link dedupeUserRecords} returns. */
+export interface UserRecordsResult {
+  /** 1 for each surviving user, by user index. */
+  survivor: Uint8Array;
+  /** Duplicate emails, sorted by email. */
+  duplicateEmails: DuplicateEmail[];
+  /** Duplicate externalIds among the survivors, sorted by externalId. */
+  duplicateExternalIds: DuplicateExternalId[];
+}
+
+/**
+ * Applies the user de-duplication rules to the kept users, by index; reports duplicates rather
+ * than throwing. A user whose externalId no earlier kept user has costs one array read, and one
+ * map entry for its email; only shared externalIds and emails take a slower path.
+ */
+export function dedupeUserRecords(records: UserRecords): UserRecordsResult {
+  const { users, email, kept, canonical } = records;
+  const n = users.length;
+  // First kept user of each externalId (by canonical index), and the distinct kept users of
+  // externalIds several kept users have.
+  const firstKept = new Int32Array(n).fill(-1);
+  const sharedIds = new Map<number, number[]>();
+  const distinct = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    if (kept[i] !== 1) continue;
+    const c = canonical[i] ?? i;
+    const first = firstKept[c] ?? -1;
+    if (first === -1) {
+      firstKept[c] = i;
+      distinct[i] = 1;
+      continue;
+    }
+    let bucket = sharedIds.get(c);
+    if (bucket === undefined) {
+      bucket = [first];
+      sharedIds.set(c, bucket);
+    }
+    if (bucket.some((other) => sameUser(records, other, i))) continue;
+    bucket.push(i);
+    distinct[i] = 1;
   }
 
-  const activeByEmail = new Map<string, NormalizedUser | NormalizedUser[]>();
-  for (const item of distinct) {
-    const { email, deleted } = item.user;
-    if (email === null || deleted) continue;
-    const bucket = activeByEmail.get(email);
-    if (bucket === undefined) activeByEmail.set(email, item);
-    else if (Array.isArray(bucket)) bucket.push(item);
-    else activeByEmail.set(email, [bucket, item]);
-  }
-  const duplicateEmails: DuplicateEmail[] = [];
-  for (const [email, bucket] of activeByEmail) {
-    if (Array.isArray(bucket)) {
-      duplicateEmails.push({ email, referenceIds: sorted(bucket.map((i) => i.user.referenceId)) });
+  const activeByEmail = new Map<string, number>();
+  const sharedEmails = new Map<string, number[]>();
+  for (let i = 0; i < n; i++) {
+    const address = email[i] ?? null;
+    if (distinct[i] !== 1 || address === null || users[i]?.deleted === true) continue;
+    const first = activeByEmail.get(address);
+    if (first === undefined) activeByEmail.set(address, i);
+    else {
+      const bucket = sharedEmails.get(address);
+      if (bucket === undefined) sharedEmails.set(address, [first, i]);
+      else bucket.push(i);
     }
+  }
+  const referenceIds = (list: readonly number[]): string[] =>
+    list.map((i) => users[i]?.referenceId ?? "").sort(compareCodeUnits);
+  const duplicateEmails: DuplicateEmail[] = [];
+  for (const [address, bucket] of sharedEmails) {
+    duplicateEmails.push({ email: address, referenceIds: referenceIds(bucket) });
   }
   duplicateEmails.sort((a, b) => compareCodeUnits(a.email, b.email));
 
-  const survivors = distinct.filter((item) =>
-    !(item.user.deleted && item.user.email !== null && activeByEmail.has(item.user.email))
-  );
+  // A deleted user sharing its email with an active user is that user's tombstone: dropped.
+  const tombstone = (i: number): boolean => {
+    const address = email[i] ?? null;
+    return users[i]?.deleted === true && address !== null && activeByEmail.has(address);
+  };
+  const survivor = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    if (distinct[i] === 1 && !tombstone(i)) survivor[i] = 1;
+  }
   const duplicateExternalIds: DuplicateExternalId[] = [];
-  for (const [externalId, bucket] of byExternalId) {
-    if (!Array.isArray(bucket)) continue;
-    const left = bucket.filter((item) =>
-      !(item.user.deleted && item.user.email !== null && activeByEmail.has(item.user.email))
-    );
+  for (const [c, bucket] of sharedIds) {
+    const left = bucket.filter((i) => !tombstone(i));
     if (left.length > 1) {
       duplicateExternalIds.push({
-        externalId,
-        referenceIds: sorted(left.map((i) => i.user.referenceId)),
+        externalId: users[c]?.externalId ?? "",
+        referenceIds: referenceIds(left),
       });
     }
   }
   duplicateExternalIds.sort((a, b) => compareCodeUnits(a.externalId, b.externalId));
-  return { users: survivors, duplicateEmails, duplicateExternalIds };
+  return { survivor, duplicateEmails, duplicateExternalIds };
+}
+
+/** Whether users `a` and `b` are the same record once normalised. */
+function sameUser(records: UserRecords, a: number, b: number): boolean {
+  const x = records.users[a];
+  const y = records.users[b];
+  return x !== undefined && y !== undefined && x.referenceId === y.referenceId &&
+    x.externalId === y.externalId && records.email[a] === records.email[b] &&
+    x.disabled === y.disabled && x.deleted === y.deleted;
+}
+
+/** Applies the user de-duplication rules; reports duplicates rather than throwing. */
+export function dedupeUsers(users: readonly NormalizedUser[]): UserDedupeResult {
+  const sources = users.map((u) => u.source);
+  const canonical = new Int32Array(users.length);
+  indexExternalIds(sources, canonical);
+  const result = dedupeUserRecords({
+    users: sources,
+    email: users.map((u) => u.user.email),
+    kept: new Uint8Array(users.length).fill(1),
+    canonical,
+  });
+  return {
+    users: users.filter((_, i) => result.survivor[i] === 1),
+    duplicateEmails: result.duplicateEmails,
+    duplicateExternalIds: result.duplicateExternalIds,
+  };
 }
 
 function sameRefs(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
@@ -128,28 +211,59 @@ function sameGroup(a: DirectoryGroup, b: DirectoryGroup): boolean {
     sameRefs(a.memberRefs, b.memberRefs) && sameRefs(a.refs, b.refs);
 }
 
-/** Collapses identical group records and reports different groups sharing an externalId. */
-export function dedupeGroups(groups: readonly DirectoryGroup[]): GroupDedupeResult {
-  const byExternalId = new Map<string, DirectoryGroup[]>();
-  const distinct: DirectoryGroup[] = [];
-  for (const g of groups) {
-    const bucket = byExternalId.get(g.externalId);
-    if (bucket === undefined) byExternalId.set(g.externalId, [g]);
-    else if (bucket.some((other) => sameGroup(other, g))) continue;
-    else bucket.push(g);
-    distinct.push(g);
+/** What {@link dedupeGroupRecords} returns. */
+export interface GroupRecordsResult extends GroupDedupeResult {
+  /** 1 for each input group that survives, by input index. */
+  mask: Uint8Array;
+}
+
+/**
+ * Collapses identical group records (among those `filter` passes, all without one) and reports
+ * different groups sharing an externalId.
+ */
+export function dedupeGroupRecords(
+  groups: readonly DirectoryGroup[],
+  filter: Uint8Array | null,
+): GroupRecordsResult {
+  const kept: DirectoryGroup[] = [];
+  const mask = new Uint8Array(groups.length);
+  const first = new Map<string, number>();
+  const shared = new Map<string, DirectoryGroup[]>();
+  for (let i = 0; i < groups.length; i++) {
+    const g = groups[i];
+    if (g === undefined || (filter !== null && filter[i] !== 1)) continue;
+    const known = first.get(g.externalId);
+    if (known === undefined) first.set(g.externalId, i);
+    else {
+      let bucket = shared.get(g.externalId);
+      if (bucket === undefined) {
+        const earlier = groups[known];
+        bucket = earlier === undefined ? [] : [earlier];
+        shared.set(g.externalId, bucket);
+      }
+      if (bucket.some((other) => sameGroup(other, g))) continue;
+      bucket.push(g);
+    }
+    kept.push(g);
+    mask[i] = 1;
   }
   const duplicateExternalIds: DuplicateExternalId[] = [];
-  for (const [externalId, bucket] of byExternalId) {
+  for (const [externalId, bucket] of shared) {
     if (bucket.length > 1) {
       duplicateExternalIds.push({
         externalId,
-        referenceIds: sorted(bucket.map((g) => g.referenceId)),
+        referenceIds: bucket.map((g) => g.referenceId).sort(compareCodeUnits),
       });
     }
   }
   duplicateExternalIds.sort((a, b) => compareCodeUnits(a.externalId, b.externalId));
-  return { groups: distinct, duplicateExternalIds };
+  return { groups: kept, mask, duplicateExternalIds };
+}
+
+/** Collapses identical group records and reports different groups sharing an externalId. */
+export function dedupeGroups(groups: readonly DirectoryGroup[]): GroupDedupeResult {
+  const { groups: kept, duplicateExternalIds } = dedupeGroupRecords(groups, null);
+  return { groups: kept, duplicateExternalIds };
 }
 
 /** Everything {@link duplicatesError} reports. */

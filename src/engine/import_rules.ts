@@ -14,6 +14,7 @@
  * @module
  */
 
+import type { CompactData } from "./compact.ts";
 import type { ImportRequest, SyncData } from "./types.ts";
 
 /** Group names longer than this are refused by Bitwarden. */
@@ -111,6 +112,31 @@ export function dataRefusals(data: SyncData): Refusal[] {
   const refusals: Refusal[] = [];
   for (const group of data.groups) refusals.push(...groupRefusals(group));
   for (const user of data.users) refusals.push(...memberRefusals(user));
+  return sorted(refusals);
+}
+
+/** Whether an externalId is refused: blank, or longer than {@link MAX_EXTERNAL_ID}. */
+function refusedId(id: string): boolean {
+  return id.length > MAX_EXTERNAL_ID || id.trim() === "";
+}
+
+/** {@link dataRefusals} over the engine's compact form, in the same order. */
+export function compactRefusals(data: CompactData): Refusal[] {
+  const refusals: Refusal[] = [];
+  const { groups, users } = data;
+  for (let g = 0; g < groups.name.length; g++) {
+    const name = groups.name[g] ?? "";
+    const externalId = groups.externalId[g] ?? "";
+    if (name.length > MAX_GROUP_NAME || name.trim() === "" || refusedId(externalId)) {
+      refusals.push(...groupRefusals({ name, externalId }));
+    }
+  }
+  for (let i = 0; i < users.externalId.length; i++) {
+    const externalId = users.externalId[i] ?? "";
+    if (refusedId(externalId)) {
+      refusals.push(...memberRefusals({ email: users.email[i] ?? null, externalId }));
+    }
+  }
   return sorted(refusals);
 }
 

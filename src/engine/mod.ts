@@ -30,6 +30,7 @@ export * from "./normalize.ts";
 export * from "./filter.ts";
 export * from "./nesting.ts";
 export * from "./dedupe.ts";
+export * from "./compact.ts";
 export * from "./pipeline.ts";
 export * from "./batches.ts";
 export * from "./hash.ts";

@@ -55,44 +55,41 @@ export interface NestingResult {
  * several objects gets a list, stored aside (the map then holds -1 - its slot). At a million
  * users that is a million small arrays fewer.
  */
-class RefIndex {
+export class RefIndex {
   readonly #map = new Map<string, number>();
   readonly #shared: number[][] = [];
-  readonly #one = [0];
 
   /** Records that object `index` carries each of `refs` (in order, each index once per ref). */
   add(refs: readonly string[], index: number): void {
-    for (const ref of refs) {
-      const known = this.#map.get(ref);
-      if (known === undefined) this.#map.set(ref, index);
-      else if (known >= 0) {
-        if (known !== index) {
-          this.#map.set(ref, -1 - this.#shared.length);
-          this.#shared.push([known, index]);
-        }
-      } else {
-        const list = this.#shared[-1 - known];
-        if (list !== undefined && list[list.length - 1] !== index) list.push(index);
+    for (let i = 0; i < refs.length; i++) this.addOne(refs[i] ?? "", index);
+  }
+
+  /** Records that object `index` carries `ref`. */
+  addOne(ref: string, index: number): void {
+    const known = this.#map.get(ref);
+    if (known === undefined) this.#map.set(ref, index);
+    else if (known >= 0) {
+      if (known !== index) {
+        this.#map.set(ref, -1 - this.#shared.length);
+        this.#shared.push([known, index]);
       }
+    } else {
+      const list = this.#shared[-1 - known];
+      if (list !== undefined && list[list.length - 1] !== index) list.push(index);
     }
   }
 
   /**
-   * The indexes carrying `ref` in the order they were added, or undefined. The returned list is
-   * only valid until the next call (a single index comes in a reused one-element list).
+   * What carries `ref`: the one index (>= 0), a code < 0 for several (read them with
+   * {@link shared}), or undefined for nothing.
    */
-  get(ref: string): readonly number[] | undefined {
-    const known = this.#map.get(ref);
-    if (known === undefined) return undefined;
-    if (known < 0) return this.#shared[-1 - known];
-    this.#one[0] = known;
-    return this.#one;
+  lookup(ref: string): number | undefined {
+    return this.#map.get(ref);
   }
 
-  /** Drops the index. */
-  clear(): void {
-    this.#map.clear();
-    this.#shared.length = 0;
+  /** The indexes behind a code < 0 from {@link lookup}, in the order they were added. */
+  shared(code: number): readonly number[] {
+    return this.#shared[-1 - code] ?? [];
   }
 }
 
@@ -127,81 +124,129 @@ class Collector {
   }
 }
 
+/** Users as {@link resolveMembers} sees them: by index, as in the {@link RefIndex}. */
+export interface IndexedUsers {
+  /** Number of users; indexes below it in the {@link RefIndex} are users. */
+  count: number;
+  /** 1 for a user synced as a member (see {@link NestingUser.member}), by user index. */
+  member: Uint8Array;
+  /**
+   * The first user with the same externalId, by user index: users sharing an externalId are
+   * listed once, under the first.
+   */
+  canonical: Int32Array;
+}
+
+/** Direct members and nesting edges of the synced groups, from {@link resolveMembers}. */
+export interface ResolvedMembers {
+  /** Direct user members (canonical user indexes) of each group, in `memberRefs` order. */
+  direct: number[][];
+  /** Nested groups of each group (group indexes), in directory group order, each once. */
+  children: number[][];
+  /** References that matched nothing, in group order then reference order. */
+  unresolved: UnresolvedMember[];
+}
+
 /**
- * Resolves the member references of `groups` (the synced groups, in directory order) and
- * flattens nested groups. Runs in time linear in groups, references and the size of each
- * nested group's member list (each nesting edge reads its child's list once).
+ * Resolves the member references of `groups` against `byRef`, where indexes below
+ * `users.count` are users, the next `groups.length` are the groups themselves, and anything
+ * higher is an object that exists but is not synced (it contributes nothing and is not
+ * reported). A reference matching nothing is reported once per group.
  */
-export function flattenGroups(
+export function resolveMembers(
   groups: readonly DirectoryGroup[],
-  options: NestingOptions,
-): NestingResult {
-  const { users } = options;
-  const ignored = options.ignoredRefs;
+  options: { byRef: RefIndex; users: IndexedUsers },
+): ResolvedMembers {
+  const { byRef, users } = options;
   const count = groups.length;
-
-  // Users are handled by index; users sharing an externalId (identical records) share the
-  // index of the first, so a member is listed once.
-  const canonical = new Int32Array(users.length);
-  const firstByExternalId = new Map<string, number>();
-  users.forEach((user, i) => {
-    const first = firstByExternalId.get(user.externalId);
-    if (first === undefined) firstByExternalId.set(user.externalId, i);
-    canonical[i] = first ?? i;
-  });
-  firstByExternalId.clear();
-
-  // One index for users and groups: users are 0 .. users.length - 1, group g is
-  // users.length + g. Users are added first, so a reference's users come before its groups
-  // (the order the members and nesting edges are taken in), and each member reference costs one
-  // lookup, not one per kind.
-  const groupBase = users.length;
-  const byRef = new RefIndex();
-  users.forEach((user, i) => byRef.add(user.refs, i));
-  groups.forEach((group, i) => byRef.add(group.refs ?? [group.referenceId], groupBase + i));
-
-  // Direct user members, and nesting edges recorded on the child so that each parent's
-  // children come out in directory group order without sorting.
-  const collector = new Collector(users.length);
-  const direct: number[][] = [];
-  const parentsOf: number[][] = [];
-  for (let i = 0; i < count; i++) parentsOf.push([]);
+  const stamp = new Int32Array(users.count);
+  const direct: number[][] = new Array<number[]>(count);
+  const parentsOf: number[][] = new Array<number[]>(count);
+  for (let g = 0; g < count; g++) parentsOf[g] = [];
   const unresolved: UnresolvedMember[] = [];
-  const one = [0];
-  groups.forEach((group, g) => {
-    const members = collector.start();
-    let reported: Set<string> | undefined;
-    for (const ref of group.memberRefs) {
-      const matches = byRef.get(ref);
-      if (matches !== undefined) {
-        for (const m of matches) {
-          if (m >= groupBase) {
-            parentsOf[m - groupBase]?.push(g);
-          } else if (users[m]?.member === true) {
-            one[0] = canonical[m] ?? m;
-            collector.append(members, one);
-          }
-        }
-      } else if (ignored?.has(ref) !== true) {
-        reported ??= new Set<string>();
-        if (!reported.has(ref)) {
-          reported.add(ref);
-          unresolved.push({ groupReferenceId: group.referenceId, memberRef: ref });
-        }
-      }
-    }
-    direct.push(members);
-  });
-  byRef.clear();
-  const children: number[][] = [];
-  for (let i = 0; i < count; i++) children.push([]);
-  parentsOf.forEach((parents, child) => {
-    for (const parent of parents) {
+  for (let g = 0; g < count; g++) {
+    const group = groups[g];
+    if (group === undefined) continue;
+    direct[g] = resolveGroup(group, g + 1, { byRef, users, stamp, parentsOf, unresolved });
+  }
+  // Edges were recorded on the child, so each parent's children come out in directory group
+  // order without sorting.
+  const children: number[][] = new Array<number[]>(count);
+  for (let g = 0; g < count; g++) children[g] = [];
+  for (let child = 0; child < count; child++) {
+    for (const parent of parentsOf[child] ?? []) {
       const list = children[parent];
       if (list !== undefined && list[list.length - 1] !== child) list.push(child);
     }
-  });
+  }
+  return { direct, children, unresolved };
+}
 
+interface ResolveState {
+  byRef: RefIndex;
+  users: IndexedUsers;
+  /** Per canonical user, the last group (index + 1) that listed it. */
+  stamp: Int32Array;
+  parentsOf: number[][];
+  unresolved: UnresolvedMember[];
+}
+
+/**
+ * One group's references. A small function of its own, called once per group, so that V8
+ * optimises the loop over a large directory's hundreds of thousands of references.
+ */
+function resolveGroup(group: DirectoryGroup, mark: number, state: ResolveState): number[] {
+  const { byRef } = state;
+  const refs = group.memberRefs;
+  const members: number[] = [];
+  let reported: Set<string> | undefined;
+  for (let r = 0; r < refs.length; r++) {
+    const ref = refs[r] ?? "";
+    const found = byRef.lookup(ref);
+    if (found === undefined) {
+      reported ??= new Set<string>();
+      if (!reported.has(ref)) {
+        reported.add(ref);
+        state.unresolved.push({ groupReferenceId: group.referenceId, memberRef: ref });
+      }
+    } else if (found >= 0) {
+      takeMember(found, mark, members, state);
+    } else {
+      for (const m of byRef.shared(found)) takeMember(m, mark, members, state);
+    }
+  }
+  return members;
+}
+
+/** Adds the object `m` that a reference of group `mark - 1` matched: a user or a nested group. */
+function takeMember(m: number, mark: number, members: number[], state: ResolveState): void {
+  const { users, stamp } = state;
+  if (m < users.count) {
+    if (users.member[m] !== 1) return;
+    const c = users.canonical[m] ?? m;
+    if (stamp[c] !== mark) {
+      stamp[c] = mark;
+      members.push(c);
+    }
+    return;
+  }
+  state.parentsOf[m - users.count]?.push(mark - 1);
+}
+
+/**
+ * Flattens nested groups: from each group's direct members (`direct`, user indexes below
+ * `userCount`) and nested groups (`children`), the transitive member list of every group, in
+ * the order described in this module's documentation. Runs in time linear in groups, edges and
+ * the size of each nested group's member list (each nesting edge reads its child's list once).
+ * A group without nested groups keeps its `direct` list (no copy).
+ */
+export function flattenMembers(
+  direct: readonly number[][],
+  children: readonly number[][],
+  userCount: number,
+): number[][] {
+  const count = direct.length;
+  const collector = new Collector(userCount);
   // Iterative Tarjan. SCCs complete children-first, so every child outside the current
   // component already has its final member list.
   const result: number[][] = new Array<number[]>(count);
@@ -216,7 +261,6 @@ export function flattenGroups(
   let nextIndex = 0;
   let nextComponent = 0;
   const none: number[] = [];
-
   const finishComponent = (root: number): void => {
     const members: number[] = [];
     const id = nextComponent++;
@@ -298,12 +342,39 @@ export function flattenGroups(
     }
   }
 
-  const memberExternalIds: string[][] = new Array<string[]>(count);
-  for (let g = 0; g < count; g++) {
-    const list = result[g] ?? none;
-    const ids: string[] = new Array<string>(list.length);
-    for (let k = 0; k < list.length; k++) ids[k] = users[list[k] ?? 0]?.externalId ?? "";
-    memberExternalIds[g] = ids;
-  }
-  return { memberExternalIds, unresolved };
+  return result;
+}
+
+/**
+ * Resolves the member references of `groups` (the synced groups, in directory order) and
+ * flattens nested groups (see {@link resolveMembers} and {@link flattenMembers}).
+ */
+export function flattenGroups(
+  groups: readonly DirectoryGroup[],
+  options: NestingOptions,
+): NestingResult {
+  const { users } = options;
+  const canonical = new Int32Array(users.length);
+  const member = new Uint8Array(users.length);
+  const firstByExternalId = new Map<string, number>();
+  const byRef = new RefIndex();
+  users.forEach((user, i) => {
+    const first = firstByExternalId.get(user.externalId);
+    if (first === undefined) firstByExternalId.set(user.externalId, i);
+    canonical[i] = first ?? i;
+    member[i] = user.member ? 1 : 0;
+    byRef.add(user.refs, i);
+  });
+  // Users first, so a reference's users come before its groups (the order members and nesting
+  // edges are taken in).
+  groups.forEach((group, i) => byRef.add(group.refs ?? [group.referenceId], users.length + i));
+  const ignoredIndex = users.length + groups.length;
+  for (const ref of options.ignoredRefs ?? []) byRef.addOne(ref, ignoredIndex);
+  const resolved = resolveMembers(groups, {
+    byRef,
+    users: { count: users.length, member, canonical },
+  });
+  const lists = flattenMembers(resolved.direct, resolved.children, users.length);
+  const memberExternalIds = lists.map((list) => list.map((m) => users[m]?.externalId ?? ""));
+  return { memberExternalIds, unresolved: resolved.unresolved };
 }

@@ -1,11 +1,24 @@
 /**
  * Reports of what a sync would send: roster's own `test` report, and bwdc's exact
  * `test` JSON (the Bitwarden Directory Connector's `bwdc test` output).
+ *
+ * roster's report is sorted over the engine's compact data ({@link sortTestReport}: index
+ * arrays, no copies of the records) and either written out as JSON as it is made
+ * ({@link writeTestReportJson}, in 64 KiB chunks) or built as objects for the table output
+ * ({@link materializeTestReport}). Its memory is then the index arrays (about 13 bytes per
+ * user), not a second copy of the users, groups and memberships.
  * @module
  */
 
-import { dataRefusals, type Refusal } from "./import_rules.ts";
-import { compareCodeUnits, compareKeys } from "./sort.ts";
+import {
+  type CompactData,
+  compactOf,
+  type CompactUsers,
+  USER_DELETED,
+  USER_DISABLED,
+} from "./compact.ts";
+import { compactRefusals, type Refusal } from "./import_rules.ts";
+import { compareCodeUnits } from "./sort.ts";
 import type { SyncData, SyncUser } from "./types.ts";
 
 /** A user in a {@link TestReport}. */
@@ -121,7 +134,7 @@ function partition(users: readonly SyncUser[]): {
   return { enabled, disabled, deleted };
 }
 
-/** Orders nullable strings as {@link compareKeys} does for one element: null first. */
+/** Orders nullable strings by code units, null first (as `compareKeys` does). */
 function compareNullable(a: string | null, b: string | null): number {
   if (a === b) return 0;
   if (a === null) return -1;
@@ -130,17 +143,153 @@ function compareNullable(a: string | null, b: string | null): number {
 }
 
 /**
- * By email (null first), then externalId: the order of `compareKeys([email, externalId])`,
- * without two arrays per comparison (a 100,000-user sort makes about two million).
+ * roster's `test` report over the engine's compact form: every list sorted as in
+ * {@link TestReport}, as indexes into `data` rather than copies of its records, so that a large
+ * report is written out ({@link writeTestReportJson}) without being built. The small lists
+ * (skipped, unresolved, refusals) are built.
  */
-function compareReportUsers(a: TestReportUser, b: TestReportUser): number {
-  return compareNullable(a.email, b.email) || compareCodeUnits(a.externalId, b.externalId);
+export interface SortedTestReport {
+  /** The data the indexes point into. */
+  data: CompactData;
+  /** Group indexes, by name, then externalId. */
+  groupOrder: number[];
+  /** User indexes, partitioned, each by email (null first), then externalId. */
+  users: { enabled: number[]; disabled: number[]; deleted: number[] };
+  /**
+   * Position of each group member's externalId (by index into `data.memberIds`) in code-unit
+   * order among all members' externalIds; -1 for ids no group lists.
+   */
+  memberRank: Int32Array;
+  /** The `data.memberIds` index at each position of that order. */
+  byRank: Int32Array;
+  skipped: TestReport["skipped"];
+  unresolved: TestReport["unresolved"];
+  refusals: Refusal[];
+  summary: TestReportSummary;
 }
 
-function reportUsers(users: SyncUser[]): TestReportUser[] {
-  return users
-    .map((u) => ({ externalId: u.externalId, email: u.email }))
-    .sort(compareReportUsers);
+/**
+ * Sorts the engine's compact data into roster's `test` report. Lists are sorted by code units,
+ * so the same input always gives byte-identical JSON. Users are partitioned regardless of
+ * `removeDisabled`. Each group's members are sorted by ranking every member's externalId once
+ * (one string sort), then each group's ranks as integers.
+ */
+export function sortTestReport(data: CompactData): SortedTestReport {
+  const { users, groups } = data;
+  const enabled: number[] = [];
+  const disabled: number[] = [];
+  const deleted: number[] = [];
+  for (let i = 0; i < users.externalId.length; i++) {
+    const flags = users.flags[i] ?? 0;
+    if ((flags & USER_DELETED) !== 0) deleted.push(i);
+    else if ((flags & USER_DISABLED) !== 0) disabled.push(i);
+    else enabled.push(i);
+  }
+  const byUser = (a: number, b: number): number =>
+    compareNullable(users.email[a] ?? null, users.email[b] ?? null) ||
+    compareCodeUnits(users.externalId[a] ?? "", users.externalId[b] ?? "");
+  enabled.sort(byUser);
+  disabled.sort(byUser);
+  deleted.sort(byUser);
+
+  const groupOrder = Array.from(groups.name, (_, g) => g).sort((a, b) =>
+    compareCodeUnits(groups.name[a] ?? "", groups.name[b] ?? "") ||
+    compareCodeUnits(groups.externalId[a] ?? "", groups.externalId[b] ?? "")
+  );
+  const { memberRank, byRank } = rankMembers(data);
+
+  const skipped = data.skipped
+    .map((s) => ({ referenceId: s.referenceId, kind: s.kind, reason: s.reason }))
+    .sort((a, b) =>
+      compareCodeUnits(a.kind, b.kind) || compareCodeUnits(a.referenceId, b.referenceId) ||
+      compareCodeUnits(a.reason, b.reason)
+    );
+  const unresolved = data.unresolved
+    .map((u) => ({ group: u.groupReferenceId, memberRef: u.memberRef }))
+    .sort((a, b) =>
+      compareCodeUnits(a.group, b.group) || compareCodeUnits(a.memberRef, b.memberRef)
+    );
+  const refusals = compactRefusals(data);
+  return {
+    data,
+    groupOrder,
+    users: { enabled, disabled, deleted },
+    memberRank,
+    byRank,
+    skipped,
+    unresolved,
+    refusals,
+    summary: {
+      users: users.externalId.length,
+      enabled: enabled.length,
+      disabled: disabled.length,
+      deleted: deleted.length,
+      groups: groups.name.length,
+      memberships: data.members.length,
+      skipped: skipped.length,
+      unresolved: unresolved.length,
+      refused: refusals.length,
+    },
+  };
+}
+
+/** Ranks the externalIds that groups list, in code-unit order (see {@link SortedTestReport}). */
+function rankMembers(data: CompactData): { memberRank: Int32Array; byRank: Int32Array } {
+  const { memberIds, members } = data;
+  const memberRank = new Int32Array(memberIds.length).fill(-1);
+  const listed: number[] = [];
+  for (let k = 0; k < members.length; k++) {
+    const m = members[k] ?? 0;
+    if (memberRank[m] === -1) {
+      memberRank[m] = 0;
+      listed.push(m);
+    }
+  }
+  listed.sort((a, b) => compareCodeUnits(memberIds[a] ?? "", memberIds[b] ?? ""));
+  const byRank = Int32Array.from(listed);
+  for (let r = 0; r < byRank.length; r++) memberRank[byRank[r] ?? 0] = r;
+  return { memberRank, byRank };
+}
+
+/**
+ * Group `g`'s members (indexes into `data.memberIds`) sorted by externalId in code-unit order,
+ * in a new array.
+ */
+export function sortedMembers(report: SortedTestReport, g: number): Int32Array {
+  const { memberStart, members } = report.data;
+  const from = memberStart[g] ?? 0;
+  const ranks = new Int32Array((memberStart[g + 1] ?? 0) - from);
+  for (let k = 0; k < ranks.length; k++) ranks[k] = report.memberRank[members[from + k] ?? 0] ?? 0;
+  ranks.sort();
+  for (let k = 0; k < ranks.length; k++) ranks[k] = report.byRank[ranks[k] ?? 0] ?? 0;
+  return ranks;
+}
+
+/** Builds the {@link TestReport} a {@link SortedTestReport} stands for. */
+export function materializeTestReport(report: SortedTestReport): TestReport {
+  const { data } = report;
+  const userList = (indexes: readonly number[]): TestReportUser[] =>
+    indexes.map((i) => ({
+      externalId: data.users.externalId[i] ?? "",
+      email: data.users.email[i] ?? null,
+    }));
+  return {
+    object: "test",
+    groups: report.groupOrder.map((g) => ({
+      externalId: data.groups.externalId[g] ?? "",
+      name: data.groups.name[g] ?? "",
+      memberExternalIds: Array.from(sortedMembers(report, g), (m) => data.memberIds[m] ?? ""),
+    })),
+    users: {
+      enabled: userList(report.users.enabled),
+      disabled: userList(report.users.disabled),
+      deleted: userList(report.users.deleted),
+    },
+    skipped: report.skipped,
+    unresolved: report.unresolved,
+    refusals: report.refusals,
+    summary: report.summary,
+  };
 }
 
 /**
@@ -148,51 +297,154 @@ function reportUsers(users: SyncUser[]): TestReportUser[] {
  * byte-identical JSON. Users are partitioned regardless of `removeDisabled`.
  */
 export function toTestReport(data: SyncData): TestReport {
-  const parts = partition(data.users);
-  const groups = data.groups
-    .map((g) => ({
-      externalId: g.externalId,
-      name: g.name,
-      // The default order of strings is by UTF-16 code units (as compareCodeUnits), and
-      // faster than a comparator called from the sort.
-      memberExternalIds: [...g.memberExternalIds].sort(),
-    }))
-    .sort((a, b) =>
-      compareCodeUnits(a.name, b.name) || compareCodeUnits(a.externalId, b.externalId)
+  return materializeTestReport(sortTestReport(compactOf(data)));
+}
+
+/**
+ * Collects text pieces into chunks of about 64 KiB for `write`. Concatenation only links the
+ * pieces; they are copied once, when the chunk is encoded for output.
+ */
+class Chunks {
+  #text = "";
+  readonly #write: (chunk: string) => void;
+
+  constructor(write: (chunk: string) => void) {
+    this.#write = write;
+  }
+
+  add(piece: string): void {
+    this.#text += piece;
+    if (this.#text.length >= 65536) this.flush();
+  }
+
+  flush(): void {
+    if (this.#text === "") return;
+    this.#write(this.#text);
+    this.#text = "";
+  }
+}
+
+/**
+ * Writes the report as `JSON.stringify(materializeTestReport(report), null, 2)` would, byte for
+ * byte, in chunks of about 64 KiB passed to `write` as they are made: the document, or a copy
+ * of its lists, is never held whole. No final newline.
+ */
+export function writeTestReportJson(
+  report: SortedTestReport,
+  write: (chunk: string) => void,
+): void {
+  const out = new Chunks(write);
+  const { data } = report;
+  const quotedIds = quotedMembers(report);
+  out.add('{\n  "object": "test",\n  "groups": ');
+  if (report.groupOrder.length === 0) out.add("[]");
+  else {
+    out.add("[");
+    for (let k = 0; k < report.groupOrder.length; k++) {
+      out.add(k === 0 ? "\n    " : ",\n    ");
+      writeGroup(report, report.groupOrder[k] ?? 0, out, quotedIds);
+    }
+    out.add("\n  ]");
+  }
+  const users = data.users;
+  out.add(',\n  "users": {\n    "enabled": ');
+  writeUsers(report.users.enabled, out, users);
+  out.add(',\n    "disabled": ');
+  writeUsers(report.users.disabled, out, users);
+  out.add(',\n    "deleted": ');
+  writeUsers(report.users.deleted, out, users);
+  out.add('\n  },\n  "skipped": ');
+  writeRecords(report.skipped, out);
+  out.add(',\n  "unresolved": ');
+  writeRecords(report.unresolved, out);
+  out.add(',\n  "refusals": ');
+  writeRecords(report.refusals, out);
+  out.add(',\n  "summary": ' + JSON.stringify(report.summary, null, 2).replaceAll("\n", "\n  "));
+  out.add("\n}");
+  out.flush();
+}
+
+/** Characters `JSON.stringify` escapes in a string (lone surrogates included). */
+// deno-lint-ignore no-control-regex -- control characters are exactly what JSON escapes
+const ESCAPED = /["\\\u0000-\u001f\ud800-\udfff]/u;
+
+/**
+ * `JSON.stringify(s)`, or `null` for null: `'"' + s + '"'` when `s` has nothing to escape,
+ * which copies nothing (the pieces are joined when the chunk is encoded for output).
+ */
+function quote(s: string | null): string {
+  if (s === null) return "null";
+  return ESCAPED.test(s) ? JSON.stringify(s) : '"' + s + '"';
+}
+
+/**
+ * `JSON.stringify` of each externalId a group lists, by index into `memberIds` (others
+ * empty). Made once, in directory order, and reused for every group that lists the id: a user
+ * is in several groups, and reading each id where it lies in memory once, in order, is much
+ * cheaper than reading it again for every membership.
+ */
+function quotedMembers(report: SortedTestReport): string[] {
+  const ids = report.data.memberIds;
+  const quoted = new Array<string>(ids.length);
+  for (let m = 0; m < ids.length; m++) {
+    quoted[m] = report.memberRank[m] === -1 ? "" : JSON.stringify(ids[m] ?? "");
+  }
+  return quoted;
+}
+
+/** One group, at the indentation of an item of the top-level `groups` list. */
+function writeGroup(report: SortedTestReport, g: number, out: Chunks, quoted: string[]): void {
+  const { data } = report;
+  out.add(
+    '{\n      "externalId": ' + JSON.stringify(data.groups.externalId[g] ?? "") +
+      ',\n      "name": ' + JSON.stringify(data.groups.name[g] ?? "") +
+      ',\n      "memberExternalIds": ',
+  );
+  const members = sortedMembers(report, g);
+  if (members.length === 0) out.add("[]");
+  else {
+    for (let k = 0; k < members.length; k++) {
+      out.add((k === 0 ? "[\n        " : ",\n        ") + quoted[members[k] ?? 0]);
+    }
+    out.add("\n      ]");
+  }
+  out.add("\n    }");
+}
+
+/** A list of users, at the indentation of a list in the `users` object. */
+function writeUsers(
+  indexes: readonly number[],
+  out: Chunks,
+  users: CompactUsers,
+): void {
+  if (indexes.length === 0) {
+    out.add("[]");
+    return;
+  }
+  for (let k = 0; k < indexes.length; k++) {
+    const i = indexes[k] ?? 0;
+    out.add(
+      (k === 0 ? '[\n      {\n        "externalId": ' : ',\n      {\n        "externalId": ') +
+        quote(users.externalId[i] ?? "") + ',\n        "email": ' + quote(users.email[i] ?? null) +
+        "\n      }",
     );
-  const skipped = data.skipped
-    .map((s) => ({ referenceId: s.referenceId, kind: s.kind, reason: s.reason }))
-    .sort((a, b) =>
-      compareKeys([a.kind, a.referenceId, a.reason], [b.kind, b.referenceId, b.reason])
+  }
+  out.add("\n    ]");
+}
+
+/** A list of small records, at the indentation of a top-level list. */
+function writeRecords(records: readonly object[], out: Chunks): void {
+  if (records.length === 0) {
+    out.add("[]");
+    return;
+  }
+  for (let k = 0; k < records.length; k++) {
+    out.add(
+      (k === 0 ? "[\n    " : ",\n    ") +
+        JSON.stringify(records[k], null, 2).replaceAll("\n", "\n    "),
     );
-  const unresolved = data.unresolved
-    .map((u) => ({ group: u.groupReferenceId, memberRef: u.memberRef }))
-    .sort((a, b) => compareKeys([a.group, a.memberRef], [b.group, b.memberRef]));
-  const memberships = groups.reduce((sum, g) => sum + g.memberExternalIds.length, 0);
-  const refusals = dataRefusals(data);
-  return {
-    object: "test",
-    groups,
-    users: {
-      enabled: reportUsers(parts.enabled),
-      disabled: reportUsers(parts.disabled),
-      deleted: reportUsers(parts.deleted),
-    },
-    skipped,
-    unresolved,
-    refusals,
-    summary: {
-      users: data.users.length,
-      enabled: parts.enabled.length,
-      disabled: parts.disabled.length,
-      deleted: parts.deleted.length,
-      groups: groups.length,
-      memberships,
-      skipped: skipped.length,
-      unresolved: unresolved.length,
-      refused: refusals.length,
-    },
-  };
+  }
+  out.add("\n  ]");
 }
 
 const collator = new Intl.Collator("en", { numeric: true, sensitivity: "base" });

@@ -314,6 +314,15 @@ export class Renderer {
     this.#io.writeOut(pending + "\n");
   }
 
+  /**
+   * Prints a JSON document that `emit` writes in pieces (each passed to its `write` as soon as
+   * it is made, so large documents are never held whole), then a final newline.
+   */
+  printJsonText(emit: (write: (piece: string) => void) => void): void {
+    emit((piece) => this.#io.writeOut(piece));
+    this.#io.writeOut("\n");
+  }
+
   /** Prints lines of text, each followed by a newline. */
   printLines(lines: readonly string[]): void {
     if (lines.length === 0) return;

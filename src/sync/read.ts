@@ -6,7 +6,6 @@
  * @module
  */
 
-import { relieveMemory } from "../runtime/memory.ts";
 import type { DirectorySnapshot } from "../engine/types.ts";
 import { SourceIncompleteError } from "../errors.ts";
 import type { DirectoryNotice, DirectoryProvider, ReadOptions } from "../providers/provider.ts";
@@ -67,14 +66,12 @@ export async function readDirectory(
         for (const user of page.users) snapshot.users.push(user);
         if (page.removed !== undefined) { for (const id of page.removed) removed.users.push(id); }
         counts.users += page.users.length;
-        relieveMemory();
         emit("debug", `Read ${page.users.length} users (${counts.users} so far)`);
         break;
       case "groups":
         for (const group of page.groups) snapshot.groups.push(group);
         if (page.removed !== undefined) { for (const id of page.removed) removed.groups.push(id); }
         counts.groups += page.groups.length;
-        relieveMemory();
         emit("debug", `Read ${page.groups.length} groups (${counts.groups} so far)`);
         break;
       case "skipped":
@@ -86,7 +83,6 @@ export async function readDirectory(
         emit(page.level, page.message);
         break;
       case "done": {
-        relieveMemory();
         emit(
           "debug",
           `Read ${counts.users} users and ${counts.groups} groups in ${counts.pages} pages`,

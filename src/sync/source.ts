@@ -16,15 +16,16 @@ import type { Config } from "../config/schema.ts";
 import { validateConfig } from "../config/store.ts";
 import { applyDelta } from "../engine/delta.ts";
 import {
-  buildSyncData,
   type BwdcTestResponse,
+  type CompactData,
+  compactSyncData,
+  expandSyncData,
+  type SortedTestReport,
+  sortTestReport,
   type SyncData,
-  type TestReport,
   toBwdcTestResponse,
-  toTestReport,
 } from "../engine/mod.ts";
 import { type SourceDescriptor, sourceOf } from "../providers/registry.ts";
-import { relieveMemory } from "../runtime/memory.ts";
 import { SnapshotStore } from "../state/snapshot.ts";
 import type { StateStore } from "../state/store.ts";
 import { readDirectory, type ReadResult } from "./read.ts";
@@ -135,31 +136,38 @@ export async function readSource(options: ReadSourceOptions): Promise<ReadResult
 
 /** Runs the engine on what was read, with the `sync.*` options of `config`. */
 export function buildData(config: Config, read: ReadResult): SyncData {
+  return expandSyncData(buildCompactData(config, read));
+}
+
+/**
+ * Runs the engine on what was read, with the `sync.*` options of `config`, and returns its
+ * compact form (see `src/engine/compact.ts`).
+ */
+export function buildCompactData(config: Config, read: ReadResult): CompactData {
   const setFilters = sourceOf(config).filters(config) === "engine"
     ? {
       ...(config.sync.userFilter === undefined ? {} : { users: config.sync.userFilter }),
       ...(config.sync.groupFilter === undefined ? {} : { groups: config.sync.groupFilter }),
     }
     : undefined;
-  return buildSyncData(read.snapshot, {
+  return compactSyncData(read.snapshot, {
     syncUsers: config.sync.users,
     syncGroups: config.sync.groups,
     removeDisabled: config.sync.removeDisabled,
     ...(setFilters === undefined ? {} : { setFilters }),
-    betweenStages: relieveMemory,
   });
 }
 
-/** The document `test` prints: roster's report, or bwdc's test JSON. */
+/** The document `test` prints: roster's report (sorted, not yet built), or bwdc's test JSON. */
 export type TestDocument =
   | { kind: "bwdc"; value: BwdcTestResponse }
-  | { kind: "report"; value: TestReport };
+  | { kind: "report"; value: SortedTestReport };
 
 /**
- * Reads the directory, runs the engine and builds the report. Only the report leaves, so the
- * snapshot and the engine's data can be freed (see `relieveMemory`) before the output is
- * written: a large directory's peak memory is then not the sum of every phase. `counted` gets
- * the read's counts as soon as they are known (for the run record).
+ * Reads the directory, runs the engine and sorts the report. Only the engine's compact data
+ * leaves (inside the report), so the snapshot (raw records, member references) can be freed as
+ * soon as the engine has run, before the report is sorted and written. `counted` gets the
+ * read's counts as soon as they are known (for the run record).
  */
 export async function readAndReport(
   options: ReadSourceOptions & {
@@ -169,11 +177,9 @@ export async function readAndReport(
 ): Promise<TestDocument> {
   let read: ReadResult | undefined = await readSource(options);
   options.counted({ users: read.counts.users, groups: read.counts.groups });
-  const data = buildData(options.config, read);
-  // The snapshot (raw records, member references) is not needed for the report: let it go
-  // before the report is built, so that both are never held at once.
+  const data = buildCompactData(options.config, read);
   read = undefined;
   return options.bwdc
-    ? { kind: "bwdc", value: toBwdcTestResponse(data) }
-    : { kind: "report", value: toTestReport(data) };
+    ? { kind: "bwdc", value: toBwdcTestResponse(expandSyncData(data)) }
+    : { kind: "report", value: sortTestReport(data) };
 }

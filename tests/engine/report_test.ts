@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { toBwdcTestResponse, toTestReport } from "../../src/engine/report.ts";
+import { compactOf } from "../../src/engine/compact.ts";
+import {
+  materializeTestReport,
+  sortedMembers,
+  sortTestReport,
+  toBwdcTestResponse,
+  toTestReport,
+  writeTestReportJson,
+} from "../../src/engine/report.ts";
 import type { SyncData, SyncUser } from "../../src/engine/types.ts";
 
 function user(referenceId: string, email: string | null, extra: Partial<SyncUser> = {}): SyncUser {
@@ -189,4 +197,94 @@ Deno.test("toBwdcTestResponse() keeps directory order for names the collator tie
     "ext-2",
     "ext-3",
   ]);
+});
+
+/** The report of a sample with every shape the JSON writer handles specially. */
+function awkward(): SyncData {
+  const base = sample();
+  return {
+    ...base,
+    users: [
+      ...base.users,
+      user('q"uote', 'q"uote\\@x.com', { externalId: 'ext-"quote\\' }),
+      user("ctl", "c\u0001tl@x.com", { externalId: "ext-\u0007\n\t" }),
+      user("sur", "s\ud800ur@x.com", { externalId: "ext-\udc00-\u{1f600}-é" }),
+    ],
+    groups: [
+      ...base.groups,
+      {
+        referenceId: "gq",
+        externalId: 'g"q',
+        name: "name \\ with\u2028 odd \ud83d",
+        memberExternalIds: ['ext-"quote\\', "ext-\u0007\n\t", "ext-\udc00-\u{1f600}-é", "ext-u2"],
+      },
+    ],
+  };
+}
+
+Deno.test("writeTestReportJson() writes exactly JSON.stringify(report, null, 2)", () => {
+  const datasets = [sample(), awkward(), { users: [], groups: [], skipped: [], unresolved: [] }];
+  for (const data of datasets) {
+    const report = sortTestReport(compactOf(data));
+    const chunks: string[] = [];
+    writeTestReportJson(report, (chunk) => chunks.push(chunk));
+    assert.equal(chunks.join(""), JSON.stringify(toTestReport(data), null, 2));
+  }
+});
+
+Deno.test("writeTestReportJson() passes chunks of about 64 KiB as it goes", () => {
+  const users = Array.from({ length: 3000 }, (_, i) => user(`u${i}`, `user${i}@example.com`));
+  const data: SyncData = {
+    users,
+    groups: [{
+      referenceId: "all",
+      externalId: "all",
+      name: "all",
+      memberExternalIds: users.map((u) => u.externalId),
+    }],
+    skipped: [],
+    unresolved: [],
+  };
+  const chunks: string[] = [];
+  writeTestReportJson(sortTestReport(compactOf(data)), (chunk) => chunks.push(chunk));
+  const text = chunks.join("");
+  assert.equal(text, JSON.stringify(toTestReport(data), null, 2));
+  assert.ok(chunks.length >= Math.floor(text.length / 65536));
+  assert.ok(chunks.slice(0, -1).every((chunk) => chunk.length >= 65536));
+  assert.ok(chunks.every((chunk) => chunk.length < 65536 + 200));
+});
+
+Deno.test("sortedMembers() sorts a group's members by externalId in code-unit order", () => {
+  const data: SyncData = {
+    users: [],
+    groups: [{
+      referenceId: "g",
+      externalId: "g",
+      name: "g",
+      memberExternalIds: ["b", "a", "B", "é", "\u{1f600}", "\uffff", "aa"],
+    }],
+    skipped: [],
+    unresolved: [],
+  };
+  const compact = compactOf(data);
+  const report = sortTestReport(compact);
+  assert.deepEqual(
+    Array.from(sortedMembers(report, 0), (m) => compact.memberIds[m]),
+    ["B", "a", "aa", "b", "é", "\u{1f600}", "\uffff"],
+  );
+});
+
+Deno.test("materializeTestReport() does not depend on the order groups list their members", () => {
+  const data = awkward();
+  const reversed = {
+    ...data,
+    groups: data.groups.map((g) => ({
+      ...g,
+      memberExternalIds: [...g.memberExternalIds].reverse(),
+    })),
+  };
+  assert.deepEqual(
+    materializeTestReport(sortTestReport(compactOf(reversed))),
+    materializeTestReport(sortTestReport(compactOf(data))),
+  );
 });

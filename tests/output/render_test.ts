@@ -3,6 +3,7 @@ import {
   captureIo,
   colorAllowed,
   formatTable,
+  Renderer,
   renderError,
   toJson,
 } from "../../src/output/render.ts";
@@ -135,4 +136,18 @@ Deno.test("writeJsonPieces() writes exactly what JSON.stringify(value, null, 2) 
     writeJsonPieces(sample, (piece) => pieces.push(piece));
     assert.equal(pieces.join(""), JSON.stringify(sample, null, 2));
   }
+});
+
+Deno.test("Renderer.printJsonText() writes each piece as it comes, then a newline", () => {
+  const io = captureIo();
+  const out = new Renderer(io, { format: "json", color: false, quiet: false });
+  const seen: string[] = [];
+  out.printJsonText((write) => {
+    write('{"a": ');
+    seen.push(io.stdout);
+    write("1}");
+    seen.push(io.stdout);
+  });
+  assert.deepEqual(seen, ['{"a": ', '{"a": 1}']);
+  assert.equal(io.stdout, '{"a": 1}\n');
 });

@@ -13,7 +13,7 @@ import { normalizeEmail } from "../engine/normalize.ts";
 import type { DirectoryGroup, DirectoryUser, SkippedEntry } from "../engine/types.ts";
 import { DirectoryDataError, SourceIncompleteError } from "../errors.ts";
 import { excludedClasses, groupPrimaryGroupRefs, userPrimaryGroupRef } from "./ad.ts";
-import { DnSyntaxError, normalizeDn } from "./dn.ts";
+import { DnSyntaxError, isNormalizedDn, normalizeDn } from "./dn.ts";
 import { objectClassesOf, splitOptionalUid } from "./filter.ts";
 
 /** One directory entry: its DN and attributes (keys are lowercased attribute names). */
@@ -348,7 +348,12 @@ function uacDisabled(entry: LdapEntry): boolean {
 export function entryToUser(
   entry: LdapEntry,
   s: LdapMappingSettings,
-  options: { deleted?: boolean; pool?: RefPool } = {},
+  options: {
+    deleted?: boolean;
+    pool?: RefPool;
+    /** The entry's DN in `normalizeDn` form, when the caller has it (not parsed again). */
+    ref?: string;
+  } = {},
 ): DirectoryUser {
   let email = firstEmail(entry, s.userEmailAttribute) ?? null;
   if (email === null && s.useEmailPrefixSuffix && s.emailSuffix !== undefined) {
@@ -358,7 +363,7 @@ export function entryToUser(
     }
   }
   const pool = options.pool;
-  const dn = normalizeDn(entry.dn);
+  const dn = options.ref ?? normalizeDn(entry.dn);
   const refs = [pool?.intern(dn) ?? dn];
   for (const uid of textValues(entry, "uid")) {
     const key = uid.trim().toLowerCase();
@@ -401,7 +406,11 @@ export function entryToUser(
 export function entryToGroup(
   entry: LdapEntry,
   s: LdapMappingSettings,
-  options: { pool?: RefPool } = {},
+  options: {
+    pool?: RefPool;
+    /** The entry's DN in `normalizeDn` form, when the caller has it (not parsed again). */
+    ref?: string;
+  } = {},
 ): DirectoryGroup | SkippedEntry {
   const rawName = firstText(entry, s.groupNameAttribute);
   const cn = rawName === undefined ? firstText(entry, "cn") : undefined;
@@ -428,7 +437,7 @@ export function entryToGroup(
     seen.add(ref);
     memberRefs.push(ref);
   }
-  const dn = normalizeDn(entry.dn);
+  const dn = options.ref ?? normalizeDn(entry.dn);
   const refs = [options.pool?.intern(dn) ?? dn];
   if (s.ad) {
     const primary = groupPrimaryGroupRefs(
@@ -524,8 +533,8 @@ export function joinRanges(
 function memberRef(value: string, pool: RefPool | undefined): string {
   if (value.includes("=")) {
     try {
-      const dn = normalizeDn(value);
-      if (dn !== "") return pool?.intern(dn) ?? dn;
+      const dn = pool === undefined ? normalizeDn(value) : pool.dn(value);
+      if (dn !== "") return dn;
     } catch (error) {
       if (!(error instanceof DnSyntaxError)) throw error;
     }
@@ -541,6 +550,18 @@ function memberRef(value: string, pool: RefPool | undefined): string {
  */
 export class RefPool {
   readonly #strings = new Map<string, string>();
+  /** DN texts not in canonical form → their pooled canonical form (with `cacheDnText`). */
+  readonly #dns: Map<string, string> | undefined;
+
+  /**
+   * `cacheDnText` (default false): {@link dn} remembers the canonical form of each DN text that
+   * is not canonical already, so a DN written the same way again (a member listed in several
+   * groups, in an AD export) is not parsed again. The cache holds one entry per distinct DN
+   * text for the life of the pool.
+   */
+  constructor(options: { cacheDnText?: boolean } = {}) {
+    this.#dns = options.cacheDnText === true ? new Map() : undefined;
+  }
 
   /** The pooled string equal to `value` (`value` itself the first time). */
   intern(value: string): string {
@@ -548,6 +569,22 @@ export class RefPool {
     if (known !== undefined) return known;
     this.#strings.set(value, value);
     return value;
+  }
+
+  /**
+   * The pooled `normalizeDn(text)`. A DN already canonical (`isNormalizedDn`) is pooled as it
+   * is, without parsing.
+   * @throws {DnSyntaxError} when the text is not a DN.
+   */
+  dn(text: string): string {
+    if (isNormalizedDn(text)) return this.intern(text);
+    if (this.#dns === undefined) return this.intern(normalizeDn(text));
+    let ref = this.#dns.get(text);
+    if (ref === undefined) {
+      ref = this.intern(normalizeDn(text));
+      this.#dns.set(text, ref);
+    }
+    return ref;
   }
 }
 

@@ -538,6 +538,36 @@ function dnValues(entry: LdapEntry, attribute: string | undefined): Value[] {
 }
 
 /**
+ * The attribute types {@link matchesFilter} reads for `filter`: each attribute it names,
+ * lowercased and without options (`cn;lang-de` gives `cn`), objectClass always included.
+ * Undefined when it reads every attribute: an extensible match without an attribute type
+ * (`(:caseExactMatch:=x)`). The entry's DN is read too, by `:dn:` matches.
+ */
+export function filterAttributes(filter: LdapFilter): string[] | undefined {
+  const names = new Set<string>(["objectclass"]);
+  let all = false;
+  const walk = (f: LdapFilter): void => {
+    switch (f.type) {
+      case "and":
+      case "or":
+        f.filters.forEach(walk);
+        return;
+      case "not":
+        walk(f.filter);
+        return;
+      case "extensible":
+        if (f.attribute === undefined) all = true;
+        else names.add(f.attribute.toLowerCase().split(";")[0] ?? "");
+        return;
+      default:
+        names.add(f.attribute.toLowerCase().split(";")[0] ?? "");
+    }
+  };
+  walk(filter);
+  return all ? undefined : [...names];
+}
+
+/**
  * Evaluates a filter against an entry the way a directory server would: and/or/not, equality
  * and approximate match (case-insensitive, spaces folded; DN values compared as DNs;
  * `uniqueMember` by RFC 4517 uniqueMemberMatch; AD's `objectCategory` short names such as

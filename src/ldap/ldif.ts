@@ -19,12 +19,28 @@ import { joinRanges, type LdapEntry } from "./entry.ts";
 export interface LdifEntry extends LdapEntry {
   /** 1-based line number of the record's `dn:` line. */
   line: number;
+  /** What {@link ReadLdifOptions.dnKey} made of the DN; absent without that option. */
+  key?: string;
 }
 
 /** Options for {@link readLdif}. */
 export interface ReadLdifOptions {
   /** Name of the input (e.g. the file path), used in error messages. */
   source?: string;
+  /**
+   * The attribute types to keep in `attributes` (case-insensitive, without options: `member`
+   * keeps `member;range=0-1499` too). Default: every attribute. The lines of other attributes
+   * are still checked (name, base64, change records) but their values are not kept, so a
+   * reader that needs a few attributes does not pay for building the others.
+   */
+  attributes?: Iterable<string>;
+  /**
+   * Turns each record's DN into its {@link LdifEntry.key}, at the `dn:` line; a
+   * `DnSyntaxError` it throws is reported as an invalid DN on that line. Default: the DN is
+   * checked with `normalizeDn` and the entry has no key. The file provider passes its
+   * `RefPool`'s `dn()`, so each DN is parsed once and its canonical form shared.
+   */
+  dnKey?: (dn: string) => string;
 }
 
 /** An attribute description: a name or OID, then options, including AD's `range=0-1499`. */
@@ -48,34 +64,42 @@ interface NameInfo {
   binary: boolean;
   /** Whether it carries a `;range=` option (the record then needs `joinRanges`). */
   ranged: boolean;
+  /** Whether its values are kept ({@link ReadLdifOptions.attributes}). */
+  keep: boolean;
+  /** `dn`, `changetype` or `control`: the value is needed for the record's checks. */
+  special: boolean;
 }
 
 /** Distinct names a file may introduce before the cache stops growing. */
 const NAME_CACHE_LIMIT = 4096;
 
-function nameInfo(raw: string): NameInfo {
+function nameInfo(raw: string, keep: ReadonlySet<string> | undefined): NameInfo {
   const name = raw.trim();
   const lower = name.toLowerCase();
+  const base = lower.split(";")[0] ?? "";
   return {
     raw,
     name,
     lower,
     valid: ATTRIBUTE_NAME.test(name),
-    binary: lower !== "dn" && BINARY_ATTRIBUTES.has(lower.split(";")[0] ?? ""),
+    binary: lower !== "dn" && BINARY_ATTRIBUTES.has(base),
     ranged: lower.includes(";range="),
+    keep: keep === undefined || keep.has(base),
+    special: lower === "dn" || lower === "changetype" || lower === "control",
   };
 }
 
 interface Pending {
   dn: string;
   line: number;
+  key: string | undefined;
   attributes: Map<string, (string | Uint8Array)[]>;
   ranged: boolean;
 }
 
 /** The record parser: fed logical lines, collects finished entries in `out`. */
 class LdifParser {
-  readonly out: LdifEntry[] = [];
+  out: LdifEntry[] = [];
   private record: Pending | null = null;
   private trailer = false;
   private seenContent = false;
@@ -89,8 +113,15 @@ class LdifParser {
   private previousNames: NameInfo[] = [];
   private currentNames: NameInfo[] = [];
 
-  constructor(source: string | undefined) {
-    this.where = source === undefined ? "" : ` in ${source}`;
+  private readonly keep: ReadonlySet<string> | undefined;
+  private readonly dnKey: ((dn: string) => string) | undefined;
+
+  constructor(options: ReadLdifOptions) {
+    this.where = options.source === undefined ? "" : ` in ${options.source}`;
+    this.keep = options.attributes === undefined
+      ? undefined
+      : new Set([...options.attributes].map((name) => name.toLowerCase()));
+    this.dnKey = options.dnKey;
   }
 
   private fail(line: number, detail: string, hint: string): never {
@@ -128,7 +159,7 @@ class LdifParser {
   private info(raw: string): NameInfo {
     let info = this.names.get(raw);
     if (info === undefined) {
-      info = nameInfo(raw);
+      info = nameInfo(raw, this.keep);
       if (this.names.size < NAME_CACHE_LIMIT) this.names.set(raw, info);
     }
     return info;
@@ -217,12 +248,13 @@ class LdifParser {
       return;
     }
 
-    // value
-    let value: string | Uint8Array;
+    // value (not built for an attribute that is not kept: nothing reads it)
+    let value: string | Uint8Array = "";
+    const needed = info.keep || info.special;
     const kind = colon + 1 < end ? text.charCodeAt(colon + 1) : -1;
     if (kind === 58) { // "::" base64
       const bytes = this.decodeBase64(line, name, text.slice(colon + 2, end));
-      if (info.binary) value = bytes;
+      if (info.binary || !needed) value = bytes;
       else {
         try {
           value = strictUtf8.decode(bytes);
@@ -240,7 +272,7 @@ class LdifParser {
         "Export with values inline (ldapsearch and ldifde do this by default); roster does not " +
           "read files or URLs named inside an LDIF",
       );
-    } else {
+    } else if (needed) {
       let from = colon + 1;
       while (from < end && text.charCodeAt(from) === 32) from++;
       value = detach(text.slice(from, end));
@@ -249,13 +281,16 @@ class LdifParser {
     if (this.record === null) {
       // the dn line
       const dn = typeof value === "string" ? value : "";
+      let key: string | undefined;
       try {
-        normalizeDn(dn); // the same test as parseDn, with a fast path for plain DNs
+        // normalizeDn: the same test as parseDn, with a fast path for plain DNs
+        if (this.dnKey === undefined) normalizeDn(dn);
+        else key = this.dnKey(dn);
       } catch (error) {
         const detail = error instanceof DnSyntaxError ? error.message : String(error);
         this.fail(line, `"${dn}" is not a valid DN: ${detail}`, "Fix or remove the record");
       }
-      this.record = { dn, line, attributes: new Map(), ranged: false };
+      this.record = { dn, line, key, attributes: new Map(), ranged: false };
       return;
     }
 
@@ -281,6 +316,7 @@ class LdifParser {
         "Attribute names are letters, digits and hyphens, or an OID",
       );
     }
+    if (!info.keep) return;
     const list = this.record.attributes.get(lower);
     if (list === undefined) this.record.attributes.set(lower, [value]);
     else list.push(value);
@@ -297,13 +333,15 @@ class LdifParser {
     }
     if (this.record !== null) {
       this.records++;
-      this.out.push({
+      const entry: LdifEntry = {
         dn: this.record.dn,
         line: this.record.line,
         attributes: this.record.ranged
           ? joinRanges(this.record.attributes)
           : this.record.attributes,
-      });
+      };
+      if (this.record.key !== undefined) entry.key = this.record.key;
+      this.out.push(entry);
     }
     this.record = null;
     this.trailer = false;
@@ -338,10 +376,39 @@ export async function* readLdif(
   stream: ReadableStream<Uint8Array>,
   options: ReadLdifOptions = {},
 ): AsyncIterable<LdifEntry> {
-  const parser = new LdifParser(options.source);
+  for await (const batch of readLdifBatches(decodeUtf8(stream), options)) yield* batch;
+}
+
+/** The text of a UTF-8 byte stream, chunk by chunk; stopping early cancels the stream. */
+async function* decodeUtf8(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
   const decoder = new TextDecoder();
   const reader = stream.getReader();
   let finished = false;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      yield decoder.decode(value, { stream: true });
+    }
+    finished = true;
+    yield decoder.decode();
+  } finally {
+    if (!finished) await reader.cancel().catch(() => {});
+    reader.releaseLock();
+  }
+}
+
+/**
+ * {@link readLdif} on text already decoded (e.g. by `decodeText` in `src/text/decode.ts`,
+ * which checks the file's encoding in the same pass), yielding the entries in batches: those
+ * completed by each chunk of text, in file order (a chunk that completes none yields nothing).
+ * The same rules and errors as {@link readLdif}.
+ */
+export async function* readLdifBatches(
+  text: AsyncIterable<string>,
+  options: ReadLdifOptions = {},
+): AsyncGenerator<LdifEntry[]> {
+  const parser = new LdifParser(options);
   let buffer = "";
   let lineNo = 0;
   // The pending logical line: `logical` from `logicalStart` to `logicalEnd` (a folded line is
@@ -401,58 +468,65 @@ export async function* readLdif(
     }
   };
 
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      buffer += decoder.decode(value, { stream: true });
-      let start = 0;
-      let nl = buffer.indexOf("\n", start);
-      while (nl >= 0) {
-        physical(buffer, start, nl);
-        start = nl + 1;
-        nl = buffer.indexOf("\n", start);
+  for await (const chunk of text) {
+    // Lines are cut from the chunk itself, a flat string, not from the remainder of the last
+    // chunk joined to it: only the line that crosses the boundary is joined on its own.
+    let start = 0;
+    let nl = chunk.indexOf("\n");
+    if (buffer !== "") {
+      if (nl < 0) {
+        buffer += chunk;
+        continue;
       }
-      buffer = start === 0 ? buffer : buffer.slice(start);
-      if (parser.out.length > 0) yield* parser.out.splice(0);
+      const crossing = buffer + chunk.slice(0, nl);
+      buffer = "";
+      physical(crossing, 0, crossing.length);
+      start = nl + 1;
+      nl = chunk.indexOf("\n", start);
     }
-    finished = true;
-    buffer += decoder.decode();
-    if (buffer.replace(/\r$/, "") !== "") {
-      // Every LDIF writer ends each line with a line break: a file ending inside a line (a
-      // value, a base64 value, a continuation) was cut short while being written or copied.
-      throw new SourceIncompleteError(
-        `LDIF export${where} is incomplete: it ends in the middle of line ${lineNo + 1} ` +
-          `("${buffer.slice(0, 40)}"), without a line break`,
-        {
-          hint: "Export the directory again (the file was cut short); if the file is complete, " +
-            "end its last line with a line break",
-          details: { line: lineNo + 1 },
-        },
-      );
+    while (nl >= 0) {
+      physical(chunk, start, nl);
+      start = nl + 1;
+      nl = chunk.indexOf("\n", start);
     }
-    if (logical !== null) parser.line(logical, logicalStart, logicalEnd, logicalLine);
-    parser.endRecord();
-    if (extended && !parser.result) {
-      throw new SourceIncompleteError(
-        `LDIF export${where} is incomplete: it starts with ldapsearch's "# extended LDIF" ` +
-          'header but has no "result:" trailer, so ldapsearch did not finish writing it',
-        {
-          hint: "Run the export again until ldapsearch ends with result: 0 Success",
-          details: { line: lineNo },
-        },
-      );
+    buffer = start < chunk.length ? chunk.slice(start) : "";
+    if (parser.out.length > 0) {
+      const batch = parser.out;
+      parser.out = [];
+      yield batch;
     }
-    if (numEntries !== undefined && numEntries !== parser.records) {
-      throw new SourceIncompleteError(
-        `LDIF export${where} is incomplete: ldapsearch counted ${numEntries} entries ` +
-          `(# numEntries) but the file holds ${parser.records}`,
-        { hint: "Run the export again", details: { records: parser.records, numEntries } },
-      );
-    }
-    if (parser.out.length > 0) yield* parser.out.splice(0);
-  } finally {
-    if (!finished) await reader.cancel().catch(() => {});
-    reader.releaseLock();
   }
+  if (buffer.replace(/\r$/, "") !== "") {
+    // Every LDIF writer ends each line with a line break: a file ending inside a line (a
+    // value, a base64 value, a continuation) was cut short while being written or copied.
+    throw new SourceIncompleteError(
+      `LDIF export${where} is incomplete: it ends in the middle of line ${lineNo + 1} ` +
+        `("${buffer.slice(0, 40)}"), without a line break`,
+      {
+        hint: "Export the directory again (the file was cut short); if the file is complete, " +
+          "end its last line with a line break",
+        details: { line: lineNo + 1 },
+      },
+    );
+  }
+  if (logical !== null) parser.line(logical, logicalStart, logicalEnd, logicalLine);
+  parser.endRecord();
+  if (extended && !parser.result) {
+    throw new SourceIncompleteError(
+      `LDIF export${where} is incomplete: it starts with ldapsearch's "# extended LDIF" ` +
+        'header but has no "result:" trailer, so ldapsearch did not finish writing it',
+      {
+        hint: "Run the export again until ldapsearch ends with result: 0 Success",
+        details: { line: lineNo },
+      },
+    );
+  }
+  if (numEntries !== undefined && numEntries !== parser.records) {
+    throw new SourceIncompleteError(
+      `LDIF export${where} is incomplete: ldapsearch counted ${numEntries} entries ` +
+        `(# numEntries) but the file holds ${parser.records}`,
+      { hint: "Run the export again", details: { records: parser.records, numEntries } },
+    );
+  }
+  if (parser.out.length > 0) yield parser.out;
 }

@@ -351,7 +351,10 @@ export function entryToUser(
   options: {
     deleted?: boolean;
     pool?: RefPool;
-    /** The entry's DN in `normalizeDn` form, when the caller has it (not parsed again). */
+    /**
+     * The entry's DN in `normalizeDn` form, from `pool` when one is given, when the caller has
+     * it: used as it is, the DN is not parsed again.
+     */
     ref?: string;
   } = {},
 ): DirectoryUser {
@@ -363,8 +366,7 @@ export function entryToUser(
     }
   }
   const pool = options.pool;
-  const dn = options.ref ?? normalizeDn(entry.dn);
-  const refs = [pool?.intern(dn) ?? dn];
+  const refs = [options.ref ?? pooledDn(entry.dn, pool)];
   for (const uid of textValues(entry, "uid")) {
     const key = uid.trim().toLowerCase();
     if (key === "" || refs.includes("uid:" + key)) continue;
@@ -408,7 +410,10 @@ export function entryToGroup(
   s: LdapMappingSettings,
   options: {
     pool?: RefPool;
-    /** The entry's DN in `normalizeDn` form, when the caller has it (not parsed again). */
+    /**
+     * The entry's DN in `normalizeDn` form, from `pool` when one is given, when the caller has
+     * it: used as it is, the DN is not parsed again.
+     */
     ref?: string;
   } = {},
 ): DirectoryGroup | SkippedEntry {
@@ -429,16 +434,18 @@ export function entryToGroup(
   const memberRefs: string[] = [];
   const seen = new Set<string>();
   const optionalUid = s.memberAttribute.toLowerCase() === "uniquemember";
-  for (const raw of textValues(entry, s.memberAttribute)) {
+  for (const item of values(entry, s.memberAttribute)) {
+    const raw = typeof item === "string" ? item : text(entry, s.memberAttribute, item);
     const value = (optionalUid ? splitOptionalUid(raw.trim()).dn : raw).trim();
     if (value === "") continue;
     const ref = memberRef(value, options.pool);
-    if (seen.has(ref)) continue;
+    // One set operation per member (a group may list thousands): the size tells a repeat.
+    const size = seen.size;
     seen.add(ref);
+    if (seen.size === size) continue;
     memberRefs.push(ref);
   }
-  const dn = options.ref ?? normalizeDn(entry.dn);
-  const refs = [options.pool?.intern(dn) ?? dn];
+  const refs = [options.ref ?? pooledDn(entry.dn, options.pool)];
   if (s.ad) {
     const primary = groupPrimaryGroupRefs(
       values(entry, "objectSid")[0],
@@ -524,6 +531,11 @@ export function joinRanges(
     attributes.set(base, joined);
   }
   return attributes;
+}
+
+/** The entry's normalised DN, from the pool when there is one. */
+function pooledDn(dn: string, pool: RefPool | undefined): string {
+  return pool === undefined ? normalizeDn(dn) : pool.intern(normalizeDn(dn));
 }
 
 /**

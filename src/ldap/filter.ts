@@ -660,6 +660,11 @@ function compile(filter: LdapFilter): Matcher {
  */
 function objectClassMatcher(equals: (value: Value) => boolean): Matcher {
   const remembered = new Map<string, boolean>();
+  // The answer for the last objectClass array seen: the LDIF reader gives consecutive records
+  // with the same object classes one shared array, so most entries are answered here. The
+  // answer depends only on the values, and an entry's value arrays are never changed once read.
+  let lastValues: readonly Value[] | undefined;
+  let lastAnswer = false;
   const chainMatches = (raw: Value): boolean => {
     let cls: string | undefined = asText(raw).trim().toLowerCase();
     for (let step = 0; cls !== undefined && step < 64; step++) {
@@ -668,8 +673,8 @@ function objectClassMatcher(equals: (value: Value) => boolean): Matcher {
     }
     return false;
   };
-  return (entry) => {
-    for (const raw of entry.attributes.get("objectclass") ?? []) {
+  const answer = (values: readonly Value[]): boolean => {
+    for (const raw of values) {
       if (typeof raw !== "string") {
         if (chainMatches(raw)) return true;
         continue;
@@ -682,6 +687,15 @@ function objectClassMatcher(equals: (value: Value) => boolean): Matcher {
       if (answer) return true;
     }
     return false;
+  };
+  return (entry) => {
+    const values = entry.attributes.get("objectclass");
+    if (values === undefined) return false;
+    if (values !== lastValues) {
+      lastAnswer = answer(values);
+      lastValues = values;
+    }
+    return lastAnswer;
   };
 }
 

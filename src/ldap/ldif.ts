@@ -68,6 +68,8 @@ interface NameInfo {
   keep: boolean;
   /** `dn`, `changetype` or `control`: the value is needed for the record's checks. */
   special: boolean;
+  /** `objectclass`: its values repeat from record to record (see `shareClasses`). */
+  classes: boolean;
 }
 
 /** Distinct names a file may introduce before the cache stops growing. */
@@ -86,6 +88,7 @@ function nameInfo(raw: string, keep: ReadonlySet<string> | undefined): NameInfo 
     ranged: lower.includes(";range="),
     keep: keep === undefined || keep.has(base),
     special: lower === "dn" || lower === "changetype" || lower === "control",
+    classes: lower === "objectclass",
   };
 }
 
@@ -112,6 +115,11 @@ class LdifParser {
   /** The names of the previous record in order: records of one export repeat them. */
   private previousNames: NameInfo[] = [];
   private currentNames: NameInfo[] = [];
+  /** How many of `previousNames` and `currentNames` are in use (the arrays are reused). */
+  private previousCount = 0;
+  private currentCount = 0;
+  /** The objectClass values of the last record that had any (see `shareClasses`). */
+  private previousClasses: (string | Uint8Array)[] | undefined;
 
   private readonly keep: ReadonlySet<string> | undefined;
   private readonly dnKey: ((dn: string) => string) | undefined;
@@ -170,12 +178,14 @@ class LdifParser {
    * previous record (compared in place, nothing allocated), else the cache.
    */
   private nameAt(text: string, start: number, colon: number): NameInfo {
-    const guess = this.previousNames[this.currentNames.length];
+    const at = this.currentCount;
+    const guess = at < this.previousCount ? this.previousNames[at] : undefined;
     const info = guess !== undefined && guess.raw.length === colon - start &&
         text.startsWith(guess.raw, start)
       ? guess
       : this.info(text.slice(start, colon));
-    this.currentNames.push(info);
+    this.currentNames[at] = info;
+    this.currentCount = at + 1;
     return info;
   }
 
@@ -275,7 +285,7 @@ class LdifParser {
     } else if (needed) {
       let from = colon + 1;
       while (from < end && text.charCodeAt(from) === 32) from++;
-      value = detach(text.slice(from, end));
+      value = info.classes ? this.classValue(text, from, end) : detach(text.slice(from, end));
     }
 
     if (this.record === null) {
@@ -294,7 +304,7 @@ class LdifParser {
       return;
     }
 
-    if (lower === "changetype" || lower === "control") {
+    if (info.special && (lower === "changetype" || lower === "control")) {
       this.refuse(
         line,
         `the record for ${this.record.dn} is a change record (${name}: ${String(value)})`,
@@ -302,7 +312,7 @@ class LdifParser {
           "change log or a file meant for ldapmodify",
       );
     }
-    if (lower === "dn") {
+    if (info.special && lower === "dn") {
       this.fail(
         line,
         `a second "dn:" line inside the record for ${this.record.dn}`,
@@ -323,16 +333,54 @@ class LdifParser {
     if (info.ranged) this.record.ranged = true;
   }
 
+  /**
+   * An objectClass value: the string of the last record with object classes at the same
+   * position when the text is the same (compared in place: most records repeat their
+   * predecessor's classes, and nothing is copied then), else a copy of the text.
+   */
+  private classValue(text: string, from: number, end: number): string {
+    const index = this.record?.attributes.get("objectclass")?.length ?? 0;
+    const previous = this.previousClasses?.[index];
+    if (
+      typeof previous === "string" && previous.length === end - from &&
+      text.startsWith(previous, from)
+    ) return previous;
+    return detach(text.slice(from, end));
+  }
+
+  /**
+   * Gives a record whose objectClass values are those of the last record with object classes,
+   * in the same order, that record's array. An export lists the same classes on most records,
+   * and a filter's objectClass test then answers from its last result (see `matchesFilter`);
+   * the arrays are never changed once the record is complete.
+   */
+  private shareClasses(attributes: Map<string, (string | Uint8Array)[]>): void {
+    const classes = attributes.get("objectclass");
+    if (classes === undefined) return;
+    const previous = this.previousClasses;
+    if (previous !== undefined && previous.length === classes.length) {
+      let same = true;
+      for (let k = 0; k < classes.length && same; k++) same = classes[k] === previous[k];
+      if (same) {
+        attributes.set("objectclass", previous);
+        return;
+      }
+    }
+    this.previousClasses = classes;
+  }
+
   /** Ends the current record (blank line or end of input). */
   endRecord(): void {
-    if (this.currentNames.length > 0) {
+    if (this.currentCount > 0) {
       const previous = this.previousNames;
       this.previousNames = this.currentNames;
-      previous.length = 0;
+      this.previousCount = this.currentCount;
       this.currentNames = previous;
+      this.currentCount = 0;
     }
     if (this.record !== null) {
       this.records++;
+      this.shareClasses(this.record.attributes);
       const entry: LdifEntry = {
         dn: this.record.dn,
         line: this.record.line,

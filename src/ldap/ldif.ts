@@ -98,6 +98,14 @@ interface Pending {
   key: string | undefined;
   attributes: Map<string, (string | Uint8Array)[]>;
   ranged: boolean;
+  /**
+   * The attribute of the last value kept and its list: an attribute's lines usually follow
+   * each other, and the next value then goes to the list without a lookup.
+   */
+  lastInfo: NameInfo | null;
+  lastList: (string | Uint8Array)[] | null;
+  /** The objectClass values (the list under `objectclass`), once there is one. */
+  classes: (string | Uint8Array)[] | null;
 }
 
 /** The record parser: fed logical lines, collects finished entries in `out`. */
@@ -300,7 +308,16 @@ class LdifParser {
         const detail = error instanceof DnSyntaxError ? error.message : String(error);
         this.fail(line, `"${dn}" is not a valid DN: ${detail}`, "Fix or remove the record");
       }
-      this.record = { dn, line, key, attributes: new Map(), ranged: false };
+      this.record = {
+        dn,
+        line,
+        key,
+        attributes: new Map(),
+        ranged: false,
+        lastInfo: null,
+        lastList: null,
+        classes: null,
+      };
       return;
     }
 
@@ -327,10 +344,20 @@ class LdifParser {
       );
     }
     if (!info.keep) return;
-    const list = this.record.attributes.get(lower);
-    if (list === undefined) this.record.attributes.set(lower, [value]);
-    else list.push(value);
-    if (info.ranged) this.record.ranged = true;
+    const record = this.record;
+    if (info === record.lastInfo && record.lastList !== null) {
+      record.lastList.push(value);
+      return;
+    }
+    let list = record.attributes.get(lower);
+    if (list === undefined) {
+      list = [value];
+      record.attributes.set(lower, list);
+      if (info.classes) record.classes = list;
+    } else list.push(value);
+    record.lastInfo = info;
+    record.lastList = list;
+    if (info.ranged) record.ranged = true;
   }
 
   /**
@@ -339,7 +366,7 @@ class LdifParser {
    * predecessor's classes, and nothing is copied then), else a copy of the text.
    */
   private classValue(text: string, from: number, end: number): string {
-    const index = this.record?.attributes.get("objectclass")?.length ?? 0;
+    const index = this.record?.classes?.length ?? 0;
     const previous = this.previousClasses?.[index];
     if (
       typeof previous === "string" && previous.length === end - from &&
@@ -354,15 +381,15 @@ class LdifParser {
    * and a filter's objectClass test then answers from its last result (see `matchesFilter`);
    * the arrays are never changed once the record is complete.
    */
-  private shareClasses(attributes: Map<string, (string | Uint8Array)[]>): void {
-    const classes = attributes.get("objectclass");
-    if (classes === undefined) return;
+  private shareClasses(record: Pending): void {
+    const classes = record.classes;
+    if (classes === null) return;
     const previous = this.previousClasses;
     if (previous !== undefined && previous.length === classes.length) {
       let same = true;
       for (let k = 0; k < classes.length && same; k++) same = classes[k] === previous[k];
       if (same) {
-        attributes.set("objectclass", previous);
+        record.attributes.set("objectclass", previous);
         return;
       }
     }
@@ -380,7 +407,7 @@ class LdifParser {
     }
     if (this.record !== null) {
       this.records++;
-      this.shareClasses(this.record.attributes);
+      this.shareClasses(this.record);
       const entry: LdifEntry = {
         dn: this.record.dn,
         line: this.record.line,

@@ -206,7 +206,10 @@ export async function* ldifItems(
   // it), a member value the first time it is met; all the references to one DN then share one
   // string.
   const pool = new RefPool({ cacheDnText: true });
-  const seen = new Map<string, number>();
+  // The entries' DNs in order, with their lines: one set operation per entry; the first line
+  // of a duplicate is looked up only to report it.
+  const seen = new Set<string>();
+  const lines: number[] = [];
   const userBase = normalizeDn(rules.userBase);
   const groupBase = normalizeDn(rules.groupBase);
   let users = 0;
@@ -220,8 +223,10 @@ export async function* ldifItems(
     const items: Item[] = [];
     for (const entry of batch) {
       const key = entry.key ?? pool.dn(entry.dn);
-      const first = seen.get(key);
-      if (first !== undefined) {
+      const size = seen.size;
+      seen.add(key);
+      if (seen.size === size) {
+        const first = lines[[...seen].indexOf(key)];
         throw new DirectoryDataError(
           `Duplicate entry in LDIF ${path} at line ${entry.line}: ${entry.dn} already appears ` +
             `at line ${first}`,
@@ -231,7 +236,7 @@ export async function* ldifItems(
           },
         );
       }
-      seen.set(key, entry.line);
+      lines.push(entry.line);
 
       const deleted = s.ad && matchesFilter(rules.deletedFilter, entry);
       if (deleted) {

@@ -369,8 +369,8 @@ export function entryToUser(
   const refs = [options.ref ?? pooledDn(entry.dn, pool)];
   for (const uid of textValues(entry, "uid")) {
     const key = uid.trim().toLowerCase();
-    if (key === "" || refs.includes("uid:" + key)) continue;
     const ref = "uid:" + key;
+    if (key === "" || refs.includes(ref)) continue;
     refs.push(pool?.intern(ref) ?? ref);
   }
   if (s.ad) {
@@ -386,8 +386,16 @@ export function entryToUser(
     email,
     disabled: s.ad && uacDisabled(entry),
     deleted: options.deleted ?? false,
-    refs,
+    refs: exact(refs),
   };
+}
+
+/**
+ * `list` without the spare room `push` leaves behind it (up to half its length plus 16 slots):
+ * the reference lists of every user and group are kept for the whole run.
+ */
+function exact(list: string[]): string[] {
+  return list.length > 1 ? list.slice() : list;
 }
 
 /**
@@ -461,8 +469,8 @@ export function entryToGroup(
     referenceId: entry.dn,
     externalId: (s.ad ? guidOf(entry) : undefined) ?? sendable(entry, "DN", entry.dn),
     name,
-    memberRefs,
-    refs,
+    memberRefs: exact(memberRefs),
+    refs: exact(refs),
   };
 }
 

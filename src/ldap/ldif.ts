@@ -75,7 +75,8 @@ interface NameInfo {
 /** Distinct names a file may introduce before the cache stops growing. */
 const NAME_CACHE_LIMIT = 4096;
 
-function nameInfo(raw: string, keep: ReadonlySet<string> | undefined): NameInfo {
+function nameInfo(text: string, keep: ReadonlySet<string> | undefined): NameInfo {
+  const raw = detach(text); // kept in the name cache for the whole read
   const name = raw.trim();
   const lower = name.toLowerCase();
   const base = lower.split(";")[0] ?? "";
@@ -176,7 +177,7 @@ class LdifParser {
     let info = this.names.get(raw);
     if (info === undefined) {
       info = nameInfo(raw, this.keep);
-      if (this.names.size < NAME_CACHE_LIMIT) this.names.set(raw, info);
+      if (this.names.size < NAME_CACHE_LIMIT) this.names.set(info.raw, info);
     }
     return info;
   }

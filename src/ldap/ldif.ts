@@ -182,34 +182,34 @@ class LdifParser {
     return info;
   }
 
-  /**
-   * The attribute name of a line ending at `colon`: first the name at the same position in the
-   * previous record (compared in place, nothing allocated), else the cache.
-   */
-  private nameAt(text: string, start: number, colon: number): NameInfo {
-    const at = this.currentCount;
-    const guess = at < this.previousCount ? this.previousNames[at] : undefined;
-    const info = guess !== undefined && guess.raw.length === colon - start &&
-        text.startsWith(guess.raw, start)
-      ? guess
-      : this.info(text.slice(start, colon));
-    this.currentNames[at] = info;
-    this.currentCount = at + 1;
-    return info;
-  }
-
   /** Handles one logical (unfolded) line: `text` from `start` to `end`. */
   line(text: string, start: number, end: number, line: number): void {
-    const colon = text.indexOf(":", start);
-    if (colon <= start || colon >= end) {
-      this.fail(
-        line,
-        `expected "attribute: value" but found "${text.slice(start, Math.min(end, start + 40))}"`,
-        "Each LDIF line is `name: value`, `name:: base64`, a `#` comment, or a continuation " +
-          "line starting with one space; records are separated by a blank line",
-      );
+    // The name at the same position in the previous record, compared in place: records of one
+    // export repeat their attributes in order, and then the colon is not searched for and the
+    // name not looked up. (A name never holds a colon, so the first colon is the one after it.)
+    const at = this.currentCount;
+    const guess = at < this.previousCount ? this.previousNames[at] : undefined;
+    let colon = guess === undefined ? -1 : start + guess.raw.length;
+    let info: NameInfo;
+    if (
+      guess !== undefined && colon < end && text.charCodeAt(colon) === 58 &&
+      text.startsWith(guess.raw, start)
+    ) {
+      info = guess;
+    } else {
+      colon = text.indexOf(":", start);
+      if (colon <= start || colon >= end) {
+        this.fail(
+          line,
+          `expected "attribute: value" but found "${text.slice(start, Math.min(end, start + 40))}"`,
+          "Each LDIF line is `name: value`, `name:: base64`, a `#` comment, or a continuation " +
+            "line starting with one space; records are separated by a blank line",
+        );
+      }
+      info = this.info(text.slice(start, colon));
     }
-    const info = this.nameAt(text, start, colon);
+    this.currentNames[at] = info;
+    this.currentCount = at + 1;
     const name = info.name;
     const lower = info.lower;
 

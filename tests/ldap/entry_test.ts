@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { defaultConfig } from "../../src/config/schema.ts";
+import { DnSyntaxError } from "../../src/ldap/dn.ts";
 import {
   classifyEntry,
   entryToGroup,
@@ -9,6 +10,7 @@ import {
   groupSearchFilter,
   type LdapEntry,
   ldapMappingSettings,
+  RefPool,
   searchBase,
   userAttributes,
   userSearchFilter,
@@ -226,4 +228,37 @@ Deno.test("classifyEntry() uses objectClass case-insensitively", () => {
   );
   assert.equal(classifyEntry(entry("cn=g", { objectclass: ["GroupOfNames"] }), s), "group");
   assert.equal(classifyEntry(entry("ou=x", { objectClass: ["organizationalUnit"] }), s), null);
+});
+
+Deno.test("RefPool.dn() gives one string per DN however it is written, with or without the text cache", () => {
+  for (const cacheDnText of [false, true]) {
+    const pool = new RefPool({ cacheDnText });
+    const first = pool.dn("CN=Ann Lee, OU=People,DC=example,DC=com");
+    assert.equal(first, "cn=ann lee,ou=people,dc=example,dc=com");
+    assert.equal(pool.dn("cn=ann lee,ou=people,dc=example,dc=com"), first);
+    assert.equal(pool.dn("CN=Ann Lee, OU=People,DC=example,DC=com"), first);
+    assert.equal(pool.intern("cn=ann lee,ou=people,dc=example,dc=com"), first);
+    assert.throws(() => pool.dn("uid:ann=x"), DnSyntaxError);
+  }
+});
+
+Deno.test("entryToUser() and entryToGroup() use the entry's normalised DN when the caller gives it", () => {
+  const s = ldapMappingSettings(defaultConfig().sync, { ad: false });
+  const pool = new RefPool({ cacheDnText: true });
+  const ref = pool.dn("UID=Ann,DC=X");
+  const user = entryToUser(entry("UID=Ann,DC=X", { uid: ["Ann"], mail: ["ann@x.com"] }), s, {
+    pool,
+    ref,
+  });
+  assert.deepEqual(user.refs, ["uid=ann,dc=x", "uid:ann"]);
+  assert.equal(user.refs?.[0], ref);
+  const group = entryToGroup(
+    entry("CN=G,DC=X", { cn: ["G"], member: ["UID=Ann,DC=X", "uid=ann,dc=x", "bob"] }),
+    s,
+    { pool, ref: pool.dn("CN=G,DC=X") },
+  );
+  assert.ok("memberRefs" in group);
+  assert.deepEqual(group.memberRefs, ["uid=ann,dc=x", "uid:bob"]);
+  assert.equal(group.memberRefs[0], ref);
+  assert.deepEqual(group.refs, ["cn=g,dc=x"]);
 });

@@ -371,7 +371,10 @@ export function entryToUser(
     const key = uid.trim().toLowerCase();
     const ref = "uid:" + key;
     if (key === "" || refs.includes(ref)) continue;
-    refs.push(pool?.intern(ref) ?? ref);
+    // Not pooled: a user's uid is its own, and only groups listing members by uid (memberUid)
+    // name it again; those share one string among themselves (see `memberRef`). Pooling it
+    // would cost a lookup and an insertion per user on every directory.
+    refs.push(ref);
   }
   if (s.ad) {
     const primary = userPrimaryGroupRef(
@@ -566,7 +569,8 @@ function memberRef(value: string, pool: RefPool | undefined): string {
 /**
  * Shares one string per reference across a read: a user's normalised DN and the same DN in
  * every group that lists the user are then one string in memory, not one per membership (at a
- * million users with a few groups each, that is hundreds of megabytes).
+ * million users with a few groups each, that is hundreds of megabytes); the `uid:` references
+ * of groups are shared among the groups.
  */
 export class RefPool {
   readonly #strings = new Map<string, string>();

@@ -369,8 +369,10 @@ export function entryToUser(
   const refs = [options.ref ?? pooledDn(entry.dn, pool)];
   for (const uid of textValues(entry, "uid")) {
     const key = uid.trim().toLowerCase();
-    const ref = "uid:" + key;
-    if (key === "" || refs.includes(ref)) continue;
+    if (key === "") continue;
+    // One flat string (`+` would keep a pair of the prefix and the uid for the whole run).
+    const ref = ["uid:", key].join("");
+    if (refs.includes(ref)) continue;
     // Not pooled: a user's uid is its own, and only groups listing members by uid (memberUid)
     // name it again; those share one string among themselves (see `memberRef`). Pooling it
     // would cost a lookup and an insertion per user on every directory.

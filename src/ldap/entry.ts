@@ -569,6 +569,17 @@ function memberRef(value: string, pool: RefPool | undefined): string {
 }
 
 /**
+ * A copy of a string that keeps nothing else alive. A slice of a string is a view of its parent
+ * in V8: a value cut from a 64 KiB chunk of a file would keep the whole chunk in memory, and
+ * the directory's text would end up in memory after all. Slices shorter than 13 characters are
+ * copies already. Joining two parts builds one new flat string (`+` would build a pair of
+ * views, and slicing that a view of a flattened copy: two objects per value).
+ */
+export function copyText(text: string): string {
+  return text.length < 13 ? text : [text.slice(0, 1), text.slice(1)].join("");
+}
+
+/**
  * Shares one string per reference across a read: a user's normalised DN and the same DN in
  * every group that lists the user are then one string in memory, not one per membership (at a
  * million users with a few groups each, that is hundreds of megabytes); the `uid:` references
@@ -579,22 +590,29 @@ export class RefPool {
   /** DN texts not in canonical form → their pooled canonical form (with `cacheDnText`). */
   readonly #dns: Map<string, string> | undefined;
 
+  /** Whether strings are copied when they enter the pool (`copyNew`). */
+  readonly #copy: boolean;
+
   /**
    * `cacheDnText` (default false): {@link dn} remembers the canonical form of each DN text that
    * is not canonical already, so a DN written the same way again (a member listed in several
    * groups, in an AD export) is not parsed again. The cache holds one entry per distinct DN
-   * text for the life of the pool.
+   * text for the life of the pool. `copyNew` (default false): a string entering the pool (or
+   * the cache) is copied with {@link copyText} first, so the values looked up may be views of
+   * a larger text (the LDIF reader's `views`).
    */
-  constructor(options: { cacheDnText?: boolean } = {}) {
+  constructor(options: { cacheDnText?: boolean; copyNew?: boolean } = {}) {
     this.#dns = options.cacheDnText === true ? new Map() : undefined;
+    this.#copy = options.copyNew === true;
   }
 
-  /** The pooled string equal to `value` (`value` itself the first time). */
+  /** The pooled string equal to `value` (`value` itself, or its copy, the first time). */
   intern(value: string): string {
     const known = this.#strings.get(value);
     if (known !== undefined) return known;
-    this.#strings.set(value, value);
-    return value;
+    const kept = this.#copy ? copyText(value) : value;
+    this.#strings.set(kept, kept);
+    return kept;
   }
 
   /**
@@ -608,7 +626,7 @@ export class RefPool {
     let ref = this.#dns.get(text);
     if (ref === undefined) {
       ref = this.intern(normalizeDn(text));
-      this.#dns.set(text, ref);
+      this.#dns.set(this.#copy ? copyText(text) : text, ref);
     }
     return ref;
   }

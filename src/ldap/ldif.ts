@@ -13,7 +13,7 @@
 
 import { DirectoryDataError, SourceIncompleteError } from "../errors.ts";
 import { DnSyntaxError, normalizeDn } from "./dn.ts";
-import { joinRanges, type LdapEntry } from "./entry.ts";
+import { copyText as detach, joinRanges, type LdapEntry } from "./entry.ts";
 
 /** An entry read from LDIF, with the line its record starts on. */
 export interface LdifEntry extends LdapEntry {
@@ -35,10 +35,19 @@ export interface ReadLdifOptions {
    */
   attributes?: Iterable<string>;
   /**
+   * The attribute types whose values may be given as views into the decoded text rather than
+   * copies (case-insensitive, without options). A view keeps its whole chunk of text (64 KiB)
+   * in memory while it lives: only for values the caller looks up and drops, or copies
+   * (`copyText`) to keep. Default: none, every value is a copy.
+   */
+  views?: Iterable<string>;
+  /**
    * Turns each record's DN into its {@link LdifEntry.key}, at the `dn:` line; a
    * `DnSyntaxError` it throws is reported as an invalid DN on that line. Default: the DN is
    * checked with `normalizeDn` and the entry has no key. The file provider passes its
-   * `RefPool`'s `dn()`, so each DN is parsed once and its canonical form shared.
+   * `RefPool`'s `dn()`, so each DN is parsed once and its canonical form shared. It is given
+   * a view of the DN text (see `views`): it must copy what it keeps. When the key equals the
+   * DN, the key is the entry's `dn` too.
    */
   dnKey?: (dn: string) => string;
 }
@@ -70,12 +79,18 @@ interface NameInfo {
   special: boolean;
   /** `objectclass`: its values repeat from record to record (see `shareClasses`). */
   classes: boolean;
+  /** Its values are given as views of the text ({@link ReadLdifOptions.views}). */
+  view: boolean;
 }
 
 /** Distinct names a file may introduce before the cache stops growing. */
 const NAME_CACHE_LIMIT = 4096;
 
-function nameInfo(text: string, keep: ReadonlySet<string> | undefined): NameInfo {
+function nameInfo(
+  text: string,
+  keep: ReadonlySet<string> | undefined,
+  views: ReadonlySet<string>,
+): NameInfo {
   const raw = detach(text); // kept in the name cache for the whole read
   const name = raw.trim();
   const lower = name.toLowerCase();
@@ -90,6 +105,7 @@ function nameInfo(text: string, keep: ReadonlySet<string> | undefined): NameInfo
     keep: keep === undefined || keep.has(base),
     special: lower === "dn" || lower === "changetype" || lower === "control",
     classes: lower === "objectclass",
+    view: views.has(base),
   };
 }
 
@@ -131,6 +147,7 @@ class LdifParser {
   private previousClasses: (string | Uint8Array)[] | undefined;
 
   private readonly keep: ReadonlySet<string> | undefined;
+  private readonly views: ReadonlySet<string>;
   private readonly dnKey: ((dn: string) => string) | undefined;
 
   constructor(options: ReadLdifOptions) {
@@ -138,6 +155,7 @@ class LdifParser {
     this.keep = options.attributes === undefined
       ? undefined
       : new Set([...options.attributes].map((name) => name.toLowerCase()));
+    this.views = new Set([...options.views ?? []].map((name) => name.toLowerCase()));
     this.dnKey = options.dnKey;
   }
 
@@ -176,7 +194,7 @@ class LdifParser {
   private info(raw: string): NameInfo {
     let info = this.names.get(raw);
     if (info === undefined) {
-      info = nameInfo(raw, this.keep);
+      info = nameInfo(raw, this.keep, this.views);
       if (this.names.size < NAME_CACHE_LIMIT) this.names.set(info.raw, info);
     }
     return info;
@@ -294,12 +312,16 @@ class LdifParser {
     } else if (needed) {
       let from = colon + 1;
       while (from < end && text.charCodeAt(from) === 32) from++;
-      value = info.classes ? this.classValue(text, from, end) : detach(text.slice(from, end));
+      value = info.view || (this.record === null && this.dnKey !== undefined)
+        ? text.slice(from, end) // a view: the DN's copy is made by dnKey, or below
+        : info.classes
+        ? this.classValue(text, from, end)
+        : detach(text.slice(from, end));
     }
 
     if (this.record === null) {
       // the dn line
-      const dn = typeof value === "string" ? value : "";
+      let dn = typeof value === "string" ? value : "";
       let key: string | undefined;
       try {
         // normalizeDn: the same test as parseDn, with a fast path for plain DNs
@@ -309,6 +331,8 @@ class LdifParser {
         const detail = error instanceof DnSyntaxError ? error.message : String(error);
         this.fail(line, `"${dn}" is not a valid DN: ${detail}`, "Fix or remove the record");
       }
+      // With dnKey, `dn` may be a view of the text: the key (a copy) when equal, else a copy.
+      if (this.dnKey !== undefined) dn = key === dn ? key : detach(dn);
       this.record = {
         dn,
         line,
@@ -422,18 +446,6 @@ class LdifParser {
     this.record = null;
     this.trailer = false;
   }
-}
-
-/**
- * Copies a value out of the decode buffer. A slice of a string keeps the whole parent alive in
- * V8, so without the copy every value kept from a record (DN, email, members) would pin its
- * 64 KiB read chunk, and the directory's text would end up in memory after all. Slices shorter
- * than 13 characters are copies already. Joining two parts builds one new flat string; `+`
- * would build a pair of slices, and slicing that again a slice of a flattened copy (two
- * objects per value, for the whole run).
- */
-function detach(text: string): string {
-  return text.length < 13 ? text : [text.slice(0, 1), text.slice(1)].join("");
 }
 
 /**

@@ -3,6 +3,7 @@ import { defaultConfig } from "../../src/config/schema.ts";
 import { DnSyntaxError } from "../../src/ldap/dn.ts";
 import {
   classifyEntry,
+  copyText,
   entryToGroup,
   entryToUser,
   formatGuid,
@@ -261,4 +262,18 @@ Deno.test("entryToUser() and entryToGroup() use the entry's normalised DN when t
   assert.deepEqual(group.memberRefs, ["uid=ann,dc=x", "uid:bob"]);
   assert.equal(group.memberRefs[0], ref);
   assert.deepEqual(group.refs, ["cn=g,dc=x"]);
+});
+
+Deno.test("RefPool with copyNew pools equal strings, whether looked up by a copy or a slice", () => {
+  const pool = new RefPool({ cacheDnText: true, copyNew: true });
+  const text =
+    "member: uid=ann,ou=people,dc=example,dc=com\nmember: CN=Bob,OU=People,DC=example,DC=com";
+  const ann = pool.dn(text.slice(8, 43));
+  assert.equal(ann, "uid=ann,ou=people,dc=example,dc=com");
+  assert.equal(pool.dn("uid=ann,ou=people,dc=example,dc=com"), ann);
+  const bob = pool.dn(text.slice(52));
+  assert.equal(bob, "cn=bob,ou=people,dc=example,dc=com");
+  assert.equal(pool.dn("CN=Bob,OU=People,DC=example,DC=com"), bob);
+  assert.equal(copyText(text), text);
+  assert.equal(copyText("short"), "short");
 });

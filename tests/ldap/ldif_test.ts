@@ -361,3 +361,28 @@ Deno.test("readLdif() gives records listing the same object classes in order one
   assert.notEqual(classes[1], classes[2]);
   assert.notEqual(classes[2], classes[3]);
 });
+
+Deno.test("readLdifBatches() gives the same values and DN with views, the DN being the key when equal", async () => {
+  const text =
+    "dn: cn=group with a long name,dc=example,dc=com\nmember: uid=someone,dc=example,dc=com\n" +
+    "member: UID=Other,DC=example,DC=com\n";
+  const keys: string[] = [];
+  const [batch] = await readBatches([text, "\n"], {
+    views: ["MEMBER"],
+    dnKey: (dn) => {
+      const key = [dn.slice(0, 1), dn.slice(1)].join(""); // a copy, as RefPool.dn makes
+      keys.push(key);
+      return key;
+    },
+  });
+  const entry = batch?.[0];
+  assert.deepEqual(entry === undefined ? undefined : plain(entry), {
+    dn: "cn=group with a long name,dc=example,dc=com",
+    line: 1,
+    attrs: {
+      member: ["uid=someone,dc=example,dc=com", "UID=Other,DC=example,DC=com"],
+    },
+  });
+  assert.equal(entry?.key, keys[0]);
+  assert.equal(entry?.dn, entry?.key);
+});

@@ -192,6 +192,25 @@ function inDeletedObjects(entry: LdapEntry, key: string, rules: LdifRules): bool
 }
 
 /**
+ * The member attribute, as the attribute whose values the LDIF reader may give as views of
+ * the text: they are only looked up (and copied by the pool when new). Not when the same
+ * attribute also gives a value that is kept as it is (an email, a name, a uid, an object
+ * class), which a view would tie to its whole chunk of the file.
+ */
+function memberViews(s: LdifRules["settings"]): string[] {
+  const member = s.memberAttribute.toLowerCase();
+  const kept = [
+    s.userEmailAttribute,
+    s.emailPrefixAttribute,
+    s.groupNameAttribute,
+    "cn",
+    "uid",
+    "objectClass",
+  ];
+  return kept.some((name) => name?.toLowerCase() === member) ? [] : [s.memberAttribute];
+}
+
+/**
  * Reads LDIF entries from `text` (the file's decoded text, see `decodeText`) and yields the
  * users, groups, skipped entries and notices, in batches (one per chunk of text).
  */
@@ -203,9 +222,11 @@ export async function* ldifItems(
   if (rules.notices.length > 0) yield rules.notices;
   const s = rules.settings;
   // Each DN text is normalised once: the record's own DN at its dn: line (which also checks
-  // it), a member value the first time it is met; all the references to one DN then share one
-  // string.
-  const pool = new RefPool({ cacheDnText: true });
+  // it), a member value the first time it is met; all the references to one DN, and the
+  // entry's own DN when it is canonical, then share one string.
+  // Member values are views of the text (most are looked up, found, and dropped); the pool
+  // copies what it keeps.
+  const pool = new RefPool({ cacheDnText: true, copyNew: true });
   // The entries' DNs in order, with their lines: one set operation per entry; the first line
   // of a duplicate is looked up only to report it.
   const seen = new Set<string>();
@@ -217,6 +238,7 @@ export async function* ldifItems(
   const entries = readLdifBatches(text, {
     source: path,
     dnKey: (dn) => pool.dn(dn),
+    views: memberViews(s),
     ...(rules.attributes === undefined ? {} : { attributes: rules.attributes }),
   });
   for await (const batch of entries) {

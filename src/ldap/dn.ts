@@ -255,6 +255,44 @@ function normalizePlainDn(dn: string): string | undefined {
   return out.join(",");
 }
 
+/**
+ * Whether `dn` is already in {@link normalizeDn} form, in the common plain case: RDNs of one
+ * `type=value` each, joined by `,`, types of lowercase letters, digits and hyphens, values of
+ * printable ASCII without capitals, without a character RFC 4514 escapes (`\ " + ; # < > =`)
+ * and without a space at either end. True means `normalizeDn(dn) === dn`; false means only that
+ * the full normalisation is needed to tell. One scan, nothing allocated: a directory's DNs and
+ * member values are mostly of this form already, and each is checked once per read.
+ */
+export function isNormalizedDn(dn: string): boolean {
+  const n = dn.length;
+  let i = 0;
+  for (;;) {
+    // the type: [a-z][a-z0-9-]*
+    let c = i < n ? dn.charCodeAt(i) : 0;
+    if (c < 97 || c > 122) return false;
+    i++;
+    for (; i < n; i++) {
+      c = dn.charCodeAt(i);
+      if (!((c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 45)) break;
+    }
+    if (i >= n || c !== 61) return false; // "="
+    i++;
+    // the value: at least one character, none escaped or changed by normalisation
+    const start = i;
+    for (; i < n; i++) {
+      c = dn.charCodeAt(i);
+      if (c === 44) break; // ","
+      if (
+        c < 0x20 || c > 0x7e || (c >= 65 && c <= 90) || c === 92 || c === 34 || c === 43 ||
+        c === 59 || c === 35 || c === 60 || c === 62 || c === 61
+      ) return false;
+    }
+    if (i === start || dn.charCodeAt(start) === 32 || dn.charCodeAt(i - 1) === 32) return false;
+    if (i === n) return true;
+    i++; // ","
+  }
+}
+
 /** Whether a value looks like a DN: it contains `=` and parses as a DN with at least one RDN. */
 export function isDnLike(value: string): boolean {
   if (!value.includes("=")) return false;

@@ -13,7 +13,7 @@ import { normalizeEmail } from "../engine/normalize.ts";
 import type { DirectoryGroup, DirectoryUser, SkippedEntry } from "../engine/types.ts";
 import { DirectoryDataError, SourceIncompleteError } from "../errors.ts";
 import { excludedClasses, groupPrimaryGroupRefs, userPrimaryGroupRef } from "./ad.ts";
-import { DnSyntaxError, normalizeDn } from "./dn.ts";
+import { DnSyntaxError, isNormalizedDn, normalizeDn } from "./dn.ts";
 import { objectClassesOf, splitOptionalUid } from "./filter.ts";
 
 /** One directory entry: its DN and attributes (keys are lowercased attribute names). */
@@ -348,7 +348,15 @@ function uacDisabled(entry: LdapEntry): boolean {
 export function entryToUser(
   entry: LdapEntry,
   s: LdapMappingSettings,
-  options: { deleted?: boolean; pool?: RefPool } = {},
+  options: {
+    deleted?: boolean;
+    pool?: RefPool;
+    /**
+     * The entry's DN in `normalizeDn` form, from `pool` when one is given, when the caller has
+     * it: used as it is, the DN is not parsed again.
+     */
+    ref?: string;
+  } = {},
 ): DirectoryUser {
   let email = firstEmail(entry, s.userEmailAttribute) ?? null;
   if (email === null && s.useEmailPrefixSuffix && s.emailSuffix !== undefined) {
@@ -358,13 +366,17 @@ export function entryToUser(
     }
   }
   const pool = options.pool;
-  const dn = normalizeDn(entry.dn);
-  const refs = [pool?.intern(dn) ?? dn];
+  const refs = [options.ref ?? pooledDn(entry.dn, pool)];
   for (const uid of textValues(entry, "uid")) {
     const key = uid.trim().toLowerCase();
-    if (key === "" || refs.includes("uid:" + key)) continue;
-    const ref = "uid:" + key;
-    refs.push(pool?.intern(ref) ?? ref);
+    if (key === "") continue;
+    // One flat string (`+` would keep a pair of the prefix and the uid for the whole run).
+    const ref = ["uid:", key].join("");
+    if (refs.includes(ref)) continue;
+    // Not pooled: a user's uid is its own, and only groups listing members by uid (memberUid)
+    // name it again; those share one string among themselves (see `memberRef`). Pooling it
+    // would cost a lookup and an insertion per user on every directory.
+    refs.push(ref);
   }
   if (s.ad) {
     const primary = userPrimaryGroupRef(
@@ -379,8 +391,16 @@ export function entryToUser(
     email,
     disabled: s.ad && uacDisabled(entry),
     deleted: options.deleted ?? false,
-    refs,
+    refs: exact(refs),
   };
+}
+
+/**
+ * `list` without the spare room `push` leaves behind it (up to half its length plus 16 slots):
+ * the reference lists of every user and group are kept for the whole run.
+ */
+function exact(list: string[]): string[] {
+  return list.length > 1 ? list.slice() : list;
 }
 
 /**
@@ -401,7 +421,14 @@ export function entryToUser(
 export function entryToGroup(
   entry: LdapEntry,
   s: LdapMappingSettings,
-  options: { pool?: RefPool } = {},
+  options: {
+    pool?: RefPool;
+    /**
+     * The entry's DN in `normalizeDn` form, from `pool` when one is given, when the caller has
+     * it: used as it is, the DN is not parsed again.
+     */
+    ref?: string;
+  } = {},
 ): DirectoryGroup | SkippedEntry {
   const rawName = firstText(entry, s.groupNameAttribute);
   const cn = rawName === undefined ? firstText(entry, "cn") : undefined;
@@ -420,16 +447,18 @@ export function entryToGroup(
   const memberRefs: string[] = [];
   const seen = new Set<string>();
   const optionalUid = s.memberAttribute.toLowerCase() === "uniquemember";
-  for (const raw of textValues(entry, s.memberAttribute)) {
+  for (const item of values(entry, s.memberAttribute)) {
+    const raw = typeof item === "string" ? item : text(entry, s.memberAttribute, item);
     const value = (optionalUid ? splitOptionalUid(raw.trim()).dn : raw).trim();
     if (value === "") continue;
     const ref = memberRef(value, options.pool);
-    if (seen.has(ref)) continue;
+    // One set operation per member (a group may list thousands): the size tells a repeat.
+    const size = seen.size;
     seen.add(ref);
+    if (seen.size === size) continue;
     memberRefs.push(ref);
   }
-  const dn = normalizeDn(entry.dn);
-  const refs = [options.pool?.intern(dn) ?? dn];
+  const refs = [options.ref ?? pooledDn(entry.dn, options.pool)];
   if (s.ad) {
     const primary = groupPrimaryGroupRefs(
       values(entry, "objectSid")[0],
@@ -445,8 +474,8 @@ export function entryToGroup(
     referenceId: entry.dn,
     externalId: (s.ad ? guidOf(entry) : undefined) ?? sendable(entry, "DN", entry.dn),
     name,
-    memberRefs,
-    refs,
+    memberRefs: exact(memberRefs),
+    refs: exact(refs),
   };
 }
 
@@ -517,6 +546,11 @@ export function joinRanges(
   return attributes;
 }
 
+/** The entry's normalised DN, from the pool when there is one. */
+function pooledDn(dn: string, pool: RefPool | undefined): string {
+  return pool === undefined ? normalizeDn(dn) : pool.intern(normalizeDn(dn));
+}
+
 /**
  * The canonical reference of one member value: a DN (normalised) when it parses as one with at
  * least one RDN (the same test as `isDnLike`, parsing once), else `uid:<lowercase value>`.
@@ -524,8 +558,8 @@ export function joinRanges(
 function memberRef(value: string, pool: RefPool | undefined): string {
   if (value.includes("=")) {
     try {
-      const dn = normalizeDn(value);
-      if (dn !== "") return pool?.intern(dn) ?? dn;
+      const dn = pool === undefined ? normalizeDn(value) : pool.dn(value);
+      if (dn !== "") return dn;
     } catch (error) {
       if (!(error instanceof DnSyntaxError)) throw error;
     }
@@ -535,19 +569,66 @@ function memberRef(value: string, pool: RefPool | undefined): string {
 }
 
 /**
+ * A copy of a string that keeps nothing else alive. A slice of a string is a view of its parent
+ * in V8: a value cut from a 64 KiB chunk of a file would keep the whole chunk in memory, and
+ * the directory's text would end up in memory after all. Slices shorter than 13 characters are
+ * copies already. Joining two parts builds one new flat string (`+` would build a pair of
+ * views, and slicing that a view of a flattened copy: two objects per value).
+ */
+export function copyText(text: string): string {
+  return text.length < 13 ? text : [text.slice(0, 1), text.slice(1)].join("");
+}
+
+/**
  * Shares one string per reference across a read: a user's normalised DN and the same DN in
  * every group that lists the user are then one string in memory, not one per membership (at a
- * million users with a few groups each, that is hundreds of megabytes).
+ * million users with a few groups each, that is hundreds of megabytes); the `uid:` references
+ * of groups are shared among the groups.
  */
 export class RefPool {
   readonly #strings = new Map<string, string>();
+  /** DN texts not in canonical form → their pooled canonical form (with `cacheDnText`). */
+  readonly #dns: Map<string, string> | undefined;
 
-  /** The pooled string equal to `value` (`value` itself the first time). */
+  /** Whether strings are copied when they enter the pool (`copyNew`). */
+  readonly #copy: boolean;
+
+  /**
+   * `cacheDnText` (default false): {@link dn} remembers the canonical form of each DN text that
+   * is not canonical already, so a DN written the same way again (a member listed in several
+   * groups, in an AD export) is not parsed again. The cache holds one entry per distinct DN
+   * text for the life of the pool. `copyNew` (default false): a string entering the pool (or
+   * the cache) is copied with {@link copyText} first, so the values looked up may be views of
+   * a larger text (the LDIF reader's `views`).
+   */
+  constructor(options: { cacheDnText?: boolean; copyNew?: boolean } = {}) {
+    this.#dns = options.cacheDnText === true ? new Map() : undefined;
+    this.#copy = options.copyNew === true;
+  }
+
+  /** The pooled string equal to `value` (`value` itself, or its copy, the first time). */
   intern(value: string): string {
     const known = this.#strings.get(value);
     if (known !== undefined) return known;
-    this.#strings.set(value, value);
-    return value;
+    const kept = this.#copy ? copyText(value) : value;
+    this.#strings.set(kept, kept);
+    return kept;
+  }
+
+  /**
+   * The pooled `normalizeDn(text)`. A DN already canonical (`isNormalizedDn`) is pooled as it
+   * is, without parsing.
+   * @throws {DnSyntaxError} when the text is not a DN.
+   */
+  dn(text: string): string {
+    if (isNormalizedDn(text)) return this.intern(text);
+    if (this.#dns === undefined) return this.intern(normalizeDn(text));
+    let ref = this.#dns.get(text);
+    if (ref === undefined) {
+      ref = this.intern(normalizeDn(text));
+      this.#dns.set(this.#copy ? copyText(text) : text, ref);
+    }
+    return ref;
   }
 }
 

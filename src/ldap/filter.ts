@@ -538,6 +538,36 @@ function dnValues(entry: LdapEntry, attribute: string | undefined): Value[] {
 }
 
 /**
+ * The attribute types {@link matchesFilter} reads for `filter`: each attribute it names,
+ * lowercased and without options (`cn;lang-de` gives `cn`), objectClass always included.
+ * Undefined when it reads every attribute: an extensible match without an attribute type
+ * (`(:caseExactMatch:=x)`). The entry's DN is read too, by `:dn:` matches.
+ */
+export function filterAttributes(filter: LdapFilter): string[] | undefined {
+  const names = new Set<string>(["objectclass"]);
+  let all = false;
+  const walk = (f: LdapFilter): void => {
+    switch (f.type) {
+      case "and":
+      case "or":
+        f.filters.forEach(walk);
+        return;
+      case "not":
+        walk(f.filter);
+        return;
+      case "extensible":
+        if (f.attribute === undefined) all = true;
+        else names.add(f.attribute.toLowerCase().split(";")[0] ?? "");
+        return;
+      default:
+        names.add(f.attribute.toLowerCase().split(";")[0] ?? "");
+    }
+  };
+  walk(filter);
+  return all ? undefined : [...names];
+}
+
+/**
  * Evaluates a filter against an entry the way a directory server would: and/or/not, equality
  * and approximate match (case-insensitive, spaces folded; DN values compared as DNs;
  * `uniqueMember` by RFC 4517 uniqueMemberMatch; AD's `objectCategory` short names such as
@@ -630,6 +660,11 @@ function compile(filter: LdapFilter): Matcher {
  */
 function objectClassMatcher(equals: (value: Value) => boolean): Matcher {
   const remembered = new Map<string, boolean>();
+  // The answer for the last objectClass array seen: the LDIF reader gives consecutive records
+  // with the same object classes one shared array, so most entries are answered here. The
+  // answer depends only on the values, and an entry's value arrays are never changed once read.
+  let lastValues: readonly Value[] | undefined;
+  let lastAnswer = false;
   const chainMatches = (raw: Value): boolean => {
     let cls: string | undefined = asText(raw).trim().toLowerCase();
     for (let step = 0; cls !== undefined && step < 64; step++) {
@@ -638,8 +673,8 @@ function objectClassMatcher(equals: (value: Value) => boolean): Matcher {
     }
     return false;
   };
-  return (entry) => {
-    for (const raw of entry.attributes.get("objectclass") ?? []) {
+  const answer = (values: readonly Value[]): boolean => {
+    for (const raw of values) {
       if (typeof raw !== "string") {
         if (chainMatches(raw)) return true;
         continue;
@@ -652,6 +687,15 @@ function objectClassMatcher(equals: (value: Value) => boolean): Matcher {
       if (answer) return true;
     }
     return false;
+  };
+  return (entry) => {
+    const values = entry.attributes.get("objectclass");
+    if (values === undefined) return false;
+    if (values !== lastValues) {
+      lastAnswer = answer(values);
+      lastValues = values;
+    }
+    return lastAnswer;
   };
 }
 

@@ -13,18 +13,43 @@
 
 import { DirectoryDataError, SourceIncompleteError } from "../errors.ts";
 import { DnSyntaxError, normalizeDn } from "./dn.ts";
-import { joinRanges, type LdapEntry } from "./entry.ts";
+import { copyText as detach, joinRanges, type LdapEntry } from "./entry.ts";
 
 /** An entry read from LDIF, with the line its record starts on. */
 export interface LdifEntry extends LdapEntry {
   /** 1-based line number of the record's `dn:` line. */
   line: number;
+  /** What {@link ReadLdifOptions.dnKey} made of the DN; absent without that option. */
+  key?: string;
 }
 
 /** Options for {@link readLdif}. */
 export interface ReadLdifOptions {
   /** Name of the input (e.g. the file path), used in error messages. */
   source?: string;
+  /**
+   * The attribute types to keep in `attributes` (case-insensitive, without options: `member`
+   * keeps `member;range=0-1499` too). Default: every attribute. The lines of other attributes
+   * are still checked (name, base64, change records) but their values are not kept, so a
+   * reader that needs a few attributes does not pay for building the others.
+   */
+  attributes?: Iterable<string>;
+  /**
+   * The attribute types whose values may be given as views into the decoded text rather than
+   * copies (case-insensitive, without options). A view keeps its whole chunk of text (64 KiB)
+   * in memory while it lives: only for values the caller looks up and drops, or copies
+   * (`copyText`) to keep. Default: none, every value is a copy.
+   */
+  views?: Iterable<string>;
+  /**
+   * Turns each record's DN into its {@link LdifEntry.key}, at the `dn:` line; a
+   * `DnSyntaxError` it throws is reported as an invalid DN on that line. Default: the DN is
+   * checked with `normalizeDn` and the entry has no key. The file provider passes its
+   * `RefPool`'s `dn()`, so each DN is parsed once and its canonical form shared. It is given
+   * a view of the DN text (see `views`): it must copy what it keeps. When the key equals the
+   * DN, the key is the entry's `dn` too.
+   */
+  dnKey?: (dn: string) => string;
 }
 
 /** An attribute description: a name or OID, then options, including AD's `range=0-1499`. */
@@ -48,34 +73,61 @@ interface NameInfo {
   binary: boolean;
   /** Whether it carries a `;range=` option (the record then needs `joinRanges`). */
   ranged: boolean;
+  /** Whether its values are kept ({@link ReadLdifOptions.attributes}). */
+  keep: boolean;
+  /** `dn`, `changetype` or `control`: the value is needed for the record's checks. */
+  special: boolean;
+  /** `objectclass`: its values repeat from record to record (see `shareClasses`). */
+  classes: boolean;
+  /** Its values are given as views of the text ({@link ReadLdifOptions.views}). */
+  view: boolean;
 }
 
 /** Distinct names a file may introduce before the cache stops growing. */
 const NAME_CACHE_LIMIT = 4096;
 
-function nameInfo(raw: string): NameInfo {
+function nameInfo(
+  text: string,
+  keep: ReadonlySet<string> | undefined,
+  views: ReadonlySet<string>,
+): NameInfo {
+  const raw = detach(text); // kept in the name cache for the whole read
   const name = raw.trim();
   const lower = name.toLowerCase();
+  const base = lower.split(";")[0] ?? "";
   return {
     raw,
     name,
     lower,
     valid: ATTRIBUTE_NAME.test(name),
-    binary: lower !== "dn" && BINARY_ATTRIBUTES.has(lower.split(";")[0] ?? ""),
+    binary: lower !== "dn" && BINARY_ATTRIBUTES.has(base),
     ranged: lower.includes(";range="),
+    keep: keep === undefined || keep.has(base),
+    special: lower === "dn" || lower === "changetype" || lower === "control",
+    classes: lower === "objectclass",
+    view: views.has(base),
   };
 }
 
 interface Pending {
   dn: string;
   line: number;
+  key: string | undefined;
   attributes: Map<string, (string | Uint8Array)[]>;
   ranged: boolean;
+  /**
+   * The attribute of the last value kept and its list: an attribute's lines usually follow
+   * each other, and the next value then goes to the list without a lookup.
+   */
+  lastInfo: NameInfo | null;
+  lastList: (string | Uint8Array)[] | null;
+  /** The objectClass values (the list under `objectclass`), once there is one. */
+  classes: (string | Uint8Array)[] | null;
 }
 
 /** The record parser: fed logical lines, collects finished entries in `out`. */
 class LdifParser {
-  readonly out: LdifEntry[] = [];
+  out: LdifEntry[] = [];
   private record: Pending | null = null;
   private trailer = false;
   private seenContent = false;
@@ -88,9 +140,23 @@ class LdifParser {
   /** The names of the previous record in order: records of one export repeat them. */
   private previousNames: NameInfo[] = [];
   private currentNames: NameInfo[] = [];
+  /** How many of `previousNames` and `currentNames` are in use (the arrays are reused). */
+  private previousCount = 0;
+  private currentCount = 0;
+  /** The objectClass values of the last record that had any (see `shareClasses`). */
+  private previousClasses: (string | Uint8Array)[] | undefined;
 
-  constructor(source: string | undefined) {
-    this.where = source === undefined ? "" : ` in ${source}`;
+  private readonly keep: ReadonlySet<string> | undefined;
+  private readonly views: ReadonlySet<string>;
+  private readonly dnKey: ((dn: string) => string) | undefined;
+
+  constructor(options: ReadLdifOptions) {
+    this.where = options.source === undefined ? "" : ` in ${options.source}`;
+    this.keep = options.attributes === undefined
+      ? undefined
+      : new Set([...options.attributes].map((name) => name.toLowerCase()));
+    this.views = new Set([...options.views ?? []].map((name) => name.toLowerCase()));
+    this.dnKey = options.dnKey;
   }
 
   private fail(line: number, detail: string, hint: string): never {
@@ -128,38 +194,40 @@ class LdifParser {
   private info(raw: string): NameInfo {
     let info = this.names.get(raw);
     if (info === undefined) {
-      info = nameInfo(raw);
-      if (this.names.size < NAME_CACHE_LIMIT) this.names.set(raw, info);
+      info = nameInfo(raw, this.keep, this.views);
+      if (this.names.size < NAME_CACHE_LIMIT) this.names.set(info.raw, info);
     }
-    return info;
-  }
-
-  /**
-   * The attribute name of a line ending at `colon`: first the name at the same position in the
-   * previous record (compared in place, nothing allocated), else the cache.
-   */
-  private nameAt(text: string, start: number, colon: number): NameInfo {
-    const guess = this.previousNames[this.currentNames.length];
-    const info = guess !== undefined && guess.raw.length === colon - start &&
-        text.startsWith(guess.raw, start)
-      ? guess
-      : this.info(text.slice(start, colon));
-    this.currentNames.push(info);
     return info;
   }
 
   /** Handles one logical (unfolded) line: `text` from `start` to `end`. */
   line(text: string, start: number, end: number, line: number): void {
-    const colon = text.indexOf(":", start);
-    if (colon <= start || colon >= end) {
-      this.fail(
-        line,
-        `expected "attribute: value" but found "${text.slice(start, Math.min(end, start + 40))}"`,
-        "Each LDIF line is `name: value`, `name:: base64`, a `#` comment, or a continuation " +
-          "line starting with one space; records are separated by a blank line",
-      );
+    // The name at the same position in the previous record, compared in place: records of one
+    // export repeat their attributes in order, and then the colon is not searched for and the
+    // name not looked up. (A name never holds a colon, so the first colon is the one after it.)
+    const at = this.currentCount;
+    const guess = at < this.previousCount ? this.previousNames[at] : undefined;
+    let colon = guess === undefined ? -1 : start + guess.raw.length;
+    let info: NameInfo;
+    if (
+      guess !== undefined && colon < end && text.charCodeAt(colon) === 58 &&
+      text.startsWith(guess.raw, start)
+    ) {
+      info = guess;
+    } else {
+      colon = text.indexOf(":", start);
+      if (colon <= start || colon >= end) {
+        this.fail(
+          line,
+          `expected "attribute: value" but found "${text.slice(start, Math.min(end, start + 40))}"`,
+          "Each LDIF line is `name: value`, `name:: base64`, a `#` comment, or a continuation " +
+            "line starting with one space; records are separated by a blank line",
+        );
+      }
+      info = this.info(text.slice(start, colon));
     }
-    const info = this.nameAt(text, start, colon);
+    this.currentNames[at] = info;
+    this.currentCount = at + 1;
     const name = info.name;
     const lower = info.lower;
 
@@ -217,12 +285,13 @@ class LdifParser {
       return;
     }
 
-    // value
-    let value: string | Uint8Array;
+    // value (not built for an attribute that is not kept: nothing reads it)
+    let value: string | Uint8Array = "";
+    const needed = info.keep || info.special;
     const kind = colon + 1 < end ? text.charCodeAt(colon + 1) : -1;
     if (kind === 58) { // "::" base64
       const bytes = this.decodeBase64(line, name, text.slice(colon + 2, end));
-      if (info.binary) value = bytes;
+      if (info.binary || !needed) value = bytes;
       else {
         try {
           value = strictUtf8.decode(bytes);
@@ -240,26 +309,44 @@ class LdifParser {
         "Export with values inline (ldapsearch and ldifde do this by default); roster does not " +
           "read files or URLs named inside an LDIF",
       );
-    } else {
+    } else if (needed) {
       let from = colon + 1;
       while (from < end && text.charCodeAt(from) === 32) from++;
-      value = detach(text.slice(from, end));
+      value = info.view || (this.record === null && this.dnKey !== undefined)
+        ? text.slice(from, end) // a view: the DN's copy is made by dnKey, or below
+        : info.classes
+        ? this.classValue(text, from, end)
+        : detach(text.slice(from, end));
     }
 
     if (this.record === null) {
       // the dn line
-      const dn = typeof value === "string" ? value : "";
+      let dn = typeof value === "string" ? value : "";
+      let key: string | undefined;
       try {
-        normalizeDn(dn); // the same test as parseDn, with a fast path for plain DNs
+        // normalizeDn: the same test as parseDn, with a fast path for plain DNs
+        if (this.dnKey === undefined) normalizeDn(dn);
+        else key = this.dnKey(dn);
       } catch (error) {
         const detail = error instanceof DnSyntaxError ? error.message : String(error);
         this.fail(line, `"${dn}" is not a valid DN: ${detail}`, "Fix or remove the record");
       }
-      this.record = { dn, line, attributes: new Map(), ranged: false };
+      // With dnKey, `dn` may be a view of the text: the key (a copy) when equal, else a copy.
+      if (this.dnKey !== undefined) dn = key === dn ? key : detach(dn);
+      this.record = {
+        dn,
+        line,
+        key,
+        attributes: new Map(),
+        ranged: false,
+        lastInfo: null,
+        lastList: null,
+        classes: null,
+      };
       return;
     }
 
-    if (lower === "changetype" || lower === "control") {
+    if (info.special && (lower === "changetype" || lower === "control")) {
       this.refuse(
         line,
         `the record for ${this.record.dn} is a change record (${name}: ${String(value)})`,
@@ -267,7 +354,7 @@ class LdifParser {
           "change log or a file meant for ldapmodify",
       );
     }
-    if (lower === "dn") {
+    if (info.special && lower === "dn") {
       this.fail(
         line,
         `a second "dn:" line inside the record for ${this.record.dn}`,
@@ -281,43 +368,84 @@ class LdifParser {
         "Attribute names are letters, digits and hyphens, or an OID",
       );
     }
-    const list = this.record.attributes.get(lower);
-    if (list === undefined) this.record.attributes.set(lower, [value]);
-    else list.push(value);
-    if (info.ranged) this.record.ranged = true;
+    if (!info.keep) return;
+    const record = this.record;
+    if (info === record.lastInfo && record.lastList !== null) {
+      record.lastList.push(value);
+      return;
+    }
+    let list = record.attributes.get(lower);
+    if (list === undefined) {
+      list = [value];
+      record.attributes.set(lower, list);
+      if (info.classes) record.classes = list;
+    } else list.push(value);
+    record.lastInfo = info;
+    record.lastList = list;
+    if (info.ranged) record.ranged = true;
+  }
+
+  /**
+   * An objectClass value: the string of the last record with object classes at the same
+   * position when the text is the same (compared in place: most records repeat their
+   * predecessor's classes, and nothing is copied then), else a copy of the text.
+   */
+  private classValue(text: string, from: number, end: number): string {
+    const index = this.record?.classes?.length ?? 0;
+    const previous = this.previousClasses?.[index];
+    if (
+      typeof previous === "string" && previous.length === end - from &&
+      text.startsWith(previous, from)
+    ) return previous;
+    return detach(text.slice(from, end));
+  }
+
+  /**
+   * Gives a record whose objectClass values are those of the last record with object classes,
+   * in the same order, that record's array. An export lists the same classes on most records,
+   * and a filter's objectClass test then answers from its last result (see `matchesFilter`);
+   * the arrays are never changed once the record is complete.
+   */
+  private shareClasses(record: Pending): void {
+    const classes = record.classes;
+    if (classes === null) return;
+    const previous = this.previousClasses;
+    if (previous !== undefined && previous.length === classes.length) {
+      let same = true;
+      for (let k = 0; k < classes.length && same; k++) same = classes[k] === previous[k];
+      if (same) {
+        record.attributes.set("objectclass", previous);
+        return;
+      }
+    }
+    this.previousClasses = classes;
   }
 
   /** Ends the current record (blank line or end of input). */
   endRecord(): void {
-    if (this.currentNames.length > 0) {
+    if (this.currentCount > 0) {
       const previous = this.previousNames;
       this.previousNames = this.currentNames;
-      previous.length = 0;
+      this.previousCount = this.currentCount;
       this.currentNames = previous;
+      this.currentCount = 0;
     }
     if (this.record !== null) {
       this.records++;
-      this.out.push({
+      this.shareClasses(this.record);
+      const entry: LdifEntry = {
         dn: this.record.dn,
         line: this.record.line,
         attributes: this.record.ranged
           ? joinRanges(this.record.attributes)
           : this.record.attributes,
-      });
+      };
+      if (this.record.key !== undefined) entry.key = this.record.key;
+      this.out.push(entry);
     }
     this.record = null;
     this.trailer = false;
   }
-}
-
-/**
- * Copies a value out of the decode buffer. A slice of a string keeps the whole parent alive in
- * V8, so without the copy every value kept from a record (DN, email, members) would pin its
- * 64 KiB read chunk, and the directory's text would end up in memory after all. Slices shorter
- * than 13 characters are copies already.
- */
-function detach(text: string): string {
-  return text.length < 13 ? text : (" " + text).slice(1);
 }
 
 /**
@@ -338,10 +466,39 @@ export async function* readLdif(
   stream: ReadableStream<Uint8Array>,
   options: ReadLdifOptions = {},
 ): AsyncIterable<LdifEntry> {
-  const parser = new LdifParser(options.source);
+  for await (const batch of readLdifBatches(decodeUtf8(stream), options)) yield* batch;
+}
+
+/** The text of a UTF-8 byte stream, chunk by chunk; stopping early cancels the stream. */
+async function* decodeUtf8(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
   const decoder = new TextDecoder();
   const reader = stream.getReader();
   let finished = false;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      yield decoder.decode(value, { stream: true });
+    }
+    finished = true;
+    yield decoder.decode();
+  } finally {
+    if (!finished) await reader.cancel().catch(() => {});
+    reader.releaseLock();
+  }
+}
+
+/**
+ * {@link readLdif} on text already decoded (e.g. by `decodeText` in `src/text/decode.ts`,
+ * which checks the file's encoding in the same pass), yielding the entries in batches: those
+ * completed by each chunk of text, in file order (a chunk that completes none yields nothing).
+ * The same rules and errors as {@link readLdif}.
+ */
+export async function* readLdifBatches(
+  text: AsyncIterable<string>,
+  options: ReadLdifOptions = {},
+): AsyncGenerator<LdifEntry[]> {
+  const parser = new LdifParser(options);
   let buffer = "";
   let lineNo = 0;
   // The pending logical line: `logical` from `logicalStart` to `logicalEnd` (a folded line is
@@ -401,58 +558,65 @@ export async function* readLdif(
     }
   };
 
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      buffer += decoder.decode(value, { stream: true });
-      let start = 0;
-      let nl = buffer.indexOf("\n", start);
-      while (nl >= 0) {
-        physical(buffer, start, nl);
-        start = nl + 1;
-        nl = buffer.indexOf("\n", start);
+  for await (const chunk of text) {
+    // Lines are cut from the chunk itself, a flat string, not from the remainder of the last
+    // chunk joined to it: only the line that crosses the boundary is joined on its own.
+    let start = 0;
+    let nl = chunk.indexOf("\n");
+    if (buffer !== "") {
+      if (nl < 0) {
+        buffer += chunk;
+        continue;
       }
-      buffer = start === 0 ? buffer : buffer.slice(start);
-      if (parser.out.length > 0) yield* parser.out.splice(0);
+      const crossing = buffer + chunk.slice(0, nl);
+      buffer = "";
+      physical(crossing, 0, crossing.length);
+      start = nl + 1;
+      nl = chunk.indexOf("\n", start);
     }
-    finished = true;
-    buffer += decoder.decode();
-    if (buffer.replace(/\r$/, "") !== "") {
-      // Every LDIF writer ends each line with a line break: a file ending inside a line (a
-      // value, a base64 value, a continuation) was cut short while being written or copied.
-      throw new SourceIncompleteError(
-        `LDIF export${where} is incomplete: it ends in the middle of line ${lineNo + 1} ` +
-          `("${buffer.slice(0, 40)}"), without a line break`,
-        {
-          hint: "Export the directory again (the file was cut short); if the file is complete, " +
-            "end its last line with a line break",
-          details: { line: lineNo + 1 },
-        },
-      );
+    while (nl >= 0) {
+      physical(chunk, start, nl);
+      start = nl + 1;
+      nl = chunk.indexOf("\n", start);
     }
-    if (logical !== null) parser.line(logical, logicalStart, logicalEnd, logicalLine);
-    parser.endRecord();
-    if (extended && !parser.result) {
-      throw new SourceIncompleteError(
-        `LDIF export${where} is incomplete: it starts with ldapsearch's "# extended LDIF" ` +
-          'header but has no "result:" trailer, so ldapsearch did not finish writing it',
-        {
-          hint: "Run the export again until ldapsearch ends with result: 0 Success",
-          details: { line: lineNo },
-        },
-      );
+    buffer = start < chunk.length ? chunk.slice(start) : "";
+    if (parser.out.length > 0) {
+      const batch = parser.out;
+      parser.out = [];
+      yield batch;
     }
-    if (numEntries !== undefined && numEntries !== parser.records) {
-      throw new SourceIncompleteError(
-        `LDIF export${where} is incomplete: ldapsearch counted ${numEntries} entries ` +
-          `(# numEntries) but the file holds ${parser.records}`,
-        { hint: "Run the export again", details: { records: parser.records, numEntries } },
-      );
-    }
-    if (parser.out.length > 0) yield* parser.out.splice(0);
-  } finally {
-    if (!finished) await reader.cancel().catch(() => {});
-    reader.releaseLock();
   }
+  if (buffer.replace(/\r$/, "") !== "") {
+    // Every LDIF writer ends each line with a line break: a file ending inside a line (a
+    // value, a base64 value, a continuation) was cut short while being written or copied.
+    throw new SourceIncompleteError(
+      `LDIF export${where} is incomplete: it ends in the middle of line ${lineNo + 1} ` +
+        `("${buffer.slice(0, 40)}"), without a line break`,
+      {
+        hint: "Export the directory again (the file was cut short); if the file is complete, " +
+          "end its last line with a line break",
+        details: { line: lineNo + 1 },
+      },
+    );
+  }
+  if (logical !== null) parser.line(logical, logicalStart, logicalEnd, logicalLine);
+  parser.endRecord();
+  if (extended && !parser.result) {
+    throw new SourceIncompleteError(
+      `LDIF export${where} is incomplete: it starts with ldapsearch's "# extended LDIF" ` +
+        'header but has no "result:" trailer, so ldapsearch did not finish writing it',
+      {
+        hint: "Run the export again until ldapsearch ends with result: 0 Success",
+        details: { line: lineNo },
+      },
+    );
+  }
+  if (numEntries !== undefined && numEntries !== parser.records) {
+    throw new SourceIncompleteError(
+      `LDIF export${where} is incomplete: ldapsearch counted ${numEntries} entries ` +
+        `(# numEntries) but the file holds ${parser.records}`,
+      { hint: "Run the export again", details: { records: parser.records, numEntries } },
+    );
+  }
+  if (parser.out.length > 0) yield parser.out;
 }

@@ -146,24 +146,11 @@ function indexOfReplacement(bytes: Uint8Array): number {
 }
 
 /**
- * Reads a file's bytes in its encoding and gives them back as UTF-8 without a BOM, checked, so
- * that the LDIF, CSV and JSON readers only ever see valid UTF-8.
- *
- * - `auto`: a UTF-8 BOM is dropped; a UTF-16LE/BE BOM switches to UTF-16; otherwise the bytes
- *   must be UTF-8. A NUL byte (UTF-16 without a BOM, or a binary file) is refused.
- * - a named encoding: decoded with `TextDecoder`; a UTF-8 BOM in front of a file named as a
- *   single-byte encoding is refused (the file is really UTF-8).
- *
- * UTF-8 input passes through unchanged (only checked); other encodings are decoded and
- * re-encoded chunk by chunk, so no file is held in memory.
- * @throws {ConfigError} for an unknown `encoding` label (before any byte is read).
- * @throws {DirectoryDataError} (exit 7) naming `source`, the 1-based line and
- * `directory.file.encoding` when a byte sequence is not valid in the encoding.
+ * The checks and decoding {@link utf8Stream} and {@link decodeText} share: fed the file's chunks
+ * in order, it gives back the text of each chunk, or the UTF-8 bytes of it (`bytes` mode), and
+ * throws on the first byte that is not valid in the encoding.
  */
-export function utf8Stream(
-  stream: ReadableStream<Uint8Array>,
-  options: DecodeOptions,
-): ReadableStream<Uint8Array> {
+function chunkDecoder(options: DecodeOptions, output: "text" | "bytes") {
   const choice = resolveEncoding(options.encoding ?? "auto");
   const source = options.source;
   let line = 1;
@@ -209,8 +196,30 @@ export function utf8Stream(
     return bytes;
   };
 
-  const checkUtf8 = (bytes: Uint8Array, final: boolean): Uint8Array => {
-    const text = utf8Text(bytes);
+  /** The length of an incomplete sequence at the end of `bytes`, held back for the next chunk. */
+  const incompleteTail = (bytes: Uint8Array): number => {
+    for (let k = 1; k <= 3 && k <= bytes.length; k++) {
+      const b = bytes[bytes.length - k] ?? 0;
+      if (b < 0x80) return 0;
+      if (b >= 0xc0) {
+        const len = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : 2;
+        return len > k ? k : 0;
+      }
+    }
+    return 0;
+  };
+
+  const checkUtf8 = (bytes: Uint8Array, final: boolean): Uint8Array | string => {
+    const keep = final ? 0 : incompleteTail(bytes);
+    const out = keep === 0 ? bytes : bytes.subarray(0, bytes.length - keep);
+    // One native pass both checks and decodes the complete sequences; the held-back tail (at
+    // most 3 bytes) is checked on its own, so an invalid one is reported with this chunk.
+    let text = utf8Text(out);
+    if (
+      text !== undefined && keep > 0 && firstInvalidUtf8(bytes.subarray(out.length), false) >= 0
+    ) {
+      text = undefined;
+    }
     const bad = text !== undefined ? -1 : firstInvalidUtf8(bytes, final);
     if (bad >= 0) {
       fail(
@@ -239,28 +248,14 @@ export function utf8Stream(
           "utf-16le (or utf-16be)",
       );
     }
-    // Hold back an incomplete sequence at the end for the next chunk.
-    let keep = 0;
-    if (!final) {
-      for (let k = 1; k <= 3 && k <= bytes.length; k++) {
-        const b = bytes[bytes.length - k] ?? 0;
-        if (b < 0x80) break;
-        if (b >= 0xc0) {
-          const len = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : 2;
-          if (len > k) keep = k;
-          break;
-        }
-      }
-    }
-    const out = keep === 0 ? bytes : bytes.subarray(0, bytes.length - keep);
     carry = keep === 0 ? new Uint8Array(0) : bytes.slice(bytes.length - keep);
     // The held-back bytes are not newlines (they are part of a multi-byte sequence), so the
     // decoded text has the same newlines as `out`.
     line += text !== undefined ? countNewlinesInText(text) : countNewlines(out, out.length);
-    return out;
+    return output === "text" ? text ?? "" : out;
   };
 
-  const decodeChunk = (bytes: Uint8Array, final: boolean): Uint8Array => {
+  const decodeChunk = (bytes: Uint8Array, final: boolean): Uint8Array | string => {
     const text = (decoder ?? new TextDecoder()).decode(bytes, { stream: !final });
     const bad = text.indexOf("\uFFFD");
     if (bad >= 0) {
@@ -276,11 +271,12 @@ export function utf8Stream(
             "windows-1252, iso-8859-15)",
       );
     }
-    for (let k = 0; k < text.length; k++) if (text.charCodeAt(k) === 10) line++;
-    return encoder.encode(text);
+    line += countNewlinesInText(text);
+    return output === "text" ? text : encoder.encode(text);
   };
 
-  const process = (chunk: Uint8Array, final: boolean): Uint8Array => {
+  /** One chunk of the file (`final`: the end of the file, with an empty chunk). */
+  return (chunk: Uint8Array, final: boolean): Uint8Array | string => {
     let bytes = chunk;
     if (carry.length > 0) {
       const joined = new Uint8Array(carry.length + chunk.length);
@@ -292,23 +288,80 @@ export function utf8Stream(
     if (!started) {
       if (bytes.length < 3 && !final) {
         carry = bytes.slice();
-        return new Uint8Array(0);
+        return output === "text" ? "" : new Uint8Array(0);
       }
       bytes = start(bytes);
     }
     return mode === "utf8" ? checkUtf8(bytes, final) : decodeChunk(bytes, final);
   };
+}
 
+/**
+ * Reads a file's bytes in its encoding and gives them back as UTF-8 without a BOM, checked, so
+ * that the LDIF, CSV and JSON readers only ever see valid UTF-8.
+ *
+ * - `auto`: a UTF-8 BOM is dropped; a UTF-16LE/BE BOM switches to UTF-16; otherwise the bytes
+ *   must be UTF-8. A NUL byte (UTF-16 without a BOM, or a binary file) is refused.
+ * - a named encoding: decoded with `TextDecoder`; a UTF-8 BOM in front of a file named as a
+ *   single-byte encoding is refused (the file is really UTF-8).
+ *
+ * UTF-8 input passes through unchanged (only checked); other encodings are decoded and
+ * re-encoded chunk by chunk, so no file is held in memory.
+ * @throws {ConfigError} for an unknown `encoding` label (before any byte is read).
+ * @throws {DirectoryDataError} (exit 7) naming `source`, the 1-based line and
+ * `directory.file.encoding` when a byte sequence is not valid in the encoding.
+ */
+export function utf8Stream(
+  stream: ReadableStream<Uint8Array>,
+  options: DecodeOptions,
+): ReadableStream<Uint8Array> {
+  const process = chunkDecoder(options, "bytes");
   return stream.pipeThrough(
     new TransformStream<Uint8Array, Uint8Array>({
       transform(chunk, controller) {
         const out = process(chunk, false);
-        if (out.length > 0) controller.enqueue(out);
+        if (typeof out !== "string" && out.length > 0) controller.enqueue(out);
       },
       flush(controller) {
         const out = process(new Uint8Array(0), true);
-        if (out.length > 0) controller.enqueue(out);
+        if (typeof out !== "string" && out.length > 0) controller.enqueue(out);
       },
     }),
   );
+}
+
+/**
+ * Reads a file's bytes in its encoding and yields its text chunk by chunk, with the checks and
+ * errors of {@link utf8Stream} (the same encodings, BOM handling and line numbers), but decoding
+ * each chunk once: the UTF-8 check is the decoding. Like a `TextDecoder` reading the output of
+ * {@link utf8Stream}, a U+FEFF left at the very start of the text (a second byte order mark) is
+ * dropped too. Empty chunks are not yielded. Stopping early cancels `stream`.
+ * @throws {ConfigError} for an unknown `encoding` label (before any byte is read).
+ * @throws {DirectoryDataError} (exit 7) naming `source`, the 1-based line and
+ * `directory.file.encoding` when a byte sequence is not valid in the encoding.
+ */
+export async function* decodeText(
+  stream: ReadableStream<Uint8Array>,
+  options: DecodeOptions,
+): AsyncGenerator<string> {
+  const process = chunkDecoder(options, "text");
+  const reader = stream.getReader();
+  let finished = false;
+  let first = true;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      const out = done ? process(new Uint8Array(0), true) : process(value, false);
+      if (done) finished = true;
+      if (typeof out === "string" && out.length > 0) {
+        const text = first && out.charCodeAt(0) === 0xfeff ? out.slice(1) : out;
+        first = false;
+        if (text.length > 0) yield text;
+      }
+      if (done) return;
+    }
+  } finally {
+    if (!finished) await reader.cancel().catch(() => {});
+    reader.releaseLock();
+  }
 }

@@ -3,6 +3,7 @@ import {
   DnSyntaxError,
   isDnLike,
   isDnWithin,
+  isNormalizedDn,
   normalizeDn,
   normalizeRdns,
   parseDn,
@@ -143,4 +144,36 @@ Deno.test("normalizeDn() still rejects invalid DNs that look plain", () => {
       dn,
     );
   }
+});
+
+Deno.test("isNormalizedDn() is true only for DNs normalizeDn leaves as they are", () => {
+  const canonical = [
+    "uid=user000123,ou=people,dc=example,dc=com",
+    "cn=john smith,ou=sales team,dc=example,dc=com",
+    "cn=a-b.c_d@e,dc=x",
+    "ou=x",
+  ];
+  const needsWork = [
+    "CN=Foo,DC=x", // capitals
+    "cn=Foo,dc=x",
+    "cn=a ,dc=x", // spaces at separators
+    "cn= a,dc=x",
+    "cn=a, dc=x",
+    " cn=a",
+    "cn=a\\,b,dc=x", // escapes, special characters
+    "cn=a+sn=b,dc=x",
+    "cn=#41,dc=x",
+    'cn="q",dc=x',
+    "cn=ü,dc=x", // outside ASCII
+    "cn=,dc=x", // empty value
+    "2.5.4.3=a,dc=x", // OID type
+    "cn=a,,dc=x", // not a DN at all
+    "cn",
+    "",
+  ];
+  for (const dn of canonical) {
+    assert.equal(isNormalizedDn(dn), true, dn);
+    assert.equal(normalizeDn(dn), dn, dn);
+  }
+  for (const dn of needsWork) assert.equal(isNormalizedDn(dn), false, dn);
 });

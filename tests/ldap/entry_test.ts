@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { defaultConfig } from "../../src/config/schema.ts";
+import { DnSyntaxError } from "../../src/ldap/dn.ts";
 import {
   classifyEntry,
+  copyText,
   entryToGroup,
   entryToUser,
   formatGuid,
@@ -9,6 +11,7 @@ import {
   groupSearchFilter,
   type LdapEntry,
   ldapMappingSettings,
+  RefPool,
   searchBase,
   userAttributes,
   userSearchFilter,
@@ -226,4 +229,51 @@ Deno.test("classifyEntry() uses objectClass case-insensitively", () => {
   );
   assert.equal(classifyEntry(entry("cn=g", { objectclass: ["GroupOfNames"] }), s), "group");
   assert.equal(classifyEntry(entry("ou=x", { objectClass: ["organizationalUnit"] }), s), null);
+});
+
+Deno.test("RefPool.dn() gives one string per DN however it is written, with or without the text cache", () => {
+  for (const cacheDnText of [false, true]) {
+    const pool = new RefPool({ cacheDnText });
+    const first = pool.dn("CN=Ann Lee, OU=People,DC=example,DC=com");
+    assert.equal(first, "cn=ann lee,ou=people,dc=example,dc=com");
+    assert.equal(pool.dn("cn=ann lee,ou=people,dc=example,dc=com"), first);
+    assert.equal(pool.dn("CN=Ann Lee, OU=People,DC=example,DC=com"), first);
+    assert.equal(pool.intern("cn=ann lee,ou=people,dc=example,dc=com"), first);
+    assert.throws(() => pool.dn("uid:ann=x"), DnSyntaxError);
+  }
+});
+
+Deno.test("entryToUser() and entryToGroup() use the entry's normalised DN when the caller gives it", () => {
+  const s = ldapMappingSettings(defaultConfig().sync, { ad: false });
+  const pool = new RefPool({ cacheDnText: true });
+  const ref = pool.dn("UID=Ann,DC=X");
+  const user = entryToUser(entry("UID=Ann,DC=X", { uid: ["Ann"], mail: ["ann@x.com"] }), s, {
+    pool,
+    ref,
+  });
+  assert.deepEqual(user.refs, ["uid=ann,dc=x", "uid:ann"]);
+  assert.equal(user.refs?.[0], ref);
+  const group = entryToGroup(
+    entry("CN=G,DC=X", { cn: ["G"], member: ["UID=Ann,DC=X", "uid=ann,dc=x", "bob"] }),
+    s,
+    { pool, ref: pool.dn("CN=G,DC=X") },
+  );
+  assert.ok("memberRefs" in group);
+  assert.deepEqual(group.memberRefs, ["uid=ann,dc=x", "uid:bob"]);
+  assert.equal(group.memberRefs[0], ref);
+  assert.deepEqual(group.refs, ["cn=g,dc=x"]);
+});
+
+Deno.test("RefPool with copyNew pools equal strings, whether looked up by a copy or a slice", () => {
+  const pool = new RefPool({ cacheDnText: true, copyNew: true });
+  const text =
+    "member: uid=ann,ou=people,dc=example,dc=com\nmember: CN=Bob,OU=People,DC=example,DC=com";
+  const ann = pool.dn(text.slice(8, 43));
+  assert.equal(ann, "uid=ann,ou=people,dc=example,dc=com");
+  assert.equal(pool.dn("uid=ann,ou=people,dc=example,dc=com"), ann);
+  const bob = pool.dn(text.slice(52));
+  assert.equal(bob, "cn=bob,ou=people,dc=example,dc=com");
+  assert.equal(pool.dn("CN=Bob,OU=People,DC=example,DC=com"), bob);
+  assert.equal(copyText(text), text);
+  assert.equal(copyText("short"), "short");
 });

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { ConfigError } from "../../src/errors.ts";
 import type { LdapEntry } from "../../src/ldap/entry.ts";
 import {
+  filterAttributes,
   LdapFilterSyntaxError,
   matchesFilter,
   parseLdapFilter,
@@ -224,4 +225,35 @@ Deno.test("matchesFilter() matches objectClass values as text, byte values inclu
   assert.equal(matches("(objectClass=device)", bytes), false);
   assert.equal(matches("(objectClass=organizationalPerson)", bytes), true);
   assert.equal(matches("(!(objectClass=inetOrgPerson))", bytes), false);
+});
+
+Deno.test("filterAttributes() lists the attribute types a filter reads, or undefined for all", () => {
+  assert.deepEqual(
+    filterAttributes(
+      parseLdapFilter(
+        "(&(objectClass=person)(|(Mail=*)(cn;lang-de=a*))(!(uAC:1.2.840.113556.1.4.803:=2)))",
+      ),
+    ),
+    ["objectclass", "mail", "cn", "uac"],
+  );
+  assert.deepEqual(filterAttributes(parseLdapFilter("(sn>=b)")), ["objectclass", "sn"]);
+  assert.equal(filterAttributes(parseLdapFilter("(&(cn=a)(:caseExactMatch:=x))")), undefined);
+});
+
+Deno.test("matchesFilter() answers an objectClass array shared by several entries from its last result", () => {
+  const filter = parseLdapFilter("(objectClass=person)");
+  const people = ["top", "inetOrgPerson"];
+  const groups = ["top", "groupOfNames"];
+  const order: [string[], boolean][] = [
+    [people, true],
+    [people, true],
+    [groups, false],
+    [people, true],
+    [["top", "inetOrgPerson"], true], // equal values in another array
+    [groups, false],
+  ];
+  for (const [classes, expected] of order) {
+    assert.equal(matchesFilter(filter, entry("cn=e,dc=x", { objectClass: classes })), expected);
+  }
+  assert.equal(matchesFilter(filter, entry("cn=e,dc=x", { cn: ["e"] })), false);
 });

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { DirectoryDataError, SourceIncompleteError } from "../../src/errors.ts";
-import { type LdifEntry, readLdif } from "../../src/ldap/ldif.ts";
+import { DnSyntaxError, normalizeDn } from "../../src/ldap/dn.ts";
+import {
+  type LdifEntry,
+  readLdif,
+  readLdifBatches,
+  type ReadLdifOptions,
+} from "../../src/ldap/ldif.ts";
 
 /** A stream that delivers the text in chunks of `size` bytes, to cut lines and characters. */
 function streamOf(text: string, size = 7): ReadableStream<Uint8Array> {
@@ -236,4 +242,147 @@ Deno.test("readLdif() refuses an export holding a continuation reference", async
     "LDIF export in test.ldif is incomplete: line 5 is a continuation reference " +
       "(ref: ldap://other/ou=b,dc=x??sub), a part of the exported subtree held by another server",
   );
+});
+
+/** Text chunks, as `decodeText` yields them. */
+async function* textChunks(...chunks: string[]): AsyncGenerator<string> {
+  for (const chunk of chunks) yield chunk;
+}
+
+async function readBatches(chunks: string[], options: ReadLdifOptions): Promise<LdifEntry[][]> {
+  const out: LdifEntry[][] = [];
+  for await (const batch of readLdifBatches(textChunks(...chunks), options)) out.push(batch);
+  return out;
+}
+
+Deno.test("readLdifBatches() yields the entries each chunk completes, lines cut across chunks", async () => {
+  const batches = await readBatches(
+    ["dn: cn=a,dc=x\ncn: a\n\ndn: cn=b,d", "c=x\ncn: b\n", "\ndn: cn=c,dc=x\n", "cn: c\n"],
+    { source: "t.ldif" },
+  );
+  assert.deepEqual(batches.map((batch) => batch.map(plain)), [
+    [{ dn: "cn=a,dc=x", line: 1, attrs: { cn: ["a"] } }],
+    [{ dn: "cn=b,dc=x", line: 4, attrs: { cn: ["b"] } }],
+    [{ dn: "cn=c,dc=x", line: 7, attrs: { cn: ["c"] } }],
+  ]);
+});
+
+Deno.test("readLdifBatches() keeps only the attributes asked for, with their options", async () => {
+  const [batch] = await readBatches([
+    "dn: cn=A,dc=x\nobjectClass: person\nCN: A\ncn;lang-de: Ä\ndescription: d\n" +
+    "member;range=0-0: cn=m,dc=x\nmember;range=1-*: cn=n,dc=x\nphoto:: /9j/\n",
+  ], { source: "t.ldif", attributes: ["cn", "OBJECTCLASS", "member"] });
+  assert.deepEqual(batch?.map(plain), [{
+    dn: "cn=A,dc=x",
+    line: 1,
+    attrs: {
+      objectclass: ["person"],
+      cn: ["A"],
+      "cn;lang-de": ["Ä"],
+      member: ["cn=m,dc=x", "cn=n,dc=x"],
+    },
+  }]);
+});
+
+Deno.test("readLdifBatches() still checks the lines of attributes it does not keep", async () => {
+  const options = { source: "t.ldif", attributes: ["cn"] };
+  const cases: [string, string][] = [
+    [
+      "dn: cn=a\nphoto:: !!\n",
+      "Invalid LDIF in t.ldif at line 2: the base64 value of photo is not valid base64",
+    ],
+    [
+      "dn: cn=a\nbad_name: x\n",
+      'Invalid LDIF in t.ldif at line 2: "bad_name" is not a valid attribute name',
+    ],
+    [
+      "dn: cn=a\nchangetype: add\n",
+      "Unsupported LDIF in t.ldif at line 2: the record for cn=a is a change record (changetype: add)",
+    ],
+    [
+      "dn: cn=a\nphoto:< file:///x\n",
+      "Unsupported LDIF in t.ldif at line 2: the value of photo is read from a URL (file:///x)",
+    ],
+  ];
+  for (const [text, message] of cases) {
+    await assert.rejects(readBatches([text], options), (e: unknown) => {
+      assert.ok(e instanceof DirectoryDataError, String(e));
+      assert.equal(e.message, message);
+      return true;
+    });
+  }
+});
+
+Deno.test("readLdifBatches() gives each entry the key dnKey makes of its DN, and reports its DN errors", async () => {
+  const batches = await readBatches(["dn: CN=A, DC=X\n\ndn: cn=b,dc=x\n"], {
+    dnKey: (dn) => `key:${normalizeDn(dn)}`,
+  });
+  // the last record ends with the input, in a batch of its own
+  assert.deepEqual(batches.map((batch) => batch.map((e) => e.key)), [
+    ["key:cn=a,dc=x"],
+    ["key:cn=b,dc=x"],
+  ]);
+  const [plainBatch] = await readBatches(["dn: cn=a\n"], {});
+  assert.deepEqual(plainBatch?.map((e) => e.key), [undefined]);
+  await assert.rejects(
+    readBatches(["dn: cn=a\n\ndn: x\n"], {
+      source: "t.ldif",
+      dnKey: (dn) => {
+        if (dn === "x") throw new DnSyntaxError('Expected "=" after "x"', 1);
+        return dn;
+      },
+    }),
+    (e: unknown) => {
+      assert.ok(e instanceof DirectoryDataError, String(e));
+      assert.equal(
+        e.message,
+        'Invalid LDIF in t.ldif at line 3: "x" is not a valid DN: Expected "=" after "x" at character 2',
+      );
+      return true;
+    },
+  );
+});
+
+Deno.test("readLdif() gives records listing the same object classes in order one shared array", async () => {
+  const entries = await read(
+    "dn: cn=a\nobjectClass: top\nobjectClass: person\n\n" +
+      "dn: cn=b\nobjectClass: top\nobjectClass: person\n\n" +
+      "dn: cn=c\nobjectClass: top\nobjectClass: group\n\n" +
+      "dn: cn=d\nobjectClass: top\nobjectClass: group\nobjectClass: extra\n",
+  );
+  const classes = entries.map((e) => e.attributes.get("objectclass"));
+  assert.deepEqual(classes, [
+    ["top", "person"],
+    ["top", "person"],
+    ["top", "group"],
+    ["top", "group", "extra"],
+  ]);
+  assert.equal(classes[0], classes[1]);
+  assert.notEqual(classes[1], classes[2]);
+  assert.notEqual(classes[2], classes[3]);
+});
+
+Deno.test("readLdifBatches() gives the same values and DN with views, the DN being the key when equal", async () => {
+  const text =
+    "dn: cn=group with a long name,dc=example,dc=com\nmember: uid=someone,dc=example,dc=com\n" +
+    "member: UID=Other,DC=example,DC=com\n";
+  const keys: string[] = [];
+  const [batch] = await readBatches([text, "\n"], {
+    views: ["MEMBER"],
+    dnKey: (dn) => {
+      const key = [dn.slice(0, 1), dn.slice(1)].join(""); // a copy, as RefPool.dn makes
+      keys.push(key);
+      return key;
+    },
+  });
+  const entry = batch?.[0];
+  assert.deepEqual(entry === undefined ? undefined : plain(entry), {
+    dn: "cn=group with a long name,dc=example,dc=com",
+    line: 1,
+    attrs: {
+      member: ["uid=someone,dc=example,dc=com", "UID=Other,DC=example,DC=com"],
+    },
+  });
+  assert.equal(entry?.key, keys[0]);
+  assert.equal(entry?.dn, entry?.key);
 });

@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { ConfigError, DirectoryDataError } from "../../src/errors.ts";
-import { firstInvalidUtf8, resolveEncoding, utf8Stream } from "../../src/text/decode.ts";
+import {
+  decodeText,
+  firstInvalidUtf8,
+  resolveEncoding,
+  utf8Stream,
+} from "../../src/text/decode.ts";
 
 const utf8 = new TextEncoder();
 
@@ -149,4 +154,57 @@ Deno.test("utf8Stream() refuses a U+FFFD written in the file when asked (CSV and
     "Cannot read dir.csv at line 2: the file contains U+FFFD, the replacement character, so " +
       "characters were already lost when it was written",
   );
+});
+
+/** Runs bytes, split into the given chunks, through decodeText and returns its text chunks. */
+async function decodeTextChunks(chunks: Uint8Array[], encoding = "auto"): Promise<string[]> {
+  const out: string[] = [];
+  for await (
+    const text of decodeText(ReadableStream.from(chunks), { encoding, source: "dir.ldif" })
+  ) {
+    out.push(text);
+  }
+  return out;
+}
+
+Deno.test("decodeText() yields the text of each chunk, a character split across chunks whole", async () => {
+  const euro = utf8.encode("€"); // E2 82 AC
+  const chunks = await decodeTextChunks([
+    utf8.encode("\uFEFFa\n"),
+    euro.subarray(0, 1),
+    euro.subarray(1),
+    utf8.encode("\nb\n"),
+  ]);
+  assert.deepEqual(chunks, ["a\n", "€", "\nb\n"]);
+});
+
+Deno.test("decodeText() drops a second byte order mark at the start, as a TextDecoder after utf8Stream does", async () => {
+  const twice = bytes(0xef, 0xbb, 0xbf, 0xef, 0xbb, 0xbf, 0x61, 0x0a);
+  assert.deepEqual(await decodeTextChunks([twice]), ["a\n"]);
+  assert.equal(await decode([twice]), "\uFEFFa\n");
+});
+
+Deno.test("decodeText() decodes UTF-16 with a BOM and a named encoding like utf8Stream", async () => {
+  assert.deepEqual(await decodeTextChunks([bytes(0xff, 0xfe, 0x61, 0x00, 0xe4, 0x00)]), ["aä"]);
+  assert.deepEqual(await decodeTextChunks([CP1252_LINE], "windows-1252"), ["Einkäufer"]);
+});
+
+Deno.test("decodeText() refuses what utf8Stream refuses, with the same message and line", async () => {
+  const cases: [Uint8Array[], string][] = [
+    [[utf8.encode("ok\nok\n"), CP1252_LINE], "auto"], // Windows-1252 byte, line 3
+    [[utf8.encode("x\n"), bytes(0x41, 0x00, 0x42)], "auto"], // NUL byte
+    [[utf8.encode("x\ny\n"), bytes(0xe2, 0x82)], "auto"], // cut short at the end
+    [[utf8.encode("a\n"), bytes(0xe0, 0x80)], "auto"], // an invalid sequence held back
+    [[utf8.encode("a\nb\n"), bytes(0x81)], "shift_jis"], // not valid in the named encoding
+  ];
+  for (const [chunks, encoding] of cases) {
+    const expected = await decodeError(chunks, encoding);
+    const error = await decodeTextChunks(chunks, encoding).then(
+      () => assert.fail("expected the file to be refused"),
+      (e: unknown) => e,
+    );
+    assert.ok(error instanceof DirectoryDataError, String(error));
+    assert.equal(error.message.replace("dir.ldif", "dir.csv"), expected.message);
+    assert.equal(error.hint, expected.hint);
+  }
 });

@@ -96,7 +96,7 @@ export async function* csvItems(
       }
       const row = new Map<CsvColumn, string>();
       columns.forEach((name, index) => row.set(name, (record[index] ?? "").trim()));
-      yield csvRow(row, at, ids, { path, line });
+      yield csvRow(row, ids, { path, line });
     }
   } finally {
     if (!finished) await reader.cancel().catch(() => {});
@@ -116,10 +116,11 @@ function csvRecord(value: unknown): { record: string[]; line: number } | undefin
 
 function csvRow(
   row: Map<CsvColumn, string>,
-  at: string,
   ids: IdRegistry,
-  details: Record<string, unknown>,
+  where: { path: string; line: number },
 ): Item {
+  const at = `${where.path} at line ${where.line}`;
+  const details: Record<string, unknown> = where;
   const get = (name: CsvColumn) => row.get(name) ?? "";
   const type = get("type").toLowerCase();
   const id = get("id");
@@ -137,7 +138,7 @@ function csvRow(
       details,
     );
   }
-  const first = ids.claim(id, at.replace(/^.* at /, ""));
+  const first = ids.claim(id, `line ${where.line}`);
   if (first !== undefined) {
     dataError(
       `Duplicate id "${id}" in ${at}: already used at ${first}`,

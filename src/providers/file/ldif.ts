@@ -14,21 +14,24 @@ import {
   deletedUserSearchFilter,
   entryToGroup,
   entryToUser,
+  groupAttributes,
   groupSearchFilter,
   type LdapEntry,
   ldapMappingSettings,
   RefPool,
   searchBase,
+  userAttributes,
   userSearchFilter,
 } from "../../ldap/entry.ts";
 import {
+  filterAttributes,
   type LdapFilter,
   matchesFilter,
   parseLdapFilter,
   unsupportedMatchingRules,
   validateLdapFilter,
 } from "../../ldap/filter.ts";
-import { readLdif } from "../../ldap/ldif.ts";
+import { readLdifBatches } from "../../ldap/ldif.ts";
 import type { Item } from "./records.ts";
 
 /** The LDIF reading rules resolved from the settings. */
@@ -41,7 +44,34 @@ export interface LdifRules {
   groupBase: string;
   /** Base of AD deleted objects, or undefined to accept `CN=Deleted Objects` anywhere. */
   deletedBase: string | undefined;
+  /**
+   * The attribute types the mapping and the filters read (the LDIF reader keeps only these),
+   * or undefined for all of them (a filter reads every attribute).
+   */
+  attributes: string[] | undefined;
   notices: Item[];
+}
+
+/**
+ * The attribute types reading users and groups uses: those `entryToUser` and `entryToGroup`
+ * read (the live search's attribute lists, plus AD's primaryGroupToken, which an export may
+ * hold) and those the filters test; undefined when a filter tests every attribute.
+ */
+function usedAttributes(
+  settings: LdifRules["settings"],
+  filters: LdapFilter[],
+): string[] | undefined {
+  const names = new Set<string>();
+  for (const name of [...userAttributes(settings), ...groupAttributes(settings)]) {
+    names.add(name.toLowerCase());
+  }
+  if (settings.ad) names.add("primarygrouptoken");
+  for (const filter of filters) {
+    const tested = filterAttributes(filter);
+    if (tested === undefined) return undefined;
+    for (const name of tested) names.add(name);
+  }
+  return [...names];
 }
 
 /**
@@ -116,14 +146,18 @@ export function ldifRules(config: FileSettings): LdifRules {
   if (root !== undefined) checkedBase(root, "directory.file.rootPath");
   const userBase = checkedBase(searchBase(root, userPath), pathSettings);
   const groupBase = checkedBase(searchBase(root, groupPath), pathSettings);
+  const userFilter = parseLdapFilter(userSearchFilter(settings));
+  const groupFilter = parseLdapFilter(groupSearchFilter(settings));
+  const deletedFilter = parseLdapFilter(deletedUserSearchFilter(settings));
   return {
     settings,
-    userFilter: parseLdapFilter(userSearchFilter(settings)),
-    groupFilter: parseLdapFilter(groupSearchFilter(settings)),
-    deletedFilter: parseLdapFilter(deletedUserSearchFilter(settings)),
+    userFilter,
+    groupFilter,
+    deletedFilter,
     userBase,
     groupBase,
     deletedBase: root === undefined ? undefined : deletedObjectsBase(root),
+    attributes: usedAttributes(settings, [userFilter, groupFilter, deletedFilter]),
     notices,
   };
 }
@@ -157,65 +191,108 @@ function inDeletedObjects(entry: LdapEntry, key: string, rules: LdifRules): bool
   }
 }
 
-/** Reads LDIF entries from `stream` and yields the users, groups, skipped entries and notices. */
+/**
+ * The member attribute, as the attribute whose values the LDIF reader may give as views of
+ * the text: they are only looked up (and copied by the pool when new). Not when the same
+ * attribute also gives a value that is kept as it is (an email, a name, a uid, an object
+ * class), which a view would tie to its whole chunk of the file.
+ */
+function memberViews(s: LdifRules["settings"]): string[] {
+  const member = s.memberAttribute.toLowerCase();
+  const kept = [
+    s.userEmailAttribute,
+    s.emailPrefixAttribute,
+    s.groupNameAttribute,
+    "cn",
+    "uid",
+    "objectClass",
+  ];
+  return kept.some((name) => name?.toLowerCase() === member) ? [] : [s.memberAttribute];
+}
+
+/**
+ * Reads LDIF entries from `text` (the file's decoded text, see `decodeText`) and yields the
+ * users, groups, skipped entries and notices, in batches (one per chunk of text).
+ */
 export async function* ldifItems(
-  stream: ReadableStream<Uint8Array>,
+  text: AsyncIterable<string>,
   path: string,
   rules: LdifRules,
-): AsyncGenerator<Item> {
-  yield* rules.notices;
+): AsyncGenerator<Item[]> {
+  if (rules.notices.length > 0) yield rules.notices;
   const s = rules.settings;
-  const pool = new RefPool();
-  const seen = new Map<string, number>();
+  // Each DN text is normalised once: the record's own DN at its dn: line (which also checks
+  // it), a member value the first time it is met; all the references to one DN, and the
+  // entry's own DN when it is canonical, then share one string.
+  // Member values are views of the text (most are looked up, found, and dropped); the pool
+  // copies what it keeps.
+  const pool = new RefPool({ cacheDnText: true, copyNew: true });
+  // The entries' DNs in order, with their lines: one set operation per entry; the first line
+  // of a duplicate is looked up only to report it.
+  const seen = new Set<string>();
+  const lines: number[] = [];
   const userBase = normalizeDn(rules.userBase);
   const groupBase = normalizeDn(rules.groupBase);
   let users = 0;
   let usersOutside = 0;
-  for await (const entry of readLdif(stream, { source: path })) {
-    const key = pool.intern(normalizeDn(entry.dn));
-    const first = seen.get(key);
-    if (first !== undefined) {
-      throw new DirectoryDataError(
-        `Duplicate entry in LDIF ${path} at line ${entry.line}: ${entry.dn} already appears at ` +
-          `line ${first}`,
-        {
-          hint: "Remove one of the two records (a directory has one entry per DN)",
-          details: { path, line: entry.line, dn: entry.dn },
-        },
-      );
-    }
-    seen.set(key, entry.line);
-
-    const deleted = s.ad && matchesFilter(rules.deletedFilter, entry);
-    if (deleted) {
-      // A live AD returns tombstones only from the Deleted Objects container.
-      if (inDeletedObjects(entry, key, rules)) {
-        users++;
-        yield { kind: "user", user: entryToUser(entry, s, { deleted: true, pool }) };
+  const entries = readLdifBatches(text, {
+    source: path,
+    dnKey: (dn) => pool.dn(dn),
+    views: memberViews(s),
+    ...(rules.attributes === undefined ? {} : { attributes: rules.attributes }),
+  });
+  for await (const batch of entries) {
+    const items: Item[] = [];
+    for (const entry of batch) {
+      const key = entry.key ?? pool.dn(entry.dn);
+      const size = seen.size;
+      seen.add(key);
+      if (seen.size === size) {
+        const first = lines[[...seen].indexOf(key)];
+        throw new DirectoryDataError(
+          `Duplicate entry in LDIF ${path} at line ${entry.line}: ${entry.dn} already appears ` +
+            `at line ${first}`,
+          {
+            hint: "Remove one of the two records (a directory has one entry per DN)",
+            details: { path, line: entry.line, dn: entry.dn },
+          },
+        );
       }
-      continue;
+      lines.push(entry.line);
+
+      const deleted = s.ad && matchesFilter(rules.deletedFilter, entry);
+      if (deleted) {
+        // A live AD returns tombstones only from the Deleted Objects container.
+        if (inDeletedObjects(entry, key, rules)) {
+          users++;
+          items.push({
+            kind: "user",
+            user: entryToUser(entry, s, { deleted: true, pool, ref: key }),
+          });
+        }
+        continue;
+      }
+      if (matchesFilter(rules.userFilter, entry)) {
+        if (normalizedDnWithin(key, userBase)) {
+          users++;
+          items.push({ kind: "user", user: entryToUser(entry, s, { pool, ref: key }) });
+        } else usersOutside++;
+      }
+      if (matchesFilter(rules.groupFilter, entry) && normalizedDnWithin(key, groupBase)) {
+        const group = entryToGroup(entry, s, { pool, ref: key });
+        if ("memberRefs" in group) items.push({ kind: "group", group });
+        else items.push({ kind: "skipped", entry: group });
+      }
     }
-    if (matchesFilter(rules.userFilter, entry)) {
-      if (normalizedDnWithin(key, userBase)) {
-        users++;
-        yield { kind: "user", user: entryToUser(entry, s, { pool }) };
-      } else usersOutside++;
-    }
-    if (matchesFilter(rules.groupFilter, entry) && normalizedDnWithin(key, groupBase)) {
-      const group = entryToGroup(entry, s, { pool });
-      if ("memberRefs" in group) yield { kind: "group", group };
-      else yield { kind: "skipped", entry: group };
-    }
+    if (items.length > 0) yield items;
   }
   if (usersOutside > 0) {
-    yield {
+    yield [{
       kind: "notice",
       code: "entriesOutsideBase",
       level: users === 0 ? "warn" : "info",
       message: `${usersOutside} user entries in ${path} are outside the user search base ` +
         `"${rules.userBase}" and were left out`,
-    };
+    }];
   }
 }
-
-// ---------------------------------------------------------------------------------------------

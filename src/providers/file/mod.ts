@@ -32,10 +32,11 @@ import type {
   ProviderContext,
   ReadOptions,
 } from "../provider.ts";
-import { resolveEncoding, utf8Stream } from "../../text/decode.ts";
+import { decodeText, resolveEncoding, utf8Stream } from "../../text/decode.ts";
 import { csvItems } from "./csv.ts";
 import { jsonItems } from "./json.ts";
 import { ldifItems, ldifRules } from "./ldif.ts";
+import type { Item } from "./records.ts";
 
 /** Records per `users`, `groups` or `skipped` page. */
 export const FILE_PAGE_SIZE = 1000;
@@ -139,16 +140,13 @@ async function* readFile(
   if (options.mode === "incremental") {
     context.log("debug", "The file provider always reads the whole file");
   }
-  const stream = utf8Stream(await openFile(path), {
-    encoding,
-    source: path,
-    refuseReplacement: format !== "ldif",
-  });
-  const items = ldif !== undefined
-    ? ldifItems(stream, path, ldif)
-    : format === "csv"
-    ? csvItems(stream, path)
-    : jsonItems(stream, path);
+  const file = await openFile(path);
+  const decoding = { encoding, source: path, refuseReplacement: format !== "ldif" };
+  const batches = ldif !== undefined ? ldifItems(decodeText(file, decoding), path, ldif) : batched(
+    format === "csv"
+      ? csvItems(utf8Stream(file, decoding), path)
+      : jsonItems(utf8Stream(file, decoding), path),
+  );
 
   let users: DirectoryUser[] = [];
   let groups: DirectoryGroup[] = [];
@@ -156,42 +154,44 @@ async function* readFile(
   const notices: DirectoryPage[] = [];
   let count = 0;
   try {
-    for await (const item of items) {
-      if (options.signal?.aborted) {
-        throw new SourceIncompleteError(`Reading directory file ${path} was cancelled`, {
-          cause: options.signal.reason,
-          details: { path },
-        });
-      }
-      count++;
-      switch (item.kind) {
-        case "user":
-          if (!options.users) break;
-          users.push(item.user);
-          if (users.length >= FILE_PAGE_SIZE) {
-            yield { kind: "users", users };
-            users = [];
-          }
-          break;
-        case "group":
-          if (!options.groups) break;
-          groups.push(item.group);
-          if (groups.length >= FILE_PAGE_SIZE) {
-            yield { kind: "groups", groups };
-            groups = [];
-          }
-          break;
-        case "skipped":
-          if (item.entry.kind === "user" ? !options.users : !options.groups) break;
-          skipped.push(item.entry);
-          if (skipped.length >= FILE_PAGE_SIZE) {
-            yield { kind: "skipped", entries: skipped };
-            skipped = [];
-          }
-          break;
-        case "notice":
-          notices.push(item);
-          break;
+    for await (const batch of batches) {
+      for (const item of batch) {
+        if (options.signal?.aborted) {
+          throw new SourceIncompleteError(`Reading directory file ${path} was cancelled`, {
+            cause: options.signal.reason,
+            details: { path },
+          });
+        }
+        count++;
+        switch (item.kind) {
+          case "user":
+            if (!options.users) break;
+            users.push(item.user);
+            if (users.length >= FILE_PAGE_SIZE) {
+              yield { kind: "users", users };
+              users = [];
+            }
+            break;
+          case "group":
+            if (!options.groups) break;
+            groups.push(item.group);
+            if (groups.length >= FILE_PAGE_SIZE) {
+              yield { kind: "groups", groups };
+              groups = [];
+            }
+            break;
+          case "skipped":
+            if (item.entry.kind === "user" ? !options.users : !options.groups) break;
+            skipped.push(item.entry);
+            if (skipped.length >= FILE_PAGE_SIZE) {
+              yield { kind: "skipped", entries: skipped };
+              skipped = [];
+            }
+            break;
+          case "notice":
+            notices.push(item);
+            break;
+        }
       }
     }
   } catch (error) {
@@ -206,4 +206,9 @@ async function* readFile(
   if (skipped.length > 0) yield { kind: "skipped", entries: skipped };
   yield* notices;
   yield { kind: "done", incremental: false };
+}
+
+/** Items one at a time, as one-item batches. */
+async function* batched(items: AsyncIterable<Item>): AsyncGenerator<Item[]> {
+  for await (const item of items) yield [item];
 }

@@ -680,3 +680,24 @@ Deno.test("the file provider closes the file when the caller stops early", async
   }
   // Deno's resource sanitizer fails this test if a file handle is left open.
 });
+
+Deno.test("LDIF filters read attributes the mapping does not, and every attribute when they name none", async () => {
+  const path = await withFile(
+    "filters.ldif",
+    "dn: uid=ann,dc=x\nobjectClass: inetOrgPerson\nuid: ann\nmail: ann@x.com\n" +
+      "departmentNumber: 7\nemployeeType: Staff\n\n" +
+      "dn: uid=bob,dc=x\nobjectClass: inetOrgPerson\nuid: bob\nmail: bob@x.com\n" +
+      "departmentNumber: 8\nemployeeType: staff\n\n" +
+      "dn: cn=g,dc=x\nobjectClass: groupOfNames\ncn: g\nbusinessCategory: Keep\n" +
+      "member: uid=ann,dc=x\n",
+  );
+  const byAttribute = await read({ path }, {
+    userFilter: "(departmentNumber=7)",
+    groupFilter: "(businessCategory=keep)",
+  });
+  assert.deepEqual(byAttribute.users.map((u) => u.referenceId), ["uid=ann,dc=x"]);
+  assert.deepEqual(byAttribute.groups.map((g) => g.memberRefs), [["uid=ann,dc=x"]]);
+  // an extensible match without an attribute type tests every attribute of the entry
+  const anyAttribute = await read({ path }, { userFilter: "(:caseExactMatch:=Staff)" });
+  assert.deepEqual(anyAttribute.users.map((u) => u.referenceId), ["uid=ann,dc=x"]);
+});

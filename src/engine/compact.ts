@@ -2,11 +2,12 @@
  * The engine pass in compact form: filter, normalise, de-duplicate, resolve and flatten nesting,
  * keeping one column entry per user and group and integer indexes instead of per-object records.
  *
- * {@link compactSyncData} reads a {@link DirectorySnapshot} and returns {@link CompactData}:
- * parallel arrays of the strings the snapshot already holds (nothing is copied), flags in a
- * byte array, and the groups' flattened members as user indexes in one `Int32Array`. Nothing in
- * it points back at the snapshot's records, their `refs` or their `memberRefs`, so once it is
- * built the snapshot can be let go. {@link expandSyncData} turns it into the object form,
+ * A {@link CompactBuilder} is fed a read's pages as they arrive (or {@link compactSyncData} a
+ * whole {@link DirectorySnapshot}) and returns {@link CompactData}: parallel arrays of the
+ * strings the provider's records already hold (nothing is copied), flags in a byte array, and
+ * the groups' flattened members as user indexes in one `Int32Array`. Nothing in it points back
+ * at the records, their `refs` or their `memberRefs`, so the records can be let go: the
+ * builder drops each user record once its page is added. {@link expandSyncData} turns it into the object form,
  * {@link SyncData}, for the import requests of `plan` and `sync`; the `test` report is sorted
  * and written straight from it (see `report.ts`).
  *
@@ -20,9 +21,9 @@ import {
   dedupeUserRecords,
   duplicatesError,
   type GroupRecordsResult,
-  indexExternalIds,
 } from "./dedupe.ts";
-import { setFilterMasks } from "./filter.ts";
+import { USER_DELETED, USER_DISABLED, type UserFields } from "./columns.ts";
+import { parseSetFilter, passesSetFilter, type SetFilter } from "./filter.ts";
 import {
   flattenMembers,
   type IndexedUsers,
@@ -40,10 +41,7 @@ import type {
   UnresolvedMember,
 } from "./types.ts";
 
-/** Bit of {@link CompactUsers.flags}: the user is disabled. */
-export const USER_DISABLED = 1;
-/** Bit of {@link CompactUsers.flags}: the user is deleted. */
-export const USER_DELETED = 2;
+export { USER_DELETED, USER_DISABLED } from "./columns.ts";
 
 /** Users as parallel columns, one entry per user, in directory order. */
 export interface CompactUsers {
@@ -103,81 +101,283 @@ export interface EngineOptions {
 /**
  * Turns what a provider read into what a sync sends, compactly. Users without a usable email
  * are reported in `skipped`, references that match nothing in `unresolved`. The snapshot is
- * only read.
+ * only read. The same as feeding the snapshot to a {@link CompactBuilder}.
  * @throws {DirectoryDataError} `duplicate_email` or `duplicate_external_id` on duplicates.
  */
 export function compactSyncData(snapshot: DirectorySnapshot, options: EngineOptions): CompactData {
-  const users = snapshot.users;
-  const groups = snapshot.groups;
-  const n = users.length;
-  const filters = options.setFilters === undefined ? null : setFilterMasks(
-    users,
+  const builder = new CompactBuilder(options);
+  builder.addUsers(snapshot.users);
+  builder.addGroups(snapshot.groups);
+  builder.addSkipped(snapshot.skipped);
+  return builder.finish();
+}
+
+/** Builder-only bit of a user's flags: the raw email passes the user set filter. */
+const PASSES_USER_FILTER = 4;
+/** Builder-only bit of a user's flags: the email is usable (normalised in the email column). */
+const EMAIL_OK = 8;
+
+/**
+ * The engine fed page by page: {@link compactSyncData} without a {@link DirectorySnapshot}.
+ *
+ * Each user is turned into column entries as it arrives (referenceId, externalId, normalised
+ * email, a flags byte, the first user with its externalId) and its references go straight
+ * into the index groups are resolved against, so a provider's {@link DirectoryUser} records
+ * and their `refs` arrays are garbage as soon as their page has been added: at 100,000 users
+ * they die in V8's young generation instead of being promoted and kept for the whole read.
+ * Groups are few and are kept as they are (de-duplication compares their member lists).
+ *
+ * Users, groups and skipped entries may arrive in any interleaving; the result is the same as
+ * {@link compactSyncData} on the snapshot of the same pages (users in the order added, groups
+ * in the order added, the provider's skipped entries before the engine's). Use one builder
+ * for one read: {@link finish} lets go of everything the builder held.
+ */
+export class CompactBuilder {
+  readonly #options: EngineOptions;
+  readonly #userFilter: SetFilter | null;
+  readonly #groupFilter: SetFilter | null;
+  #count = 0;
+  #referenceId: string[] = [];
+  #externalId: string[] = [];
+  /** Normalised email (with {@link EMAIL_OK}), else null. */
+  #email: (string | null)[] = [];
+  /** {@link USER_DISABLED}, {@link USER_DELETED}, {@link PASSES_USER_FILTER}, {@link EMAIL_OK}. */
+  #flags = new Uint8Array(1024);
+  /** The first user with the same externalId, by user index. */
+  #canonical = new Int32Array(1024);
+  #firstByExternalId: Map<string, number> | null = new Map<string, number>();
+  /** Why each user without a usable email would be skipped, by user index. */
+  #reasons: Map<number, string> | null = new Map<number, string>();
+  /** Every user's references (its `refs`, else its referenceId); only when groups are synced. */
+  #userRefs: RefIndex | null;
+  #groups: DirectoryGroup[] = [];
+  #skipped: SkippedEntry[] = [];
+  #finished = false;
+
+  /** A builder for one read, following `options` (the `sync.*` settings). */
+  constructor(options: EngineOptions) {
+    this.#options = options;
+    const filters = options.setFilters;
+    this.#userFilter = filters === undefined ? null : parseSetFilter(filters.users);
     // The group filter only applies when groups are synced.
-    options.syncGroups ? groups : [],
-    {
-      users: options.setFilters.users,
-      groups: options.syncGroups ? options.setFilters.groups : undefined,
-      removeDisabled: options.removeDisabled,
-    },
-  );
+    this.#groupFilter = filters === undefined || !options.syncGroups
+      ? null
+      : parseSetFilter(filters.groups);
+    this.#userRefs = options.syncGroups ? new RefIndex() : null;
+  }
 
-  // Users that passed the filters and normalisation (1), with their normalised email.
-  const kept = new Uint8Array(n);
-  const email: (string | null)[] = new Array<string | null>(n);
-  const skipped: SkippedEntry[] = [...snapshot.skipped];
-  normalizeAll(users, { filter: filters?.users ?? null, kept, email, skipped });
+  /** Adds a page of users, in directory order. */
+  addUsers(users: readonly DirectoryUser[]): void {
+    this.#open();
+    const from = this.#count;
+    this.#reserve(from + users.length);
+    for (let k = 0; k < users.length; k++) {
+      const user = users[k];
+      if (user !== undefined) this.#addUser(user, from + k);
+    }
+    this.#count = from + users.length;
+  }
 
-  const canonical = new Int32Array(n);
-  const ids = indexExternalIds(users, canonical);
-  const userResult = options.syncUsers
-    ? dedupeUserRecords({ users, email, kept, canonical })
-    : { survivor: kept, duplicateEmails: [], duplicateExternalIds: [] };
-  const survivor = userResult.survivor;
-  const groupResult: GroupRecordsResult = options.syncGroups
-    ? dedupeGroupRecords(groups, filters?.groups ?? null)
-    : { groups: [], mask: new Uint8Array(groups.length), duplicateExternalIds: [] };
-  const error = duplicatesError({
-    emails: userResult.duplicateEmails,
-    userExternalIds: userResult.duplicateExternalIds,
-    groupExternalIds: groupResult.duplicateExternalIds,
-  });
-  if (error !== null) throw error;
+  /** Adds a page of groups, in directory order (ignored when groups are not synced). */
+  addGroups(groups: readonly DirectoryGroup[]): void {
+    this.#open();
+    if (!this.#options.syncGroups) return;
+    for (let k = 0; k < groups.length; k++) {
+      const group = groups[k];
+      if (group !== undefined) this.#groups.push(group);
+    }
+  }
 
-  const columns = options.syncUsers ? userColumns(users, { survivor, email }) : emptyUsers();
-  if (!options.syncGroups) {
+  /** Adds objects the provider itself could not map. */
+  addSkipped(entries: readonly SkippedEntry[]): void {
+    this.#open();
+    for (let k = 0; k < entries.length; k++) {
+      const entry = entries[k];
+      if (entry !== undefined) this.#skipped.push(entry);
+    }
+  }
+
+  /**
+   * Runs the rest of the engine on everything added and returns the result; the builder
+   * lets go of its own tables first, so only what the result needs stays reachable.
+   * @throws {DirectoryDataError} `duplicate_email` or `duplicate_external_id` on duplicates.
+   * @throws {TypeError} when called twice.
+   */
+  finish(): CompactData {
+    this.#open();
+    this.#finished = true;
+    const options = this.#options;
+    const n = this.#count;
+    const referenceId = this.#referenceId;
+    const externalId = this.#externalId;
+    const email = this.#email;
+    const flags = this.#flags.subarray(0, n);
+    const canonical = this.#canonical.subarray(0, n);
+    const reasons = this.#reasons ?? new Map<number, string>();
+    const userRefs = this.#userRefs;
+    const groups = this.#groups;
+    const skipped = this.#skipped;
+    this.#referenceId = [];
+    this.#externalId = [];
+    this.#email = [];
+    this.#flags = new Uint8Array(0);
+    this.#canonical = new Int32Array(0);
+    this.#firstByExternalId = null;
+    this.#reasons = null;
+    this.#userRefs = null;
+    this.#groups = [];
+    this.#skipped = [];
+
+    const fields: UserFields = { referenceId, externalId, flags };
+    const filters = options.setFilters === undefined ? null : this.#filterMasks(fields, {
+      groups,
+      userRefs,
+    });
+    // Users that passed the filters and normalisation (1); the others without a usable email
+    // are skipped, in directory order, after the provider's own skipped entries.
+    const kept = new Uint8Array(n);
+    keepUsers(fields, { filter: filters?.users ?? null, reasons, kept, skipped });
+
+    const userResult = options.syncUsers
+      ? dedupeUserRecords({ users: fields, email, kept, canonical })
+      : { survivor: kept, duplicateEmails: [], duplicateExternalIds: [] };
+    const survivor = userResult.survivor;
+    const groupResult: GroupRecordsResult = options.syncGroups
+      ? dedupeGroupRecords(groups, filters?.groups ?? null)
+      : { groups: [], mask: new Uint8Array(groups.length), duplicateExternalIds: [] };
+    const error = duplicatesError({
+      emails: userResult.duplicateEmails,
+      userExternalIds: userResult.duplicateExternalIds,
+      groupExternalIds: groupResult.duplicateExternalIds,
+    });
+    if (error !== null) throw error;
+
+    const columns = options.syncUsers ? userColumns(fields, { survivor, email }) : emptyUsers();
+    if (!options.syncGroups || userRefs === null) {
+      return {
+        users: columns,
+        groups: { referenceId: [], externalId: [], name: [] },
+        memberIds: [],
+        memberStart: new Int32Array(1),
+        members: new Int32Array(0),
+        skipped,
+        unresolved: [],
+      };
+    }
+
+    const member = memberFlags(flags, { survivor, removeDisabled: options.removeDisabled });
+    const keptGroups = groupResult.groups;
+    const resolved = resolveGroups(groups, {
+      keptGroups,
+      mask: groupResult.mask,
+      userRefs,
+      users: { count: n, member, canonical },
+    });
+    const lists = flattenMembers(resolved.direct, resolved.children, n);
+    const packed = pack(lists);
     return {
       users: columns,
-      groups: { referenceId: [], externalId: [], name: [] },
-      memberIds: [],
-      memberStart: new Int32Array(1),
-      members: new Int32Array(0),
+      groups: {
+        referenceId: keptGroups.map((g) => g.referenceId),
+        externalId: keptGroups.map((g) => g.externalId),
+        name: keptGroups.map((g) => g.name),
+      },
+      memberIds: externalId,
+      memberStart: packed.start,
+      members: packed.items,
       skipped,
-      unresolved: [],
+      unresolved: resolved.unresolved,
     };
   }
 
-  const member = memberFlags(users, { survivor, removeDisabled: options.removeDisabled });
-  const keptGroups = groupResult.groups;
-  const resolved = resolveSnapshot(snapshot, {
-    keptGroups,
-    mask: groupResult.mask,
-    users: { count: n, member, canonical },
-  });
-  const lists = flattenMembers(resolved.direct, resolved.children, n);
-  const packed = pack(lists);
-  return {
-    users: columns,
-    groups: {
-      referenceId: keptGroups.map((g) => g.referenceId),
-      externalId: keptGroups.map((g) => g.externalId),
-      name: keptGroups.map((g) => g.name),
-    },
-    memberIds: ids,
-    memberStart: packed.start,
-    members: packed.items,
-    skipped,
-    unresolved: resolved.unresolved,
-  };
+  #open(): void {
+    if (this.#finished) throw new TypeError("The engine's builder is already finished");
+  }
+
+  /** Grows the typed columns to hold at least `size` users (doubling, so each user moves O(1) times). */
+  #reserve(size: number): void {
+    if (size <= this.#flags.length) return;
+    let capacity = this.#flags.length * 2;
+    while (capacity < size) capacity *= 2;
+    const flags = new Uint8Array(capacity);
+    flags.set(this.#flags);
+    this.#flags = flags;
+    const canonical = new Int32Array(capacity);
+    canonical.set(this.#canonical);
+    this.#canonical = canonical;
+  }
+
+  /** One user: its column entries, its first externalId and its references. */
+  #addUser(user: DirectoryUser, i: number): void {
+    this.#referenceId.push(user.referenceId);
+    this.#externalId.push(user.externalId);
+    let flag = (user.disabled ? USER_DISABLED : 0) | (user.deleted ? USER_DELETED : 0);
+    if (passesSetFilter(this.#userFilter, user.email)) flag |= PASSES_USER_FILTER;
+    const check = normalizeEmail(user.email);
+    if (check.ok) {
+      this.#email.push(check.email);
+      flag |= EMAIL_OK;
+    } else {
+      this.#email.push(null);
+      this.#reasons?.set(i, check.reason);
+    }
+    this.#flags[i] = flag;
+    const first = this.#firstByExternalId?.get(user.externalId);
+    if (first === undefined) this.#firstByExternalId?.set(user.externalId, i);
+    this.#canonical[i] = first ?? i;
+    const refs = this.#userRefs;
+    if (refs === null) return;
+    if (user.refs === undefined) refs.addOne(user.referenceId, i);
+    else refs.add(user.refs, i);
+  }
+
+  /**
+   * The user and group set filters as masks (see `setFilterMasks` in `filter.ts`, which this
+   * mirrors on columns): with a group set filter, a user stays only if deleted, disabled
+   * while `removeDisabled` is on, or a **direct** member of a kept group — found by looking
+   * the kept groups' member references up among the users' references.
+   */
+  #filterMasks(
+    fields: UserFields,
+    tables: { groups: readonly DirectoryGroup[]; userRefs: RefIndex | null },
+  ): { users: Uint8Array; groups: Uint8Array } {
+    const { flags } = fields;
+    const { groups, userRefs } = tables;
+    const n = flags.length;
+    const users = new Uint8Array(n);
+    for (let i = 0; i < n; i++) users[i] = ((flags[i] ?? 0) & PASSES_USER_FILTER) !== 0 ? 1 : 0;
+    const groupMask = new Uint8Array(groups.length);
+    groups.forEach((g, i) => groupMask[i] = passesSetFilter(this.#groupFilter, g.name) ? 1 : 0);
+    if (this.#groupFilter !== null && userRefs !== null) {
+      const direct = new Uint8Array(n);
+      groups.forEach((g, i) => {
+        if (groupMask[i] === 1) markDirectMembers(g.memberRefs, { userRefs, direct });
+      });
+      const keepDisabled = this.#options.removeDisabled;
+      for (let i = 0; i < n; i++) {
+        if (users[i] !== 1) continue;
+        const f = flags[i] ?? 0;
+        const stays = (f & USER_DELETED) !== 0 ||
+          ((f & USER_DISABLED) !== 0 && keepDisabled) || direct[i] === 1;
+        if (!stays) users[i] = 0;
+      }
+    }
+    return { users, groups: groupMask };
+  }
+}
+
+/** Sets `direct[i]` for every user `i` one of `refs` names. */
+function markDirectMembers(
+  refs: readonly string[],
+  tables: { userRefs: RefIndex; direct: Uint8Array },
+): void {
+  const { userRefs, direct } = tables;
+  for (let r = 0; r < refs.length; r++) {
+    const found = userRefs.lookup(refs[r] ?? "");
+    if (found === undefined) continue;
+    if (found >= 0) direct[found] = 1;
+    else for (const i of userRefs.shared(found)) direct[i] = 1;
+  }
 }
 
 /** Turns {@link CompactData} into its object form, {@link SyncData}. */
@@ -263,32 +463,32 @@ export function compactOf(data: SyncData): CompactData {
 }
 
 /**
- * Normalises the email of every user that passed the filters (1 in `kept`, the email in
- * `email`); users without a usable email go to `skipped`, except deleted users, which are kept
- * with a null email (their removal only needs the externalId).
+ * Marks in `kept` every user that passed the filters and has a usable email; users without
+ * one go to `skipped` with the reason, except deleted users, which are kept with a null email
+ * (their removal only needs the externalId).
  */
-function normalizeAll(
-  users: readonly DirectoryUser[],
+function keepUsers(
+  fields: UserFields,
   out: {
     filter: Uint8Array | null;
+    reasons: ReadonlyMap<number, string>;
     kept: Uint8Array;
-    email: (string | null)[];
     skipped: SkippedEntry[];
   },
 ): void {
-  const { filter, kept, email, skipped } = out;
-  for (let i = 0; i < users.length; i++) {
-    const user = users[i];
-    email[i] = null;
-    if (user === undefined || (filter !== null && filter[i] !== 1)) continue;
-    const check = normalizeEmail(user.email);
-    if (check.ok) {
-      email[i] = check.email;
-      kept[i] = 1;
-    } else if (user.deleted) {
+  const { referenceId, flags } = fields;
+  const { filter, reasons, kept, skipped } = out;
+  for (let i = 0; i < flags.length; i++) {
+    if (filter !== null && filter[i] !== 1) continue;
+    const f = flags[i] ?? 0;
+    if ((f & (EMAIL_OK | USER_DELETED)) !== 0) {
       kept[i] = 1;
     } else {
-      skipped.push({ referenceId: user.referenceId, kind: "user", reason: check.reason });
+      skipped.push({
+        referenceId: referenceId[i] ?? "",
+        kind: "user",
+        reason: reasons.get(i) ?? "",
+      });
     }
   }
 }
@@ -299,7 +499,7 @@ function emptyUsers(): CompactUsers {
 
 /** The surviving users as columns, in directory order. */
 function userColumns(
-  users: readonly DirectoryUser[],
+  fields: UserFields,
   columns: { survivor: Uint8Array; email: readonly (string | null)[] },
 ): CompactUsers {
   const { survivor, email } = columns;
@@ -313,12 +513,11 @@ function userColumns(
   };
   let k = 0;
   for (let i = 0; i < survivor.length; i++) {
-    const user = users[i];
-    if (survivor[i] !== 1 || user === undefined) continue;
-    out.referenceId[k] = user.referenceId;
-    out.externalId[k] = user.externalId;
+    if (survivor[i] !== 1) continue;
+    out.referenceId[k] = fields.referenceId[i] ?? "";
+    out.externalId[k] = fields.externalId[i] ?? "";
     out.email[k] = email[i] ?? null;
-    out.flags[k] = (user.disabled ? USER_DISABLED : 0) | (user.deleted ? USER_DELETED : 0);
+    out.flags[k] = (fields.flags[i] ?? 0) & (USER_DISABLED | USER_DELETED);
     k++;
   }
   return out;
@@ -329,67 +528,45 @@ function userColumns(
  * `removeDisabled`, disabled.
  */
 function memberFlags(
-  users: readonly DirectoryUser[],
+  flags: Uint8Array,
   options: { survivor: Uint8Array; removeDisabled: boolean },
 ): Uint8Array {
   const { survivor, removeDisabled } = options;
-  const member = new Uint8Array(users.length);
-  for (let i = 0; i < users.length; i++) {
-    const u = users[i];
-    if (u === undefined || survivor[i] !== 1) continue;
-    if (!u.deleted && !(u.disabled && removeDisabled)) member[i] = 1;
+  const member = new Uint8Array(flags.length);
+  const excluded = USER_DELETED | (removeDisabled ? USER_DISABLED : 0);
+  for (let i = 0; i < flags.length; i++) {
+    if (survivor[i] === 1 && ((flags[i] ?? 0) & excluded) === 0) member[i] = 1;
   }
   return member;
 }
 
 /**
- * Resolves the synced groups' member references against every user's and group's references.
- * The index of references is made and dropped here, before nesting is flattened.
+ * Resolves the synced groups' member references against every user's and group's references:
+ * synced groups (1 in `mask`) are indexed under `users.count` + their index among the synced
+ * groups, the others past those, where they resolve to nothing and are not reported. The
+ * groups' index is made and dropped here, before nesting is flattened.
  */
-function resolveSnapshot(
-  snapshot: DirectorySnapshot,
-  options: { keptGroups: readonly DirectoryGroup[]; mask: Uint8Array; users: IndexedUsers },
-): ResolvedMembers {
-  const byRef = new RefIndex();
-  // Users first, so a reference's users come before its groups (the order members and nesting
-  // edges are taken in).
-  indexUserRefs(snapshot.users, byRef);
-  indexGroupRefs(snapshot.groups, { byRef, mask: options.mask, userCount: options.users.count });
-  return resolveMembers(options.keptGroups, { byRef, users: options.users });
-}
-
-/** Indexes every user's references (its `refs`, else its referenceId) under its index. */
-function indexUserRefs(users: readonly DirectoryUser[], byRef: RefIndex): void {
-  for (let i = 0; i < users.length; i++) {
-    const u = users[i];
-    if (u === undefined) continue;
-    const refs = u.refs;
-    if (refs === undefined) byRef.addOne(u.referenceId, i);
-    else byRef.add(refs, i);
-  }
-}
-
-/**
- * Indexes the references of the groups (their `refs`, else their referenceId): synced groups
- * (1 in `mask`) under `userCount` + their index among the synced groups, the others past
- * those, where they resolve to nothing and are not reported.
- */
-function indexGroupRefs(
+function resolveGroups(
   groups: readonly DirectoryGroup[],
-  options: { byRef: RefIndex; mask: Uint8Array; userCount: number },
-): void {
-  const { byRef, mask } = options;
-  let synced = 0;
-  for (let g = 0; g < groups.length; g++) if (mask[g] === 1) synced++;
-  const ignoredIndex = options.userCount + synced;
+  options: {
+    keptGroups: readonly DirectoryGroup[];
+    mask: Uint8Array;
+    userRefs: RefIndex;
+    users: IndexedUsers;
+  },
+): ResolvedMembers {
+  const { mask, users } = options;
+  const groupRefs = new RefIndex();
+  const ignoredIndex = users.count + options.keptGroups.length;
   let k = 0;
   for (let g = 0; g < groups.length; g++) {
     const group = groups[g];
     if (group === undefined) continue;
-    const index = mask[g] === 1 ? options.userCount + k++ : ignoredIndex;
-    if (group.refs === undefined) byRef.addOne(group.referenceId, index);
-    else byRef.add(group.refs, index);
+    const index = mask[g] === 1 ? users.count + k++ : ignoredIndex;
+    if (group.refs === undefined) groupRefs.addOne(group.referenceId, index);
+    else groupRefs.add(group.refs, index);
   }
+  return resolveMembers(options.keptGroups, { userRefs: options.userRefs, groupRefs, users });
 }
 
 function copyInto(items: Int32Array, at: number, list: readonly number[]): number {

@@ -16,7 +16,8 @@
 import { DirectoryDataError } from "../errors.ts";
 import type { NormalizedUser } from "./normalize.ts";
 import { compareCodeUnits } from "./sort.ts";
-import type { DirectoryGroup, DirectoryUser } from "./types.ts";
+import type { DirectoryGroup } from "./types.ts";
+import { USER_DELETED, USER_DISABLED, type UserFields } from "./columns.ts";
 
 /** An email used by more than one non-deleted user. */
 export interface DuplicateEmail {
@@ -53,18 +54,13 @@ export interface GroupDedupeResult {
 }
 
 /**
- * Every user's externalId, by user index, and in `canonical` (length: users) the index of the
- * first user with the same externalId.
+ * For each user (by index into `externalIds`), in `canonical` (length: users) the index of
+ * the first user with the same externalId.
  */
-export function indexExternalIds(
-  users: readonly DirectoryUser[],
-  canonical: Int32Array,
-): string[] {
-  const ids = new Array<string>(users.length);
+export function indexExternalIds(externalIds: readonly string[], canonical: Int32Array): void {
   const first = new Map<string, number>();
-  for (let i = 0; i < users.length; i++) {
-    const id = users[i]?.externalId ?? "";
-    ids[i] = id;
+  for (let i = 0; i < externalIds.length; i++) {
+    const id = externalIds[i] ?? "";
     const known = first.get(id);
     if (known === undefined) {
       first.set(id, i);
@@ -73,13 +69,12 @@ export function indexExternalIds(
       canonical[i] = known;
     }
   }
-  return ids;
 }
 
 /** Users as {@link dedupeUserRecords} reads them: parallel arrays by user index. */
 export interface UserRecords {
-  /** The records as the provider reported them. */
-  users: readonly DirectoryUser[];
+  /** The records' fields as the provider reported them. */
+  users: UserFields;
   /** Each user's normalised email (null when it has none). */
   email: readonly (string | null)[];
   /** 1 for the users to de-duplicate (the others are ignored). */
@@ -105,7 +100,7 @@ export interface UserRecordsResult {
  */
 export function dedupeUserRecords(records: UserRecords): UserRecordsResult {
   const { users, email, kept, canonical } = records;
-  const n = users.length;
+  const n = users.referenceId.length;
   // First kept user of each externalId (by canonical index), and the distinct kept users of
   // externalIds several kept users have.
   const firstKept = new Int32Array(n).fill(-1);
@@ -134,7 +129,7 @@ export function dedupeUserRecords(records: UserRecords): UserRecordsResult {
   const sharedEmails = new Map<string, number[]>();
   for (let i = 0; i < n; i++) {
     const address = email[i] ?? null;
-    if (distinct[i] !== 1 || address === null || users[i]?.deleted === true) continue;
+    if (distinct[i] !== 1 || address === null || deleted(users, i)) continue;
     const first = activeByEmail.get(address);
     if (first === undefined) activeByEmail.set(address, i);
     else {
@@ -144,7 +139,7 @@ export function dedupeUserRecords(records: UserRecords): UserRecordsResult {
     }
   }
   const referenceIds = (list: readonly number[]): string[] =>
-    list.map((i) => users[i]?.referenceId ?? "").sort(compareCodeUnits);
+    list.map((i) => users.referenceId[i] ?? "").sort(compareCodeUnits);
   const duplicateEmails: DuplicateEmail[] = [];
   for (const [address, bucket] of sharedEmails) {
     duplicateEmails.push({ email: address, referenceIds: referenceIds(bucket) });
@@ -154,7 +149,7 @@ export function dedupeUserRecords(records: UserRecords): UserRecordsResult {
   // A deleted user sharing its email with an active user is that user's tombstone: dropped.
   const tombstone = (i: number): boolean => {
     const address = email[i] ?? null;
-    return users[i]?.deleted === true && address !== null && activeByEmail.has(address);
+    return deleted(users, i) && address !== null && activeByEmail.has(address);
   };
   const survivor = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
@@ -165,7 +160,7 @@ export function dedupeUserRecords(records: UserRecords): UserRecordsResult {
     const left = bucket.filter((i) => !tombstone(i));
     if (left.length > 1) {
       duplicateExternalIds.push({
-        externalId: users[c]?.externalId ?? "",
+        externalId: users.externalId[c] ?? "",
         referenceIds: referenceIds(left),
       });
     }
@@ -174,22 +169,34 @@ export function dedupeUserRecords(records: UserRecords): UserRecordsResult {
   return { survivor, duplicateEmails, duplicateExternalIds };
 }
 
+function deleted(users: UserFields, i: number): boolean {
+  return ((users.flags[i] ?? 0) & USER_DELETED) !== 0;
+}
+
 /** Whether users `a` and `b` are the same record once normalised. */
 function sameUser(records: UserRecords, a: number, b: number): boolean {
-  const x = records.users[a];
-  const y = records.users[b];
-  return x !== undefined && y !== undefined && x.referenceId === y.referenceId &&
-    x.externalId === y.externalId && records.email[a] === records.email[b] &&
-    x.disabled === y.disabled && x.deleted === y.deleted;
+  const { referenceId, externalId, flags } = records.users;
+  const status = USER_DISABLED | USER_DELETED;
+  return a < referenceId.length && b < referenceId.length &&
+    referenceId[a] === referenceId[b] && externalId[a] === externalId[b] &&
+    records.email[a] === records.email[b] &&
+    ((flags[a] ?? 0) & status) === ((flags[b] ?? 0) & status);
 }
 
 /** Applies the user de-duplication rules; reports duplicates rather than throwing. */
 export function dedupeUsers(users: readonly NormalizedUser[]): UserDedupeResult {
-  const sources = users.map((u) => u.source);
+  const fields: UserFields = {
+    referenceId: users.map((u) => u.source.referenceId),
+    externalId: users.map((u) => u.source.externalId),
+    flags: Uint8Array.from(
+      users,
+      (u) => (u.source.disabled ? USER_DISABLED : 0) | (u.source.deleted ? USER_DELETED : 0),
+    ),
+  };
   const canonical = new Int32Array(users.length);
-  indexExternalIds(sources, canonical);
+  indexExternalIds(fields.externalId, canonical);
   const result = dedupeUserRecords({
-    users: sources,
+    users: fields,
     email: users.map((u) => u.user.email),
     kept: new Uint8Array(users.length).fill(1),
     canonical,

@@ -147,17 +147,29 @@ export interface ResolvedMembers {
   unresolved: UnresolvedMember[];
 }
 
+/** The references {@link resolveMembers} resolves against. */
+export interface MemberIndexes {
+  /** Users' references, by user index (below `users.count`). */
+  userRefs: RefIndex;
+  /**
+   * Groups' references: `users.count` + the index of a synced group, or anything higher for
+   * an object that exists but is not synced (it contributes nothing and is not reported).
+   */
+  groupRefs: RefIndex;
+  users: IndexedUsers;
+}
+
 /**
- * Resolves the member references of `groups` against `byRef`, where indexes below
- * `users.count` are users, the next `groups.length` are the groups themselves, and anything
- * higher is an object that exists but is not synced (it contributes nothing and is not
- * reported). A reference matching nothing is reported once per group.
+ * Resolves the member references of `groups` (the synced groups) against the users' and then
+ * the groups' references: a reference carried by users and groups gives the users first,
+ * then the groups, each in the order they were added. A reference matching nothing is
+ * reported once per group.
  */
 export function resolveMembers(
   groups: readonly DirectoryGroup[],
-  options: { byRef: RefIndex; users: IndexedUsers },
+  options: MemberIndexes,
 ): ResolvedMembers {
-  const { byRef, users } = options;
+  const { userRefs, groupRefs, users } = options;
   const count = groups.length;
   const stamp = new Int32Array(users.count);
   const direct: number[][] = new Array<number[]>(count);
@@ -167,7 +179,14 @@ export function resolveMembers(
   for (let g = 0; g < count; g++) {
     const group = groups[g];
     if (group === undefined) continue;
-    direct[g] = resolveGroup(group, g + 1, { byRef, users, stamp, parentsOf, unresolved });
+    direct[g] = resolveGroup(group, g + 1, {
+      userRefs,
+      groupRefs,
+      users,
+      stamp,
+      parentsOf,
+      unresolved,
+    });
   }
   // Edges were recorded on the child, so each parent's children come out in directory group
   // order without sorting.
@@ -183,7 +202,8 @@ export function resolveMembers(
 }
 
 interface ResolveState {
-  byRef: RefIndex;
+  userRefs: RefIndex;
+  groupRefs: RefIndex;
   users: IndexedUsers;
   /** Per canonical user, the last group (index + 1) that listed it. */
   stamp: Int32Array;
@@ -196,26 +216,37 @@ interface ResolveState {
  * optimises the loop over a large directory's hundreds of thousands of references.
  */
 function resolveGroup(group: DirectoryGroup, mark: number, state: ResolveState): number[] {
-  const { byRef } = state;
+  const { userRefs, groupRefs } = state;
   const refs = group.memberRefs;
   const members: number[] = [];
   let reported: Set<string> | undefined;
   for (let r = 0; r < refs.length; r++) {
     const ref = refs[r] ?? "";
-    const found = byRef.lookup(ref);
-    if (found === undefined) {
+    const user = userRefs.lookup(ref);
+    const nested = groupRefs.lookup(ref);
+    if (user === undefined && nested === undefined) {
       reported ??= new Set<string>();
       if (!reported.has(ref)) {
         reported.add(ref);
         state.unresolved.push({ groupReferenceId: group.referenceId, memberRef: ref });
       }
-    } else if (found >= 0) {
-      takeMember(found, mark, members, state);
-    } else {
-      for (const m of byRef.shared(found)) takeMember(m, mark, members, state);
+      continue;
     }
+    if (user !== undefined) takeFound(userRefs, user, { mark, members, state });
+    if (nested !== undefined) takeFound(groupRefs, nested, { mark, members, state });
   }
   return members;
+}
+
+/** Takes the object or objects a {@link RefIndex.lookup} found (see {@link takeMember}). */
+function takeFound(
+  index: RefIndex,
+  found: number,
+  into: { mark: number; members: number[]; state: ResolveState },
+): void {
+  const { mark, members, state } = into;
+  if (found >= 0) takeMember(found, mark, members, state);
+  else for (const m of index.shared(found)) takeMember(m, mark, members, state);
 }
 
 /** Adds the object `m` that a reference of group `mark - 1` matched: a user or a nested group. */
@@ -357,21 +388,21 @@ export function flattenGroups(
   const canonical = new Int32Array(users.length);
   const member = new Uint8Array(users.length);
   const firstByExternalId = new Map<string, number>();
-  const byRef = new RefIndex();
+  const userRefs = new RefIndex();
   users.forEach((user, i) => {
     const first = firstByExternalId.get(user.externalId);
     if (first === undefined) firstByExternalId.set(user.externalId, i);
     canonical[i] = first ?? i;
     member[i] = user.member ? 1 : 0;
-    byRef.add(user.refs, i);
+    userRefs.add(user.refs, i);
   });
-  // Users first, so a reference's users come before its groups (the order members and nesting
-  // edges are taken in).
-  groups.forEach((group, i) => byRef.add(group.refs ?? [group.referenceId], users.length + i));
+  const groupRefs = new RefIndex();
+  groups.forEach((group, i) => groupRefs.add(group.refs ?? [group.referenceId], users.length + i));
   const ignoredIndex = users.length + groups.length;
-  for (const ref of options.ignoredRefs ?? []) byRef.addOne(ref, ignoredIndex);
+  for (const ref of options.ignoredRefs ?? []) groupRefs.addOne(ref, ignoredIndex);
   const resolved = resolveMembers(groups, {
-    byRef,
+    userRefs,
+    groupRefs,
     users: { count: users.length, member, canonical },
   });
   const lists = flattenMembers(resolved.direct, resolved.children, users.length);

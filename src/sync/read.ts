@@ -1,12 +1,18 @@
 /**
- * Reads a whole directory from a provider: gathers its pages into one snapshot.
+ * Reads a whole directory from a provider: gathers its pages into one snapshot, or hands them
+ * to a {@link PageSink} as they arrive.
  *
  * A read is complete only when the provider's last page is `done`. A stream that ends without
  * it throws {@link SourceIncompleteError}: a short result is never returned.
  * @module
  */
 
-import type { DirectorySnapshot } from "../engine/types.ts";
+import type {
+  DirectoryGroup,
+  DirectorySnapshot,
+  DirectoryUser,
+  SkippedEntry,
+} from "../engine/types.ts";
 import { SourceIncompleteError } from "../errors.ts";
 import type { DirectoryNotice, DirectoryProvider, ReadOptions } from "../providers/provider.ts";
 
@@ -38,10 +44,26 @@ export interface ReadResult {
   counts: ReadCounts;
 }
 
+/**
+ * Takes a read's users, groups and skipped entries page by page, in the order the provider
+ * sends them (the engine's `CompactBuilder` is one).
+ */
+export interface PageSink {
+  addUsers(users: readonly DirectoryUser[]): void;
+  addGroups(groups: readonly DirectoryGroup[]): void;
+  addSkipped(entries: readonly SkippedEntry[]): void;
+}
+
 /** Options of {@link readDirectory}: the provider's {@link ReadOptions}, plus logging. */
 export interface ReadDirectoryOptions extends ReadOptions {
   /** Progress lines (`debug`, shown with `--verbose`) and notices (`info`, `warn`). */
   log?: (level: "debug" | "info" | "warn", message: string) => void;
+  /**
+   * Where users, groups and skipped entries go as their pages arrive. With a sink, the
+   * result's `snapshot` stays empty (and a delta's changes go to the sink too), so no record
+   * outlives its page unless the sink keeps it. @default gather them into `snapshot`
+   */
+  sink?: PageSink;
 }
 
 /**
@@ -52,9 +74,10 @@ export async function readDirectory(
   provider: DirectoryProvider,
   options: ReadDirectoryOptions,
 ): Promise<ReadResult> {
-  const { log, ...readOptions } = options;
+  const { log, sink: given, ...readOptions } = options;
   const emit = log ?? (() => {});
   const snapshot: DirectorySnapshot = { users: [], groups: [], skipped: [] };
+  const sink = given ?? gather(snapshot);
   const notices: DirectoryNotice[] = [];
   const removed: { users: string[]; groups: string[] } = { users: [], groups: [] };
   const counts: ReadCounts = { users: 0, groups: 0, skipped: 0, pages: 0 };
@@ -63,19 +86,19 @@ export async function readDirectory(
     counts.pages++;
     switch (page.kind) {
       case "users":
-        for (const user of page.users) snapshot.users.push(user);
+        sink.addUsers(page.users);
         if (page.removed !== undefined) { for (const id of page.removed) removed.users.push(id); }
         counts.users += page.users.length;
         emit("debug", `Read ${page.users.length} users (${counts.users} so far)`);
         break;
       case "groups":
-        for (const group of page.groups) snapshot.groups.push(group);
+        sink.addGroups(page.groups);
         if (page.removed !== undefined) { for (const id of page.removed) removed.groups.push(id); }
         counts.groups += page.groups.length;
         emit("debug", `Read ${page.groups.length} groups (${counts.groups} so far)`);
         break;
       case "skipped":
-        for (const entry of page.entries) snapshot.skipped.push(entry);
+        sink.addSkipped(page.entries);
         counts.skipped += page.entries.length;
         break;
       case "notice":
@@ -109,4 +132,19 @@ export async function readDirectory(
       details: { provider: provider.name, users: counts.users, groups: counts.groups },
     },
   );
+}
+
+/** The sink that appends every page to `snapshot`. */
+function gather(snapshot: DirectorySnapshot): PageSink {
+  return {
+    addUsers: (users) => {
+      for (const user of users) snapshot.users.push(user);
+    },
+    addGroups: (groups) => {
+      for (const group of groups) snapshot.groups.push(group);
+    },
+    addSkipped: (entries) => {
+      for (const entry of entries) snapshot.skipped.push(entry);
+    },
+  };
 }

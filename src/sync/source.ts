@@ -8,6 +8,11 @@
  * and memberships resolve against the whole directory. A delta that cannot be applied (no
  * snapshot for that state) is thrown away and the source is read again in full. Sources whose
  * descriptor says `readsDeltas` get their merged or full snapshot stored for the next read.
+ *
+ * **Streaming:** `test` on a full read of a source that does not read deltas needs no
+ * snapshot, so {@link readAndReport} feeds the pages straight into the engine's
+ * `CompactBuilder` as they arrive: the provider's per-user records die young (in V8's young
+ * generation) instead of being gathered, promoted and kept until the read ends.
  * @module
  */
 
@@ -17,8 +22,10 @@ import { validateConfig } from "../config/store.ts";
 import { applyDelta } from "../engine/delta.ts";
 import {
   type BwdcTestResponse,
+  CompactBuilder,
   type CompactData,
   compactSyncData,
+  type EngineOptions,
   expandSyncData,
   type SortedTestReport,
   sortTestReport,
@@ -28,7 +35,7 @@ import {
 import { type SourceDescriptor, sourceOf } from "../providers/registry.ts";
 import { SnapshotStore } from "../state/snapshot.ts";
 import type { StateStore } from "../state/store.ts";
-import { readDirectory, type ReadResult } from "./read.ts";
+import { type PageSink, readDirectory, type ReadResult } from "./read.ts";
 
 /** Where log lines go: `debug` with `--verbose`, the rest always (stderr). */
 export type Log = (level: "debug" | "info" | "warn", message: string) => void;
@@ -49,17 +56,27 @@ export interface ReadSourceOptions {
   source?: SourceDescriptor;
   /** Progress of the directory read on stderr (see `ProviderContext.progress`). */
   progress?: ProgressReporter;
+  /**
+   * Where the pages go instead of the result's `snapshot` (which then stays empty). Only for
+   * sources that do not read deltas: a delta has to be merged into a snapshot.
+   * @default gather them into the result's `snapshot`
+   */
+  sink?: PageSink;
 }
 
 /**
  * Validates the configuration and reads the directory (incrementally when asked and allowed),
  * merging a delta read into the last complete snapshot. The result is always either the whole
  * directory (`incremental: false`, or a merged delta with `delta: true`) or bwdc's changes-only
- * read (`incremental: true`). Throws what `validateConfig` and the provider throw.
+ * read (`incremental: true`). Throws what `validateConfig` and the provider throw, and a
+ * TypeError for a `sink` on a source that reads deltas.
  */
 export async function readSource(options: ReadSourceOptions): Promise<ReadResult> {
   const { store, config, log } = options;
   const source = options.source ?? sourceOf(config);
+  if (options.sink !== undefined && source.readsDeltas) {
+    throw new TypeError(`Cannot stream the ${source.type} source: its delta reads need a snapshot`);
+  }
   await validateConfig(config, { secret: (key) => store.getSecret(key), source });
   const provider = source.create(config, {
     secret: (key) => store.getSecret(key),
@@ -77,6 +94,7 @@ export async function readSource(options: ReadSourceOptions): Promise<ReadResult
   const read = await readDirectory(provider, {
     ...base,
     mode: incremental ? "incremental" : "full",
+    ...(options.sink === undefined ? {} : { sink: options.sink }),
     ...(since === undefined ? {} : {
       since: {
         ...(since.users === undefined ? {} : { users: since.users }),
@@ -144,18 +162,23 @@ export function buildData(config: Config, read: ReadResult): SyncData {
  * compact form (see `src/engine/compact.ts`).
  */
 export function buildCompactData(config: Config, read: ReadResult): CompactData {
+  return compactSyncData(read.snapshot, engineOptions(config));
+}
+
+/** The engine's options from the `sync.*` settings of `config`. */
+export function engineOptions(config: Config): EngineOptions {
   const setFilters = sourceOf(config).filters(config) === "engine"
     ? {
       ...(config.sync.userFilter === undefined ? {} : { users: config.sync.userFilter }),
       ...(config.sync.groupFilter === undefined ? {} : { groups: config.sync.groupFilter }),
     }
     : undefined;
-  return compactSyncData(read.snapshot, {
+  return {
     syncUsers: config.sync.users,
     syncGroups: config.sync.groups,
     removeDisabled: config.sync.removeDisabled,
     ...(setFilters === undefined ? {} : { setFilters }),
-  });
+  };
 }
 
 /** The document `test` prints: roster's report (sorted, not yet built), or bwdc's test JSON. */
@@ -164,10 +187,11 @@ export type TestDocument =
   | { kind: "report"; value: SortedTestReport };
 
 /**
- * Reads the directory, runs the engine and sorts the report. Only the engine's compact data
- * leaves (inside the report), so the snapshot (raw records, member references) can be freed as
- * soon as the engine has run, before the report is sorted and written. `counted` gets the
- * read's counts as soon as they are known (for the run record).
+ * Reads the directory, runs the engine and sorts the report. A full read of a source that
+ * does not read deltas streams its pages into the engine (see the module documentation);
+ * other reads gather a snapshot first. Either way only the engine's compact data leaves
+ * (inside the report), so the records are freed before the report is sorted and written.
+ * `counted` gets the read's counts as soon as they are known (for the run record).
  */
 export async function readAndReport(
   options: ReadSourceOptions & {
@@ -175,10 +199,20 @@ export async function readAndReport(
     bwdc: boolean;
   },
 ): Promise<TestDocument> {
-  let read: ReadResult | undefined = await readSource(options);
-  options.counted({ users: read.counts.users, groups: read.counts.groups });
-  const data = buildCompactData(options.config, read);
-  read = undefined;
+  const source = options.source ?? sourceOf(options.config);
+  const incremental = options.incremental && !options.config.sync.overwriteExisting;
+  let data: CompactData;
+  if (source.readsDeltas || incremental) {
+    let read: ReadResult | undefined = await readSource(options);
+    options.counted({ users: read.counts.users, groups: read.counts.groups });
+    data = buildCompactData(options.config, read);
+    read = undefined;
+  } else {
+    const builder = new CompactBuilder(engineOptions(options.config));
+    const read = await readSource({ ...options, source, sink: builder });
+    options.counted({ users: read.counts.users, groups: read.counts.groups });
+    data = builder.finish();
+  }
   return options.bwdc
     ? { kind: "bwdc", value: toBwdcTestResponse(expandSyncData(data)) }
     : { kind: "report", value: sortTestReport(data) };

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  CompactBuilder,
   compactOf,
   compactSyncData,
   type EngineOptions,
@@ -95,6 +96,44 @@ Deno.test("compactSyncData() with users off returns no users but still lists mem
   const data = compactSyncData(directory(), { ...ALL, syncUsers: false });
   assert.deepEqual(data.users.externalId, []);
   assert.deepEqual([...data.members].map((m) => data.memberIds[m]), ["B", "A", "A"]);
+});
+
+Deno.test("CompactBuilder gives compactSyncData()'s result when groups come before users", () => {
+  const snapshot = directory();
+  const builder = new CompactBuilder(ALL);
+  builder.addGroups(snapshot.groups.slice(1));
+  builder.addUsers(snapshot.users.slice(0, 2));
+  builder.addSkipped(snapshot.skipped);
+  builder.addGroups(snapshot.groups.slice(0, 1));
+  builder.addUsers(snapshot.users.slice(2));
+  const streamed = builder.finish();
+  // Groups in the order added: g2 first.
+  assert.deepEqual(streamed.groups.name, ["two", "one"]);
+  const reordered = { ...snapshot, groups: [...snapshot.groups.slice(1), snapshot.groups[0]!] };
+  assert.deepEqual(streamed, compactSyncData(reordered, ALL));
+});
+
+Deno.test("CompactBuilder applies a group set filter to direct members like setFilterMasks()", () => {
+  const options: EngineOptions = { ...ALL, setFilters: { groups: "include:two" } };
+  const builder = new CompactBuilder(options);
+  const snapshot = directory();
+  builder.addUsers(snapshot.users);
+  builder.addGroups(snapshot.groups);
+  const data = builder.finish();
+  // cn=a is a direct member of "two"; cn=b (only in "one") is dropped; cn=d is deleted and stays.
+  assert.deepEqual(data.users.referenceId, ["cn=a", "cn=d"]);
+  assert.deepEqual(data.groups.name, ["two"]);
+  assert.deepEqual([...data.members].map((m) => data.memberIds[m]), ["A"]);
+});
+
+Deno.test("CompactBuilder refuses pages and a second finish() once finished", () => {
+  const builder = new CompactBuilder(ALL);
+  builder.finish();
+  assert.throws(() => builder.addUsers([]), {
+    name: "TypeError",
+    message: "The engine's builder is already finished",
+  });
+  assert.throws(() => builder.finish(), TypeError);
 });
 
 Deno.test("expandSyncData() and compactOf() turn data into columns and back unchanged", () => {

@@ -56,6 +56,39 @@ Deno.test("readDirectory() gathers pages in order until done", async () => {
   assert.ok(logged.includes("warn careful"));
 });
 
+Deno.test("readDirectory() hands pages to a sink and leaves the snapshot empty", async () => {
+  const seen: string[] = [];
+  const result = await readDirectory(
+    provider([
+      { kind: "users", users: [user("a"), user("b")] },
+      {
+        kind: "groups",
+        groups: [{ referenceId: "g", externalId: "g", name: "G", memberRefs: ["a"] }],
+      },
+      { kind: "users", users: [user("c")] },
+      {
+        kind: "skipped",
+        entries: [{ referenceId: "d", kind: "user", reason: "no email address" }],
+      },
+      { kind: "done", incremental: false },
+    ]),
+    {
+      users: true,
+      groups: true,
+      mode: "full",
+      sink: {
+        addUsers: (users) => seen.push(`users ${users.map((u) => u.referenceId).join(",")}`),
+        addGroups: (groups) => seen.push(`groups ${groups.map((g) => g.referenceId).join(",")}`),
+        addSkipped: (entries) =>
+          seen.push(`skipped ${entries.map((e) => e.referenceId).join(",")}`),
+      },
+    },
+  );
+  assert.deepEqual(seen, ["users a,b", "groups g", "users c", "skipped d"]);
+  assert.deepEqual(result.snapshot, { users: [], groups: [], skipped: [] });
+  assert.deepEqual(result.counts, { users: 3, groups: 1, skipped: 1, pages: 5 });
+});
+
 Deno.test("readDirectory() throws SourceIncompleteError when there is no done page", async () => {
   await assert.rejects(
     () =>

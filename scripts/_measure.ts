@@ -12,6 +12,7 @@
 
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { V8_FLAGS } from "./_v8_flags.ts";
 
 /** The repository root, with a trailing slash. */
 export const REPO = fileURLToPath(new URL("..", import.meta.url));
@@ -106,8 +107,10 @@ export interface Bundle {
 
 /**
  * Bundles `<source>/main.ts` with `deno bundle --platform deno` into a new temporary
- * directory, outside any checkout (so no `deno.json` applies), and returns how to run it:
- * `deno run -A --unstable-kv <dir>/roster.js`. `source` is the checkout to bundle (default:
+ * directory, outside any checkout (so no `deno.json` applies), and returns how to run it the
+ * way the README says: `deno run -A --unstable-kv --v8-flags=<V8_FLAGS> <dir>/roster.js`, with
+ * roster's V8 flags (`_v8_flags.ts`: a young generation capped for Deno's V8, which has no
+ * pointer compression; the release binary has them built in). `source` is the checkout to bundle (default:
  * this repository); pointing it at another checkout measures that version. Throws with
  * `deno bundle`'s stderr when bundling fails.
  */
@@ -126,7 +129,7 @@ export async function buildBundle(source: string = REPO): Promise<Bundle> {
   }
   return {
     dir,
-    command: [Deno.execPath(), "run", "-A", "--unstable-kv", file],
+    command: [Deno.execPath(), "run", "-A", "--unstable-kv", `--v8-flags=${V8_FLAGS}`, file],
     remove: () => Deno.remove(dir, { recursive: true }),
   };
 }

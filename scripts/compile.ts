@@ -6,9 +6,14 @@
  * only the target that runtime was built for is compiled (the host's, unless `--target` says
  * otherwise).
  *
+ * The binaries run with roster's V8 flags built in (`--v8-flags`, see `_v8_flags.ts`: a young
+ * generation capped for Deno's V8, which has no pointer compression).
+ *
  * Usage: deno task compile [--target <triple>]... [--out-dir dist]
  * @module
  */
+
+import { V8_FLAGS } from "./_v8_flags.ts";
 
 const TARGETS = [
   "x86_64-unknown-linux-gnu",
@@ -58,6 +63,7 @@ for (const target of targets) {
     "--allow-all",
     "--unstable-kv",
     "--no-check",
+    `--v8-flags=${V8_FLAGS}`,
     "--target",
     target,
     "--output",

@@ -21,6 +21,7 @@ import {
   dedupeUserRecords,
   duplicatesError,
   type GroupRecordsResult,
+  indexExternalIds,
 } from "./dedupe.ts";
 import { USER_DELETED, USER_DISABLED, type UserFields } from "./columns.ts";
 import { parseSetFilter, passesSetFilter, type SetFilter } from "./filter.ts";
@@ -121,7 +122,7 @@ const EMAIL_OK = 8;
  * The engine fed page by page: {@link compactSyncData} without a {@link DirectorySnapshot}.
  *
  * Each user is turned into column entries as it arrives (referenceId, externalId, normalised
- * email, a flags byte, the first user with its externalId) and its references go straight
+ * email, a flags byte) and its references go straight
  * into the index groups are resolved against, so a provider's {@link DirectoryUser} records
  * and their `refs` arrays are garbage as soon as their page has been added: at 100,000 users
  * they die in V8's young generation instead of being promoted and kept for the whole read.
@@ -143,9 +144,6 @@ export class CompactBuilder {
   #email: (string | null)[] = [];
   /** {@link USER_DISABLED}, {@link USER_DELETED}, {@link PASSES_USER_FILTER}, {@link EMAIL_OK}. */
   #flags = new Uint8Array(1024);
-  /** The first user with the same externalId, by user index. */
-  #canonical = new Int32Array(1024);
-  #firstByExternalId: Map<string, number> | null = new Map<string, number>();
   /** Why each user without a usable email would be skipped, by user index. */
   #reasons: Map<number, string> | null = new Map<number, string>();
   /** Every user's references (its `refs`, else its referenceId); only when groups are synced. */
@@ -212,7 +210,6 @@ export class CompactBuilder {
     const externalId = this.#externalId;
     const email = this.#email;
     const flags = this.#flags.subarray(0, n);
-    const canonical = this.#canonical.subarray(0, n);
     const reasons = this.#reasons ?? new Map<number, string>();
     const userRefs = this.#userRefs;
     const groups = this.#groups;
@@ -221,14 +218,16 @@ export class CompactBuilder {
     this.#externalId = [];
     this.#email = [];
     this.#flags = new Uint8Array(0);
-    this.#canonical = new Int32Array(0);
-    this.#firstByExternalId = null;
     this.#reasons = null;
     this.#userRefs = null;
     this.#groups = [];
     this.#skipped = [];
 
     const fields: UserFields = { referenceId, externalId, flags };
+    // The first user with the same externalId, by user index. Made here rather than as users
+    // arrive: its map then never coexists with the provider's own tables.
+    const canonical = new Int32Array(n);
+    indexExternalIds(externalId, canonical);
     const filters = options.setFilters === undefined ? null : this.#filterMasks(fields, {
       groups,
       userRefs,
@@ -294,7 +293,7 @@ export class CompactBuilder {
     if (this.#finished) throw new TypeError("The engine's builder is already finished");
   }
 
-  /** Grows the typed columns to hold at least `size` users (doubling, so each user moves O(1) times). */
+  /** Grows the flags column to hold at least `size` users (doubling, so each user moves O(1) times). */
   #reserve(size: number): void {
     if (size <= this.#flags.length) return;
     let capacity = this.#flags.length * 2;
@@ -302,12 +301,9 @@ export class CompactBuilder {
     const flags = new Uint8Array(capacity);
     flags.set(this.#flags);
     this.#flags = flags;
-    const canonical = new Int32Array(capacity);
-    canonical.set(this.#canonical);
-    this.#canonical = canonical;
   }
 
-  /** One user: its column entries, its first externalId and its references. */
+  /** One user: its column entries and its references. */
   #addUser(user: DirectoryUser, i: number): void {
     this.#referenceId.push(user.referenceId);
     this.#externalId.push(user.externalId);
@@ -322,9 +318,6 @@ export class CompactBuilder {
       this.#reasons?.set(i, check.reason);
     }
     this.#flags[i] = flag;
-    const first = this.#firstByExternalId?.get(user.externalId);
-    if (first === undefined) this.#firstByExternalId?.set(user.externalId, i);
-    this.#canonical[i] = first ?? i;
     const refs = this.#userRefs;
     if (refs === null) return;
     if (user.refs === undefined) refs.addOne(user.referenceId, i);

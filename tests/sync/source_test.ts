@@ -5,7 +5,8 @@ import type { DirectoryPage, ReadOptions } from "../../src/providers/provider.ts
 import { defineSource } from "../../src/providers/registry.ts";
 import { SnapshotStore } from "../../src/state/snapshot.ts";
 import { openStateStore } from "../../src/state/store.ts";
-import { buildData, readSource } from "../../src/sync/source.ts";
+import { buildData, readAndReport, readSource } from "../../src/sync/source.ts";
+import { CompactBuilder, materializeTestReport, toTestReport } from "../../src/engine/mod.ts";
 
 const user = (id: string): DirectoryUser => ({
   referenceId: id,
@@ -20,13 +21,18 @@ const user = (id: string): DirectoryUser => ({
  * A delta-reading source that answers a full read with `full` and an incremental one with
  * `delta`, recording the mode of every read.
  */
-function fakeSource(full: DirectoryPage[], delta: DirectoryPage[], modes: string[]) {
+function fakeSource(
+  full: DirectoryPage[],
+  delta: DirectoryPage[],
+  modes: string[],
+  readsDeltas = true,
+) {
   return defineSource<null>({
     type: "okta",
     requiredSettings: [],
     secretSettings: [],
     settings: () => null,
-    readsDeltas: true,
+    readsDeltas,
     filters: () => "engine",
     validateFilters: () => {},
     describeTarget: () => "fake",
@@ -139,5 +145,53 @@ Deno.test("readSource() reads in full when a delta arrives without a stored snap
         "info: The fake delta read cannot be applied (no stored snapshot): reading the whole directory",
       ),
     );
+  });
+});
+
+Deno.test("readSource() refuses a sink for a source that reads deltas, before reading", async () => {
+  await withStore(async (dir, store) => {
+    const modes: string[] = [];
+    await assert.rejects(
+      () =>
+        readSource({
+          store,
+          config,
+          incremental: false,
+          log: () => {},
+          dataDir: dir,
+          source: fakeSource(FULL, DELTA, modes),
+          sink: new CompactBuilder({ syncUsers: true, syncGroups: true, removeDisabled: false }),
+        }),
+      {
+        name: "TypeError",
+        message: "Cannot stream the okta source: its delta reads need a snapshot",
+      },
+    );
+    assert.deepEqual(modes, []);
+  });
+});
+
+Deno.test("readAndReport() streams a full read of a source without delta reads to the same report", async () => {
+  await withStore(async (dir, store) => {
+    const modes: string[] = [];
+    const source = fakeSource(FULL, DELTA, modes, false);
+    const counted: { users: number; groups: number }[] = [];
+    const document = await readAndReport({
+      store,
+      config,
+      incremental: false,
+      log: () => {},
+      dataDir: dir,
+      source,
+      bwdc: false,
+      counted: (counts) => counted.push(counts),
+    });
+    const read = await readSource({ store, config, incremental: false, log: () => {}, source });
+    assert.equal(document.kind, "report");
+    if (document.kind !== "report") return;
+    assert.deepEqual(materializeTestReport(document.value), toTestReport(buildData(config, read)));
+    assert.deepEqual(materializeTestReport(document.value).summary.users, 2);
+    assert.deepEqual(counted, [{ users: 2, groups: 1 }]);
+    assert.deepEqual(modes, ["full", "full"]);
   });
 });

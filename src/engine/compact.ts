@@ -204,6 +204,25 @@ export class CompactBuilder {
   finish(): CompactData {
     this.#open();
     this.#finished = true;
+    // Two stages, so that the tables only resolution needs (the users' references, the group
+    // records and their member lists, the raw columns) are unreachable once #resolve returns,
+    // before nesting is flattened and the member lists packed.
+    const stage = this.#resolve();
+    if (stage.resolved === null) return stage.data;
+    const { data, resolved } = stage;
+    const packed = pack(flattenMembers(resolved.direct, resolved.children, resolved.userCount));
+    return { ...data, memberStart: packed.start, members: packed.items };
+  }
+
+  /**
+   * Everything {@link finish} does up to resolving the groups' members: the result without
+   * its member lists, and the resolved direct members and nesting edges (null when groups are
+   * not synced: the result is then complete).
+   */
+  #resolve(): {
+    data: CompactData;
+    resolved: (ResolvedMembers & { userCount: number }) | null;
+  } {
     const options = this.#options;
     const n = this.#count;
     const referenceId = this.#referenceId;
@@ -254,13 +273,16 @@ export class CompactBuilder {
     const columns = options.syncUsers ? userColumns(fields, { survivor, email }) : emptyUsers();
     if (!options.syncGroups || userRefs === null) {
       return {
-        users: columns,
-        groups: { referenceId: [], externalId: [], name: [] },
-        memberIds: [],
-        memberStart: new Int32Array(1),
-        members: new Int32Array(0),
-        skipped,
-        unresolved: [],
+        data: {
+          users: columns,
+          groups: { referenceId: [], externalId: [], name: [] },
+          memberIds: [],
+          memberStart: new Int32Array(1),
+          members: new Int32Array(0),
+          skipped,
+          unresolved: [],
+        },
+        resolved: null,
       };
     }
 
@@ -272,20 +294,21 @@ export class CompactBuilder {
       userRefs,
       users: { count: n, member, canonical },
     });
-    const lists = flattenMembers(resolved.direct, resolved.children, n);
-    const packed = pack(lists);
     return {
-      users: columns,
-      groups: {
-        referenceId: keptGroups.map((g) => g.referenceId),
-        externalId: keptGroups.map((g) => g.externalId),
-        name: keptGroups.map((g) => g.name),
+      data: {
+        users: columns,
+        groups: {
+          referenceId: keptGroups.map((g) => g.referenceId),
+          externalId: keptGroups.map((g) => g.externalId),
+          name: keptGroups.map((g) => g.name),
+        },
+        memberIds: externalId,
+        memberStart: new Int32Array(1),
+        members: new Int32Array(0),
+        skipped,
+        unresolved: resolved.unresolved,
       },
-      memberIds: externalId,
-      memberStart: packed.start,
-      members: packed.items,
-      skipped,
-      unresolved: resolved.unresolved,
+      resolved: { ...resolved, userCount: n },
     };
   }
 

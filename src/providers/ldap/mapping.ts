@@ -16,6 +16,7 @@ import {
   userAttributes,
   userSearchFilter,
 } from "../../ldap/entry.ts";
+import { isNormalizedDn } from "../../ldap/dn.ts";
 import type { DirectoryPage } from "../provider.ts";
 import { completeRanges, deletedUserPages, rangedKey, requestedGroupAttributes } from "./ad.ts";
 import type { Session } from "./connection.ts";
@@ -34,6 +35,16 @@ export interface StreamContext {
   groupsDigest: DnDigest;
 }
 
+/**
+ * The entry's pooled DN when the DN is canonical already (`isNormalizedDn`: the usual case,
+ * slapd and most servers send DNs as stored), for the mapping's `ref`; else undefined, and the
+ * mapping normalises it (and reports a DN that does not parse, in its own order of checks).
+ * Saves `normalizeDn`'s three regular expressions and its lower-cased copy per entry.
+ */
+function canonicalRef(entry: LdapEntry, plan: ReadPlan): string | undefined {
+  return isNormalizedDn(entry.dn) ? plan.pool.intern(entry.dn) : undefined;
+}
+
 /** Reads the users (and, in a full AD read, the tombstones of deleted users). */
 export async function* userPages(ctx: StreamContext): AsyncGenerator<DirectoryPage> {
   const { plan, session } = ctx;
@@ -49,7 +60,10 @@ export async function* userPages(ctx: StreamContext): AsyncGenerator<DirectoryPa
   for await (const page of search(client, spec, { plan, referrals: ctx.referrals })) {
     const users: DirectoryUser[] = [];
     for (const raw of page) {
-      const user = entryToUser(raw, s, { pool: plan.pool });
+      const ref = canonicalRef(raw, plan);
+      const user = ref === undefined
+        ? entryToUser(raw, s, { pool: plan.pool })
+        : entryToUser(raw, s, { pool: plan.pool, ref });
       const key = user.refs?.[0];
       if (key === undefined) ctx.usersDigest.add(raw.dn);
       else ctx.usersDigest.addNormalized(key);
@@ -84,7 +98,10 @@ export async function* groupPages(ctx: StreamContext): AsyncGenerator<DirectoryP
         if (s.ad || rangedKey(entry, s.memberAttribute) !== undefined) {
           entry = await completeRanges(entry, s.memberAttribute, plan, openRangeClient);
         }
-        const mapped = entryToGroup(entry, s, { pool: plan.pool });
+        const ref = canonicalRef(entry, plan);
+        const mapped = ref === undefined
+          ? entryToGroup(entry, s, { pool: plan.pool })
+          : entryToGroup(entry, s, { pool: plan.pool, ref });
         const key = "memberRefs" in mapped ? mapped.refs?.[0] : undefined;
         if (key === undefined) ctx.groupsDigest.add(raw.dn);
         else ctx.groupsDigest.addNormalized(key);

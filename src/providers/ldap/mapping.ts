@@ -21,6 +21,7 @@ import type { DirectoryPage } from "../provider.ts";
 import { completeRanges, deletedUserPages, rangedKey, requestedGroupAttributes } from "./ad.ts";
 import type { Session } from "./connection.ts";
 import type { DnDigest } from "./incremental.ts";
+import { EntryAttributes } from "./decode.ts";
 import type { Client } from "./ldapts.ts";
 import { search } from "./search.ts";
 import type { ReadPlan, SearchSpec } from "./settings.ts";
@@ -36,13 +37,16 @@ export interface StreamContext {
 }
 
 /**
- * The entry's pooled DN when the DN is canonical already (`isNormalizedDn`: the usual case,
- * slapd and most servers send DNs as stored), for the mapping's `ref`; else undefined, and the
- * mapping normalises it (and reports a DN that does not parse, in its own order of checks).
- * Saves `normalizeDn`'s three regular expressions and its lower-cased copy per entry.
+ * The entry's DN when it is canonical already (`isNormalizedDn`: the usual case, slapd and most
+ * servers send DNs as stored), for the mapping's `ref`; else undefined, and the mapping
+ * normalises it and pools it in `plan.pool` (and reports a DN that does not parse, in its own
+ * order of checks). A canonical DN is not pooled again: the decoder took it from `plan.dns`
+ * (see `DnTable` in `decode.ts`), which gives the same string to every member value naming
+ * it, so the pool's `Map` insertion per entry is saved along with `normalizeDn`'s regular
+ * expressions and lower-cased copy.
  */
-function canonicalRef(entry: LdapEntry, plan: ReadPlan): string | undefined {
-  return isNormalizedDn(entry.dn) ? plan.pool.intern(entry.dn) : undefined;
+function canonicalRef(entry: LdapEntry): string | undefined {
+  return isNormalizedDn(entry.dn) ? entry.dn : undefined;
 }
 
 /** Reads the users (and, in a full AD read, the tombstones of deleted users). */
@@ -56,11 +60,12 @@ export async function* userPages(ctx: StreamContext): AsyncGenerator<DirectoryPa
     baseSetting: "sync.userPath",
     filter: userSearchFilter(s),
     attributes: userAttributes(s),
+    dns: { table: plan.dns },
   };
   for await (const page of search(client, spec, { plan, referrals: ctx.referrals })) {
     const users: DirectoryUser[] = [];
     for (const raw of page) {
-      const ref = canonicalRef(raw, plan);
+      const ref = canonicalRef(raw);
       const user = ref === undefined
         ? entryToUser(raw, s, { pool: plan.pool })
         : entryToUser(raw, s, { pool: plan.pool, ref });
@@ -82,12 +87,15 @@ export async function* groupPages(ctx: StreamContext): AsyncGenerator<DirectoryP
   const client = await session.open();
   let rangeClient: Client | undefined;
   const openRangeClient = async () => rangeClient ??= await session.open();
+  const memberAttribute = s.memberAttribute.toLowerCase();
   const spec: SearchSpec = {
     what: "groups",
     base: searchBase(plan.rootPath, s.groupPath),
     baseSetting: "sync.groupPath",
     filter: groupSearchFilter(s),
     attributes: requestedGroupAttributes(s),
+    // AD's member values come ranged and as sent (`CN=…`, not canonical): mapped one by one.
+    dns: s.ad ? { table: plan.dns } : { table: plan.dns, attribute: memberAttribute },
   };
   try {
     for await (const page of search(client, spec, { plan, referrals: ctx.referrals })) {
@@ -98,10 +106,20 @@ export async function* groupPages(ctx: StreamContext): AsyncGenerator<DirectoryP
         if (s.ad || rangedKey(entry, s.memberAttribute) !== undefined) {
           entry = await completeRanges(entry, s.memberAttribute, plan, openRangeClient);
         }
-        const ref = canonicalRef(entry, plan);
+        const ref = canonicalRef(entry);
+        // Member values that were all canonical DNs come de-duplicated from the decoder
+        // (`memberDns`): exactly the member references the mapping would compute from them,
+        // so it maps the rest of the entry only.
+        let memberDns = entry === raw ? raw.memberDns : undefined;
+        if (memberDns !== undefined && raw.attributes instanceof EntryAttributes) {
+          entry = { dn: raw.dn, attributes: raw.attributes.withEmpty(memberAttribute) };
+        } else {
+          memberDns = undefined;
+        }
         const mapped = ref === undefined
           ? entryToGroup(entry, s, { pool: plan.pool })
           : entryToGroup(entry, s, { pool: plan.pool, ref });
+        if (memberDns !== undefined && "memberRefs" in mapped) mapped.memberRefs = memberDns;
         const key = "memberRefs" in mapped ? mapped.refs?.[0] : undefined;
         if (key === undefined) ctx.groupsDigest.add(raw.dn);
         else ctx.groupsDigest.addNormalized(key);

@@ -137,7 +137,15 @@ const GROUPS: [string, [string, string[]][]][] = [
 
 Deno.test("decoded member DNs are the member references entryToGroup computes, when all are canonical", () => {
   const stream = Buffer.concat(GROUPS.map(([dn, attributes]) => message(3, dn, attributes)));
-  const entries = decode(stream, new DnTable());
+  const table = new DnTable();
+  const entries = decode(stream, table);
+  // The canonical DNs went into the table (six entry DNs, A and B), found again by their
+  // bytes: the decoder's hash is the table's own.
+  assert.equal(table.size, 8);
+  for (const dn of [A, B, "cn=repeats,dc=x", "cn=none,dc=x"]) {
+    assert.equal(table.lookup(Buffer.from(dn), 0, dn.length), dn);
+  }
+  assert.equal(table.size, 8);
   assert.deepEqual(entries.map((e) => [e.dn, e.memberDns]), [
     ["cn=repeats,dc=x", [A, B, "cn=repeats,dc=x"]],
     ["cn=mixed,dc=x", undefined],

@@ -263,7 +263,7 @@ export function decodeEntry(bytes: Buffer, frame: EntryFrame): DnEntry | undefin
     ? dns.lookup(bytes, dnStart, dnEnd)
     : text(bytes, dnStart, dnEnd);
   if (dnAttribute === undefined) return { dn, attributes };
-  const memberDns = dnValuesSeen === 0 ? [] : dnValuesSeen === 1 ? dnList : undefined;
+  const memberDns = dnUnlisted ? undefined : dnValuesSeen === 0 ? [] : dnList;
   dnList = undefined;
   return memberDns === undefined ? { dn, attributes } : { dn, attributes, memberDns };
 }
@@ -427,12 +427,14 @@ let dnTable: DnTable | undefined;
 let dnAttribute: string | undefined;
 /** How many times the entry being decoded sent {@link dnAttribute}. */
 let dnValuesSeen = 0;
+/** Some values of {@link dnAttribute} in the entry being decoded were not listed. */
+let dnUnlisted = false;
 /** Its values, de-duplicated, when every one was a canonical DN. */
 let dnList: string[] | undefined;
 
 /**
  * {@link readValues} for the values of {@link dnAttribute} (a SET from `start` to `end`, its
- * values counted as `total`): canonical DNs come from {@link dnTable}, anything else is read as
+ * values counted as `total`): canonical DNs come from `table` ({@link dnTable}), anything else is read as
  * {@link readValue} reads it; and when every value is a canonical DN and the attribute is
  * seen for the first time in the entry, {@link dnList} gets them without repeats.
  */
@@ -442,12 +444,12 @@ function readDnValues(
   end: number,
   type: TypeName,
   total: number,
+  table: DnTable,
 ): Values | typeof NOT_UTF8 {
-  const table = dnTable;
-  if (table === undefined) return NOT_UTF8;
   const values = new Array<string | Uint8Array>(total);
   const first = dnValuesSeen === 0;
   dnValuesSeen++;
+  if (!first) dnUnlisted = true;
   table.nextStamp();
   const listed = internValues(bytes, start, end, type, table, values);
   if (listed === NOT_TEXT) return NOT_UTF8;
@@ -599,12 +601,18 @@ function readValues(
     at = contentStart + length;
   }
   if (total === 0) return [];
-  if (!asBytes && type.name === dnAttribute) {
-    const dnValues = readDnValues(bytes, start, end, type, total);
-    if (dnValues !== NOT_UTF8) return dnValues;
-    // Not UTF-8: read again as bytes (by the caller), and mapped one by one.
-    dnList = undefined;
-    return NOT_UTF8;
+  const table = dnTable;
+  if (table !== undefined && type.name === dnAttribute) {
+    if (asBytes) {
+      // Bytes (a binary attribute, or text that is not UTF-8): mapped one by one.
+      dnUnlisted = true;
+    } else {
+      const dnValues = readDnValues(bytes, start, end, type, total, table);
+      if (dnValues !== NOT_UTF8) return dnValues;
+      // Not UTF-8: read again as bytes (by the caller).
+      dnUnlisted = true;
+      return NOT_UTF8;
+    }
   }
   readLength(bytes, start + 1, end);
   if (total === 1) {
@@ -699,6 +707,7 @@ function readAttributes(
 ): EntryAttributes | undefined {
   count = 0;
   dnValuesSeen = 0;
+  dnUnlisted = false;
   dnList = undefined;
   let at = start;
   let index = 0;

@@ -84,7 +84,11 @@ Deno.test("DnTable gives one string per DN, and firstTime() tells repeats within
 });
 
 /** The BER of a SearchResultEntry message with the given attributes, in order. */
-function message(messageId: number, dn: string, attributes: [string, string[]][]): Buffer {
+function message(
+  messageId: number,
+  dn: string,
+  attributes: [string, (string | Uint8Array)[]][],
+): Buffer {
   const w = new BerWriter();
   w.startSequence();
   w.writeInt(messageId);
@@ -95,7 +99,10 @@ function message(messageId: number, dn: string, attributes: [string, string[]][]
     w.startSequence();
     w.writeString(type);
     w.startSequence(0x31);
-    for (const value of values) w.writeString(value);
+    for (const value of values) {
+      if (typeof value === "string") w.writeString(value);
+      else w.writeBuffer(Buffer.from(value), 0x04);
+    }
     w.endSequence();
     w.endSequence();
   }
@@ -106,14 +113,14 @@ function message(messageId: number, dn: string, attributes: [string, string[]][]
 }
 
 /** The entries of `stream`, decoded with DNs interned in `table` and `member` as DN values. */
-function decode(stream: Buffer, table: DnTable): RawEntry[] {
+function decode(stream: Buffer, table: DnTable, attribute = "member"): RawEntry[] {
   const parser = new MessageParser();
   useLeanDecoder(parser);
   parser.on("error", (error) => {
     throw error;
   });
   const collector = collectEntries(parser, ["cn", "member"], {
-    dns: { table, attribute: "member" },
+    dns: { table, attribute },
   });
   const filter = new PresenceFilter({ attribute: "objectClass" });
   const details: Parameters<MessageParser["read"]>[1] = new Map([
@@ -123,9 +130,21 @@ function decode(stream: Buffer, table: DnTable): RawEntry[] {
   return collector.close();
 }
 
+/** An entry with its values as text or `{ bytes }` (ldapts gives `Buffer`s, roster copies). */
+function plain(entry: RawEntry): unknown {
+  return [
+    entry.dn,
+    [...entry.attributes].map(([name, values]) => [
+      name,
+      values.map((v) => typeof v === "string" ? v : { bytes: [...v] }),
+    ]),
+  ];
+}
+
 const A = "uid=a,ou=people,dc=x";
 const B = "uid=b,ou=people,dc=x";
-const GROUPS: [string, [string, string[]][]][] = [
+const NOT_UTF8 = Uint8Array.of(0x75, 0x69, 0x64, 0x3d, 0xff);
+const GROUPS: [string, [string, (string | Uint8Array)[]][]][] = [
   ["cn=repeats,dc=x", [["cn", ["repeats"]], ["member", [A, B, A, "cn=repeats,dc=x", B]]]],
   ["cn=mixed,dc=x", [["cn", ["mixed"]], ["member", [A, "UID=B,ou=people,dc=x", B]]]],
   ["cn=uids,dc=x", [["cn", ["uids"]], ["member", ["a", "b", "a"]]]],
@@ -133,19 +152,20 @@ const GROUPS: [string, [string, string[]][]][] = [
   ["cn=none,dc=x", [["cn", ["none"]]]],
   ["cn=empty,dc=x", [["cn", ["empty"]], ["member", []]]],
   ["CN=Upper,DC=x", [["cn", ["upper"]], ["MEMBER", [B, A]]]],
+  ["cn=bytes,dc=x", [["cn", ["bytes"]], ["member", [A, NOT_UTF8]]]],
 ];
 
 Deno.test("decoded member DNs are the member references entryToGroup computes, when all are canonical", () => {
   const stream = Buffer.concat(GROUPS.map(([dn, attributes]) => message(3, dn, attributes)));
   const table = new DnTable();
   const entries = decode(stream, table);
-  // The canonical DNs went into the table (six entry DNs, A and B), found again by their
+  // The canonical DNs went into the table (seven entry DNs, A and B), found again by their
   // bytes: the decoder's hash is the table's own.
-  assert.equal(table.size, 8);
+  assert.equal(table.size, 9);
   for (const dn of [A, B, "cn=repeats,dc=x", "cn=none,dc=x"]) {
     assert.equal(table.lookup(Buffer.from(dn), 0, dn.length), dn);
   }
-  assert.equal(table.size, 8);
+  assert.equal(table.size, 9);
   assert.deepEqual(entries.map((e) => [e.dn, e.memberDns]), [
     ["cn=repeats,dc=x", [A, B, "cn=repeats,dc=x"]],
     ["cn=mixed,dc=x", undefined],
@@ -154,9 +174,11 @@ Deno.test("decoded member DNs are the member references entryToGroup computes, w
     ["cn=none,dc=x", []],
     ["cn=empty,dc=x", []],
     ["CN=Upper,DC=x", [B, A]],
+    ["cn=bytes,dc=x", undefined],
   ]);
   const settings = ldapMappingSettings(defaultConfig().sync, { ad: false });
-  for (const entry of entries) {
+  // The last one's member value is not UTF-8, which the mapping refuses.
+  for (const entry of entries.slice(0, -1)) {
     const mapped = entryToGroup(entry, settings);
     assert.ok("memberRefs" in mapped);
     if (entry.memberDns !== undefined) assert.deepEqual(entry.memberDns, mapped.memberRefs);
@@ -164,17 +186,30 @@ Deno.test("decoded member DNs are the member references entryToGroup computes, w
   // The values themselves are as sent, as ldapts gives them.
   assert.deepEqual(entries[0]?.attributes.get("member"), [A, B, A, "cn=repeats,dc=x", B]);
   assert.deepEqual(entries[3]?.attributes.get("member"), [A, B, A]);
+  assert.deepEqual(
+    entries[7]?.attributes.get("member"),
+    [Buffer.from(A), NOT_UTF8].map((b) => [
+      ...b,
+    ]).map((b) => Uint8Array.from(b)),
+  );
   setLeanDecoding(false);
   try {
     const ldapts = decode(stream, new DnTable());
     assert.deepEqual(ldapts.map((e) => e.memberDns), GROUPS.map(() => undefined));
-    assert.deepEqual(
-      ldapts.map((e) => [e.dn, [...e.attributes]]),
-      entries.map((e) => [e.dn, [...e.attributes]]),
-    );
+    assert.deepEqual(ldapts.map(plain), entries.map(plain));
   } finally {
     setLeanDecoding(true);
   }
+});
+
+Deno.test("values of a binary DN attribute are left to the mapping, one by one", () => {
+  const stream = message(3, "cn=g,dc=x", [["cn", ["g"]], ["member;binary", [A, B]]]);
+  const [entry] = decode(stream, new DnTable(), "member;binary");
+  assert.equal(entry?.memberDns, undefined);
+  assert.deepEqual(
+    entry?.attributes.get("member;binary"),
+    [A, B].map((v) => Uint8Array.from(Buffer.from(v))),
+  );
 });
 
 Deno.test("EntryAttributes.withEmpty() leaves one attribute's values out and keeps the rest", () => {

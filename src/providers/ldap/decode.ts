@@ -15,6 +15,11 @@
  * attribute named `dn` does not replace the entry's DN (it is left out), and two attributes of
  * the same name are merged rather than the second replacing the first.
  *
+ * A search may also name a {@link DnTable}: then every DN already in canonical form (the
+ * entry's DN, and the values of one DN attribute, the member attribute of a group search) is
+ * found by its bytes and given as the one string the read holds for it, and an entry whose DN
+ * attribute holds only canonical DNs also carries them de-duplicated ({@link DnEntry}).
+ *
  * The functions are hand-written loops over the bytes with module-level cursors instead of
  * result objects: they run once per entry and per value (100,000s per read), and every object
  * they do not allocate is garbage the collector does not sweep.

@@ -3,6 +3,12 @@
  * groups and skipped entries (by the shared rules in `src/ldap/entry.ts`) and yielded at once,
  * so raw entries are never held for the whole directory. Only the attributes the mapping needs
  * are requested. Each DN also goes into the read's digest for the next incremental check.
+ *
+ * DNs already in canonical form (the usual case) are interned by the decoder as they arrive
+ * (`plan.dns`, see `DnTable` in `decode.ts`): an entry's DN is its own reference, and a group
+ * whose member values are all canonical DNs comes with them de-duplicated (`memberDns`), so the
+ * mapping reads only its other attributes. Everything else (AD's `CN=…` DNs, `memberUid`
+ * values, mixed-case DNs) is normalised and pooled by the shared mapping (`plan.pool`).
  * @module
  */
 

@@ -63,7 +63,10 @@ export interface Connection {
 export interface ReadPlan {
   connection: Connection;
   settings: LdapMappingSettings;
-  /** One string per DN or uid across the read (see `RefPool`). */
+  /**
+   * One string per normalised DN or uid reference across the read (see `RefPool`), for those
+   * the mapping normalises: canonical DNs are shared through {@link dns} instead.
+   */
   pool: RefPool;
   /**
    * One string per canonical DN across the read, found by its bytes as entries are decoded

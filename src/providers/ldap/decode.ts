@@ -15,6 +15,11 @@
  * attribute named `dn` does not replace the entry's DN (it is left out), and two attributes of
  * the same name are merged rather than the second replacing the first.
  *
+ * A search may also name a {@link DnTable}: then every DN already in canonical form (the
+ * entry's DN, and the values of one DN attribute, the member attribute of a group search) is
+ * found by its bytes and given as the one string the read holds for it, and an entry whose DN
+ * attribute holds only canonical DNs also carries them de-duplicated ({@link DnEntry}).
+ *
  * The functions are hand-written loops over the bytes with module-level cursors instead of
  * result objects: they run once per entry and per value (100,000s per read), and every object
  * they do not allocate is garbage the collector does not sweep.
@@ -55,6 +60,15 @@ export class EntryAttributes implements ReadonlyMap<string, Values> {
 
   has(name: string): boolean {
     return this.#names.includes(name);
+  }
+
+  /** The same attributes, with the values of `name` (lower-cased) left out (an empty list). */
+  withEmpty(name: string): EntryAttributes {
+    const index = this.#names.indexOf(name);
+    if (index < 0) return this;
+    const lists = this.#lists.slice();
+    lists[index] = [];
+    return new EntryAttributes(this.#names, lists);
   }
 
   forEach(
@@ -168,6 +182,13 @@ export interface EntryFrame {
   end: number;
   /** The attributes asked for, lower-cased (those not sent come back as empty lists). */
   requested: readonly string[];
+  /**
+   * Where canonical DNs are interned (the entry's DN, and the values of {@link dnAttribute}),
+   * or undefined: decoded as any text.
+   */
+  dns: DnTable | undefined;
+  /** The attribute (lower-cased) whose values are DNs to intern and list, see {@link DnEntry}. */
+  dnAttribute: string | undefined;
   messageId: number;
   dnStart: number;
   dnEnd: number;
@@ -182,6 +203,8 @@ export function newEntryFrame(requested: readonly string[] = []): EntryFrame {
     start: 0,
     end: 0,
     requested,
+    dns: undefined,
+    dnAttribute: undefined,
     messageId: 0,
     dnStart: 0,
     dnEnd: 0,
@@ -233,15 +256,258 @@ export function entryFrame(bytes: Uint8Array, frame: EntryFrame): boolean {
  * (see {@link decodeAttributes}), with every attribute of `frame.requested` the server did not
  * send as an empty list, as ldapts does. Undefined when the attribute list is malformed.
  */
-export function decodeEntry(bytes: Buffer, frame: EntryFrame): LdapEntry | undefined {
+export function decodeEntry(bytes: Buffer, frame: EntryFrame): DnEntry | undefined {
+  const dns = frame.dns;
+  dnTable = dns;
+  dnAttribute = dns === undefined ? undefined : frame.dnAttribute;
   const attributes = readAttributes(bytes, frame.listStart, frame.listEnd, frame.requested);
+  dnTable = undefined;
   if (attributes === undefined) return undefined;
-  return { dn: text(bytes, frame.dnStart, frame.dnEnd), attributes };
+  const { dnStart, dnEnd } = frame;
+  const dn = dns !== undefined && isCanonicalDn(bytes, dnStart, dnEnd)
+    ? dns.lookup(bytes, dnStart, dnEnd)
+    : text(bytes, dnStart, dnEnd);
+  if (dnAttribute === undefined) return { dn, attributes };
+  const memberDns = dnUnlisted ? undefined : dnValuesSeen === 0 ? [] : dnList;
+  dnList = undefined;
+  return memberDns === undefined ? { dn, attributes } : { dn, attributes, memberDns };
+}
+
+/**
+ * A decoded entry ({@link LdapEntry}) with, when the search named a DN attribute
+ * ({@link EntryFrame.dnAttribute}) and every value of it is a canonical DN
+ * ({@link isCanonicalDn}), those values de-duplicated in the order sent: exactly the member
+ * references `entryToGroup` would compute from them (a canonical DN is its own normalised
+ * form), found without a string or a `Map` lookup per value. Absent when any value is not a
+ * canonical DN, is not UTF-8, or the attribute was sent twice (then the values are mapped one by
+ * one).
+ */
+export interface DnEntry extends LdapEntry {
+  memberDns?: readonly string[];
 }
 
 /** Bytes as text, as ldapts reads a DN or description: UTF-8 with U+FFFD replacing bad bytes. */
 function text(bytes: Buffer, start: number, end: number): string {
   return bytes.toString("utf8", start, end);
+}
+
+/**
+ * Whether the bytes from `start` to `end` are a DN already in `normalizeDn` form, by the rules
+ * of `isNormalizedDn` (`src/ldap/dn.ts`) applied to the bytes: RDNs of one `type=value` each
+ * joined by `,`, types of `[a-z][a-z0-9-]*`, values of printable ASCII without capitals,
+ * without `\ " + ; # < > =` and without a space at either end. Such bytes are ASCII, so the
+ * text is the same characters, and true here is true there.
+ */
+export function isCanonicalDn(bytes: Uint8Array, start: number, end: number): boolean {
+  let i = start;
+  for (;;) {
+    // the type: [a-z][a-z0-9-]*
+    let c = i < end ? bytes[i] ?? 0 : 0;
+    if (c < 97 || c > 122) return false;
+    i++;
+    for (; i < end; i++) {
+      c = bytes[i] ?? 0;
+      if (!((c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 45)) break;
+    }
+    if (i >= end || c !== 61) return false; // "="
+    i++;
+    // the value: at least one character, none escaped or changed by normalisation
+    const valueStart = i;
+    for (; i < end; i++) {
+      c = bytes[i] ?? 0;
+      if (c === 44) break; // ","
+      if (
+        c < 0x20 || c > 0x7e || (c >= 65 && c <= 90) || c === 92 || c === 34 || c === 43 ||
+        c === 59 || c === 35 || c === 60 || c === 62 || c === 61
+      ) return false;
+    }
+    if (i === valueStart || bytes[valueStart] === 32 || bytes[i - 1] === 32) return false;
+    if (i === end) return true;
+    i++; // ","
+  }
+}
+
+/**
+ * One string per canonical DN ({@link isCanonicalDn}) of a read, found by its bytes: a user's
+ * DN and the same DN in every group that lists it are one string, made once, and a member value
+ * already seen costs a hash of its bytes and a comparison, not a new string hashed again by a
+ * `Map` (a first `Map` lookup of a new string costs about a microsecond in a large map, and a
+ * large directory has a few member values per user). Open addressing over typed arrays; the
+ * strings are compared with the bytes character by character (they are ASCII). Each string
+ * also has a stamp, so the values of one entry are de-duplicated without a `Set`.
+ */
+export class DnTable {
+  // Plain (TypeScript `private`) members rather than `#` ones: V8 fell into a loop of
+  // optimising and deoptimising the decoder around a `#` method call on the rare path (a DN
+  // seen for the first time in a member list), about a thousand times per read.
+  /**
+   * Three numbers per slot: the index + 1 of the string held (0: empty), its hash, and its
+   * stamp (see {@link firstTime}); a slot is looked at with one memory access where three
+   * arrays would take three. The slot count is a power of 2, at most half of them used.
+   */
+  private slots = new Int32Array(3 << 12);
+  private mask = (1 << 12) - 1;
+  private readonly strings: string[] = [];
+  private stamp = 0;
+
+  /** How many distinct DNs the table holds. */
+  get size(): number {
+    return this.strings.length;
+  }
+
+  /**
+   * The string of the ASCII bytes from `start` to `end` (a canonical DN): the one made the
+   * first time these bytes were seen.
+   */
+  lookup(bytes: Buffer, start: number, end: number): string {
+    const slot = this.find(bytes, start, end);
+    return this.strings[(this.slots[slot] ?? 0) - 1] ?? "";
+  }
+
+  /** A new stamp for {@link firstTime}: the start of another list to de-duplicate. */
+  nextStamp(): void {
+    this.stamp++;
+  }
+
+  /**
+   * The string of the bytes (as {@link lookup}) when they were not seen yet since the last
+   * {@link nextStamp}, else undefined.
+   */
+  firstTime(bytes: Buffer, start: number, end: number): string | undefined {
+    const slot = this.find(bytes, start, end);
+    const slots = this.slots;
+    if (slots[slot + 2] === this.stamp) return undefined;
+    slots[slot + 2] = this.stamp;
+    return this.strings[(slots[slot] ?? 0) - 1];
+  }
+
+  /** The slot (its first number's position) holding the bytes, added when new. */
+  private find(bytes: Buffer, start: number, end: number): number {
+    // FNV-1a over the bytes.
+    let hash = 0x811c9dc5;
+    for (let i = start; i < end; i++) hash = Math.imul(hash ^ (bytes[i] ?? 0), 0x01000193);
+    const length = end - start;
+    const slots = this.slots;
+    const mask = this.mask;
+    for (let at = hash & mask;; at = (at + 1) & mask) {
+      const slot = at * 3;
+      const held = slots[slot] ?? 0;
+      if (held === 0) return this.add(bytes, start, end, hash, slot);
+      if (slots[slot + 1] !== hash) continue;
+      const known = this.strings[held - 1] ?? "";
+      if (known.length === length && sameText(known, bytes, start)) return slot;
+    }
+  }
+
+  private add(bytes: Buffer, start: number, end: number, hash: number, slot: number): number {
+    const strings = this.strings;
+    // ASCII: the bytes' own characters (Deno's Buffer decodes UTF-8 without a name lookup).
+    strings.push(bytes.toString("utf8", start, end));
+    const slots = this.slots;
+    slots[slot] = strings.length;
+    slots[slot + 1] = hash;
+    slots[slot + 2] = 0;
+    if (strings.length * 2 <= this.mask + 1) return slot;
+    // Half full: twice the slots, each string placed again by its hash (stamps kept).
+    const mask = (this.mask << 1) | 1;
+    const grown = new Int32Array((mask + 1) * 3);
+    let moved = slot;
+    for (let from = 0; from < slots.length; from += 3) {
+      if (slots[from] === 0) continue;
+      let at = (slots[from + 1] ?? 0) & mask;
+      while (grown[at * 3] !== 0) at = (at + 1) & mask;
+      grown[at * 3] = slots[from] ?? 0;
+      grown[at * 3 + 1] = slots[from + 1] ?? 0;
+      grown[at * 3 + 2] = slots[from + 2] ?? 0;
+      if (from === slot) moved = at * 3;
+    }
+    this.slots = grown;
+    this.mask = mask;
+    return moved;
+  }
+}
+
+/** The table and DN attribute of the entry being decoded (see {@link decodeEntry}). */
+let dnTable: DnTable | undefined;
+let dnAttribute: string | undefined;
+/** How many times the entry being decoded sent {@link dnAttribute}. */
+let dnValuesSeen = 0;
+/** Some values of {@link dnAttribute} in the entry being decoded were not listed. */
+let dnUnlisted = false;
+/** Its values, de-duplicated, when every one was a canonical DN. */
+let dnList: string[] | undefined;
+
+/**
+ * {@link readValues} for the values of {@link dnAttribute} (a SET from `start` to `end`, its
+ * values counted as `total`): canonical DNs come from `table` ({@link dnTable}), anything else is read as
+ * {@link readValue} reads it; and when every value is a canonical DN and the attribute is
+ * seen for the first time in the entry, {@link dnList} gets them without repeats.
+ */
+function readDnValues(
+  bytes: Buffer,
+  start: number,
+  end: number,
+  type: TypeName,
+  total: number,
+  table: DnTable,
+): Values | typeof NOT_UTF8 {
+  const values = new Array<string | Uint8Array>(total);
+  const first = dnValuesSeen === 0;
+  dnValuesSeen++;
+  if (!first) dnUnlisted = true;
+  table.nextStamp();
+  const listed = internValues(bytes, start, end, type, table, values);
+  if (listed === NOT_TEXT) return NOT_UTF8;
+  // Exact length: the lists of every group are kept for the whole run.
+  dnList = first && listed >= 0 ? uniqueDns.slice(0, listed) : undefined;
+  return values;
+}
+
+/** {@link internValues}: a value was not UTF-8. */
+const NOT_TEXT = -2;
+/** {@link internValues}: a value was not a canonical DN. */
+const NOT_ALL_DNS = -1;
+/** The canonical DNs of the last {@link internValues}, without repeats (a reused array). */
+const uniqueDns: string[] = [];
+
+/**
+ * The loop of {@link readDnValues}: fills `values`, and {@link uniqueDns} with the canonical
+ * DNs seen for the first time since the table's last stamp. Returns how many went to
+ * {@link uniqueDns}, {@link NOT_ALL_DNS} or {@link NOT_TEXT}. A function of its own, ending
+ * with the loop: V8 compiles a long loop (a group of 100,000 members) while it runs, and kept
+ * the code after it compiled without type feedback, which sent every later call back to the
+ * interpreter (about a thousand times per read).
+ */
+function internValues(
+  bytes: Buffer,
+  start: number,
+  end: number,
+  type: TypeName,
+  table: DnTable,
+  values: (string | Uint8Array)[],
+): number {
+  let listed = 0;
+  let at = start;
+  for (let index = 0; index < values.length; index++) {
+    const length = readLength(bytes, at + 1, end);
+    const from = contentStart;
+    at = from + length;
+    if (isCanonicalDn(bytes, from, at)) {
+      const first = table.firstTime(bytes, from, at);
+      if (first === undefined) {
+        values[index] = table.lookup(bytes, from, at);
+      } else {
+        values[index] = first;
+        if (listed >= 0) uniqueDns[listed++] = first;
+      }
+    } else {
+      listed = NOT_ALL_DNS;
+      const value = readValue(bytes, from, at, type, false, index);
+      if (value === NOT_UTF8) return NOT_TEXT;
+      values[index] = value;
+    }
+  }
+  return listed;
 }
 
 /** An attribute description as sent, with what the decoder needs to know about it. */
@@ -340,6 +606,19 @@ function readValues(
     at = contentStart + length;
   }
   if (total === 0) return [];
+  const table = dnTable;
+  if (table !== undefined && type.name === dnAttribute) {
+    if (asBytes) {
+      // Bytes (a binary attribute, or text that is not UTF-8): mapped one by one.
+      dnUnlisted = true;
+    } else {
+      const dnValues = readDnValues(bytes, start, end, type, total, table);
+      if (dnValues !== NOT_UTF8) return dnValues;
+      // Not UTF-8: read again as bytes (by the caller).
+      dnUnlisted = true;
+      return NOT_UTF8;
+    }
+  }
   readLength(bytes, start + 1, end);
   if (total === 1) {
     const value = readValue(bytes, contentStart, end, type, asBytes, 0);
@@ -432,6 +711,9 @@ function readAttributes(
   requested: readonly string[],
 ): EntryAttributes | undefined {
   count = 0;
+  dnValuesSeen = 0;
+  dnUnlisted = false;
+  dnList = undefined;
   let at = start;
   let index = 0;
   while (at < end) {

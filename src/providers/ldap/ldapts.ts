@@ -41,6 +41,8 @@ import {
 import type { LdapEntry } from "../../ldap/entry.ts";
 import {
   decodeEntry,
+  type DnEntry,
+  type DnTable,
   type EntryFrame,
   entryFrame,
   HEADER_INCOMPLETE,
@@ -53,8 +55,11 @@ import type { Connection } from "./settings.ts";
 
 export type { Client };
 
-/** One entry of a {@link searchOnce} answer. */
-export type RawEntry = LdapEntry;
+/**
+ * One entry of a {@link searchOnce} answer; `memberDns` when the search asked for DNs to be
+ * interned ({@link SearchRequest.dns}) and the decoder had them all (see `decode.ts`).
+ */
+export type RawEntry = DnEntry;
 
 /** AD `LDAP_SERVER_SHOW_DELETED_OID`: lists tombstones in `CN=Deleted Objects`. */
 export const SHOW_DELETED_OID = "1.2.840.113556.1.4.417";
@@ -220,6 +225,12 @@ export interface SearchRequest {
   showDeleted?: boolean;
   /** Ask for one RFC 2696 page of `size` entries after `cookie` (empty for the first page). */
   page?: { size: number; cookie: Uint8Array };
+  /**
+   * Intern canonical DNs in `table` as they are decoded: each entry's DN and the values of
+   * `attribute` (lower-case; absent: only the DNs), which then also come as the entry's
+   * `memberDns` (see `decode.ts`, `DnEntry`).
+   */
+  dns?: { table: DnTable; attribute?: string };
 }
 
 /** What one {@link searchOnce} returned. */
@@ -267,8 +278,12 @@ export async function searchOnce(client: Client, request: SearchRequest): Promis
   if (request.page !== undefined) {
     controls.push(new PageRequestControl(request.page.size, request.page.cookie));
   }
-  const collector = collectEntries(parserOf(client), request.attributes);
-  let entries: LdapEntry[];
+  const collector = collectEntries(
+    parserOf(client),
+    request.attributes,
+    request.dns === undefined ? {} : { dns: request.dns },
+  );
+  let entries: RawEntry[];
   let result: SearchResult;
   try {
     result = await livenessOf(client).guard(
@@ -296,7 +311,10 @@ interface EntrySink {
   requested: string[];
   /** Requested attributes as given, for ldapts' `toObject`. */
   requestedAsGiven: string[];
-  entries: LdapEntry[];
+  /** {@link SearchRequest.dns}. */
+  dns: DnTable | undefined;
+  dnAttribute: string | undefined;
+  entries: RawEntry[];
   /** The message ID of the search, once an entry proved it (see {@link sinkTakes}). */
   messageId: number;
 }
@@ -378,14 +396,16 @@ export function useLeanDecoder(parser: MessageParser): void {
 
 /**
  * Starts collecting the entries of the search about to be sent on `parser` (one of roster's,
- * see {@link useLeanDecoder}); `requested`: its attributes. `close()` stops, and gives the
- * entries in the order sent. Throws when a collection is already open on `parser`: one search
+ * see {@link useLeanDecoder}); `requested`: its attributes; `dns`: where to intern canonical
+ * DNs ({@link SearchRequest.dns}; default: nowhere). `close()` stops, and gives the entries in
+ * the order sent. Throws when a collection is already open on `parser`: one search
  * at a time runs per connection.
  */
 export function collectEntries(
   parser: MessageParser,
   requested: string[],
-): { close(): LdapEntry[] } {
+  options: { dns?: { table: DnTable; attribute?: string } } = {},
+): { close(): RawEntry[] } {
   const state = stateOf(parser);
   if (state.sink !== undefined) {
     // Entries are told apart by the search in flight: two at once would mix them.
@@ -394,12 +414,14 @@ export function collectEntries(
   const sink: EntrySink = {
     requested: requested.map((name) => name.toLowerCase()),
     requestedAsGiven: requested,
+    dns: options.dns?.table,
+    dnAttribute: options.dns?.attribute,
     entries: [],
     messageId: -1,
   };
   state.sink = sink;
   return {
-    close(): LdapEntry[] {
+    close(): RawEntry[] {
       if (state.sink === sink) state.sink = undefined;
       return sink.entries;
     },
@@ -417,6 +439,8 @@ function takeEntry(state: ParserState, bytes: Buffer, start: number, end: number
   frame.start = start;
   frame.end = end;
   frame.requested = sink.requested;
+  frame.dns = sink.dns;
+  frame.dnAttribute = sink.dnAttribute;
   if (!entryFrame(bytes, frame)) return false;
   if (!sinkTakes(sink, frame.messageId, state.details)) return false;
   const entry = decodeEntry(bytes, frame);

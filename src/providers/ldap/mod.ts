@@ -18,7 +18,8 @@
  * | `liveness.ts`    | a dead or silent server noticed within seconds on every transport    |
  * | `ldapts.ts`      | the only module importing ldapts: client, search call, paging        |
  * |                  | control and cookie, message framing, collecting entries              |
- * | `decode.ts`      | SearchResultEntry messages straight from the received bytes          |
+ * | `decode.ts`      | SearchResultEntry messages straight from the received bytes; DNs     |
+ * |                  | interned by their bytes (`DnTable`)                                  |
  *
  * **Complete or nothing.** A read that ends short in any way the protocol allows is a
  * `SourceIncompleteError` (exit 5), never a smaller directory: any result code but success on

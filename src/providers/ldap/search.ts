@@ -91,6 +91,7 @@ export async function* search(
     attributes: spec.attributes,
     timeLimit: plan.connection.timeLimit,
     showDeleted: spec.showDeleted === true,
+    ...(spec.dns === undefined ? {} : { dns: spec.dns }),
   };
   let read = 0;
   let pages = 0;

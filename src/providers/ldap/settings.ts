@@ -20,6 +20,7 @@ import { ConfigError, errorMessage } from "../../errors.ts";
 import { type LdapMappingSettings, ldapMappingSettings, RefPool } from "../../ldap/entry.ts";
 import { validateLdapFilter } from "../../ldap/filter.ts";
 import type { DirectoryNotice, ProviderContext } from "../provider.ts";
+import { DnTable } from "./decode.ts";
 
 /** The settings the `ldap` provider reads: `directory.ldap` and `sync`. */
 export interface LdapSettings {
@@ -62,8 +63,16 @@ export interface Connection {
 export interface ReadPlan {
   connection: Connection;
   settings: LdapMappingSettings;
-  /** One string per DN or uid across the read (see `RefPool`). */
+  /**
+   * One string per normalised DN or uid reference across the read (see `RefPool`), for those
+   * the mapping normalises: canonical DNs are shared through {@link dns} instead.
+   */
   pool: RefPool;
+  /**
+   * One string per canonical DN across the read, found by its bytes as entries are decoded
+   * (see `DnTable` in `decode.ts`): entry DNs and member values.
+   */
+  dns: DnTable;
   rootPath: string;
   paged: boolean;
   pageSize: number;
@@ -83,6 +92,8 @@ export interface SearchSpec {
   attributes: string[];
   /** Ask with AD's show-deleted control (tombstones in `CN=Deleted Objects`). */
   showDeleted?: boolean;
+  /** Intern canonical DNs while decoding (see `SearchRequest.dns` in `ldapts.ts`). */
+  dns?: { table: DnTable; attribute?: string };
 }
 
 async function readFileSetting(setting: string, path: string): Promise<string> {
@@ -226,6 +237,7 @@ export async function readPlan(context: ProviderContext<LdapSettings>): Promise<
     },
     settings: ldapMappingSettings(sync, { ad: ldap.ad }),
     pool: new RefPool(),
+    dns: new DnTable(),
     rootPath,
     paged: ldap.pagedSearch,
     pageSize: ldap.pageSize,

@@ -558,9 +558,11 @@ function memberFlags(
 
 /**
  * Resolves the synced groups' member references against every user's and group's references:
- * synced groups (1 in `mask`) are indexed under `users.count` + their index among the synced
- * groups, the others past those, where they resolve to nothing and are not reported. The
- * groups' index is made and dropped here, before nesting is flattened.
+ * the groups' references are added to the users' index (after every user, so a reference
+ * carried by both gives the users first), synced groups (1 in `mask`) under `users.count` +
+ * their index among the synced groups, the others past those, where they resolve to nothing
+ * and are not reported. One index means one lookup per member reference. The index is
+ * dropped with the builder's tables, before nesting is flattened.
  */
 function resolveGroups(
   groups: readonly DirectoryGroup[],
@@ -572,22 +574,26 @@ function resolveGroups(
   },
 ): ResolvedMembers {
   const { mask, users } = options;
-  const groupRefs = new RefIndex();
+  const refs = options.userRefs;
   const ignoredIndex = users.count + options.keptGroups.length;
   let k = 0;
   for (let g = 0; g < groups.length; g++) {
     const group = groups[g];
     if (group === undefined) continue;
     const index = mask[g] === 1 ? users.count + k++ : ignoredIndex;
-    if (group.refs === undefined) groupRefs.addOne(group.referenceId, index);
-    else groupRefs.add(group.refs, index);
+    if (group.refs === undefined) refs.addOne(group.referenceId, index);
+    else refs.add(group.refs, index);
   }
-  return resolveMembers(options.keptGroups, { userRefs: options.userRefs, groupRefs, users });
+  return resolveMembers(options.keptGroups, { refs, users });
 }
 
-function copyInto(items: Int32Array, at: number, list: readonly number[]): number {
+/**
+ * Copies `list` into `items` from `at`. Nothing follows the loop: when V8 compiles a long loop
+ * while it runs (on-stack replacement), code after it has no type feedback, and each later
+ * call that reaches it fell back to the interpreter (hundreds of times per run).
+ */
+function copyInto(items: Int32Array, at: number, list: readonly number[]): void {
   for (let i = 0; i < list.length; i++) items[at + i] = list[i] ?? 0;
-  return at + list.length;
 }
 
 /** Packs lists into one array with offsets: list `g` is `items[start[g]]` to `items[start[g + 1]]`. */
@@ -601,6 +607,10 @@ function pack(lists: readonly (readonly number[])[]): { start: Int32Array; items
   start[lists.length] = total;
   const items = new Int32Array(total);
   let k = 0;
-  for (let g = 0; g < lists.length; g++) k = copyInto(items, k, lists[g] ?? []);
+  for (let g = 0; g < lists.length; g++) {
+    const list = lists[g] ?? [];
+    copyInto(items, k, list);
+    k += list.length;
+  }
   return { start, items };
 }

@@ -149,27 +149,27 @@ export interface ResolvedMembers {
 
 /** The references {@link resolveMembers} resolves against. */
 export interface MemberIndexes {
-  /** Users' references, by user index (below `users.count`). */
-  userRefs: RefIndex;
   /**
-   * Groups' references: `users.count` + the index of a synced group, or anything higher for
-   * an object that exists but is not synced (it contributes nothing and is not reported).
+   * Users' and groups' references in one index, so that each member reference costs one
+   * lookup: users by user index (below `users.count`), added first; then groups, by
+   * `users.count` + the index of a synced group, or anything higher for an object that exists
+   * but is not synced (it contributes nothing and is not reported).
    */
-  groupRefs: RefIndex;
+  refs: RefIndex;
   users: IndexedUsers;
 }
 
 /**
- * Resolves the member references of `groups` (the synced groups) against the users' and then
- * the groups' references: a reference carried by users and groups gives the users first,
- * then the groups, each in the order they were added. A reference matching nothing is
- * reported once per group.
+ * Resolves the member references of `groups` (the synced groups) against the users' and
+ * groups' references: a reference carried by users and groups gives the users first, then
+ * the groups, each in the order they were added (users being added before groups). A
+ * reference matching nothing is reported once per group.
  */
 export function resolveMembers(
   groups: readonly DirectoryGroup[],
   options: MemberIndexes,
 ): ResolvedMembers {
-  const { userRefs, groupRefs, users } = options;
+  const { refs, users } = options;
   const count = groups.length;
   const stamp = new Int32Array(users.count);
   const direct: number[][] = new Array<number[]>(count);
@@ -180,8 +180,7 @@ export function resolveMembers(
     const group = groups[g];
     if (group === undefined) continue;
     direct[g] = resolveGroup(group, g + 1, {
-      userRefs,
-      groupRefs,
+      refs,
       users,
       stamp,
       parentsOf,
@@ -202,8 +201,7 @@ export function resolveMembers(
 }
 
 interface ResolveState {
-  userRefs: RefIndex;
-  groupRefs: RefIndex;
+  refs: RefIndex;
   users: IndexedUsers;
   /** Per canonical user, the last group (index + 1) that listed it. */
   stamp: Int32Array;
@@ -216,24 +214,20 @@ interface ResolveState {
  * optimises the loop over a large directory's hundreds of thousands of references.
  */
 function resolveGroup(group: DirectoryGroup, mark: number, state: ResolveState): number[] {
-  const { userRefs, groupRefs } = state;
+  const index = state.refs;
   const refs = group.memberRefs;
   const members: number[] = [];
   let reported: Set<string> | undefined;
   for (let r = 0; r < refs.length; r++) {
     const ref = refs[r] ?? "";
-    const user = userRefs.lookup(ref);
-    const nested = groupRefs.lookup(ref);
-    if (user === undefined && nested === undefined) {
+    const found = index.lookup(ref);
+    if (found === undefined) {
       reported ??= new Set<string>();
       if (!reported.has(ref)) {
         reported.add(ref);
         state.unresolved.push({ groupReferenceId: group.referenceId, memberRef: ref });
       }
-      continue;
-    }
-    if (user !== undefined) takeFound(userRefs, user, { mark, members, state });
-    if (nested !== undefined) takeFound(groupRefs, nested, { mark, members, state });
+    } else takeFound(index, found, { mark, members, state });
   }
   return members;
 }
@@ -396,13 +390,11 @@ export function flattenGroups(
     member[i] = user.member ? 1 : 0;
     userRefs.add(user.refs, i);
   });
-  const groupRefs = new RefIndex();
-  groups.forEach((group, i) => groupRefs.add(group.refs ?? [group.referenceId], users.length + i));
+  groups.forEach((group, i) => userRefs.add(group.refs ?? [group.referenceId], users.length + i));
   const ignoredIndex = users.length + groups.length;
-  for (const ref of options.ignoredRefs ?? []) groupRefs.addOne(ref, ignoredIndex);
+  for (const ref of options.ignoredRefs ?? []) userRefs.addOne(ref, ignoredIndex);
   const resolved = resolveMembers(groups, {
-    userRefs,
-    groupRefs,
+    refs: userRefs,
     users: { count: users.length, member, canonical },
   });
   const lists = flattenMembers(resolved.direct, resolved.children, users.length);

@@ -259,10 +259,18 @@ export function sortedMembers(report: SortedTestReport, g: number): Int32Array {
   const { memberStart, members } = report.data;
   const from = memberStart[g] ?? 0;
   const ranks = new Int32Array((memberStart[g + 1] ?? 0) - from);
-  for (let k = 0; k < ranks.length; k++) ranks[k] = report.memberRank[members[from + k] ?? 0] ?? 0;
+  rankInto(ranks, members.subarray(from, from + ranks.length), report.memberRank);
   ranks.sort();
-  for (let k = 0; k < ranks.length; k++) ranks[k] = report.byRank[ranks[k] ?? 0] ?? 0;
+  rankInto(ranks, ranks, report.byRank);
   return ranks;
+}
+
+/**
+ * `into[k] = table[from[k]]` for every k (`from` may be `into`). Its own function ending with
+ * the loop, for the reason given at `writeMembers`.
+ */
+function rankInto(into: Int32Array, from: Int32Array, table: Int32Array): void {
+  for (let k = 0; k < into.length; k++) into[k] = table[from[k] ?? 0] ?? 0;
 }
 
 /** Builds the {@link TestReport} a {@link SortedTestReport} stands for. */
@@ -403,12 +411,21 @@ function writeGroup(report: SortedTestReport, g: number, out: Chunks, quoted: st
   const members = sortedMembers(report, g);
   if (members.length === 0) out.add("[]");
   else {
-    for (let k = 0; k < members.length; k++) {
-      out.add((k === 0 ? "[\n        " : ",\n        ") + quoted[members[k] ?? 0]);
-    }
+    writeMembers(members, out, quoted);
     out.add("\n      ]");
   }
   out.add("\n    }");
+}
+
+/**
+ * A group's member list items, without the closing bracket. The loop has a function of its
+ * own that ends with it: when V8 compiles a long loop while it runs (on-stack replacement), the
+ * code after the loop gets no type feedback and later calls fall back to the interpreter.
+ */
+function writeMembers(members: Int32Array, out: Chunks, quoted: readonly string[]): void {
+  for (let k = 0; k < members.length; k++) {
+    out.add((k === 0 ? "[\n        " : ",\n        ") + quoted[members[k] ?? 0]);
+  }
 }
 
 /** A list of users, at the indentation of a list in the `users` object. */
@@ -421,6 +438,12 @@ function writeUsers(
     out.add("[]");
     return;
   }
+  writeUserItems(indexes, out, users);
+  out.add("\n    ]");
+}
+
+/** The items of a list of users, without the closing bracket (shaped as `writeMembers`). */
+function writeUserItems(indexes: readonly number[], out: Chunks, users: CompactUsers): void {
   for (let k = 0; k < indexes.length; k++) {
     const i = indexes[k] ?? 0;
     out.add(
@@ -429,7 +452,6 @@ function writeUsers(
         "\n      }",
     );
   }
-  out.add("\n    ]");
 }
 
 /** A list of small records, at the indentation of a top-level list. */

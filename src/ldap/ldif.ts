@@ -50,6 +50,12 @@ export interface ReadLdifOptions {
    * DN, the key is the entry's `dn` too.
    */
   dnKey?: (dn: string) => string;
+  /**
+   * Set after each chunk of text to the number of line breaks read so far (`read`), for a
+   * decoder that takes the count from the reader instead of counting again (`decodeText`'s
+   * `linesRead`). Default: not kept.
+   */
+  lines?: { read: number };
 }
 
 /** An attribute description: a name or OID, then options, including AD's `range=0-1499`. */
@@ -580,6 +586,7 @@ export async function* readLdifBatches(
       nl = chunk.indexOf("\n", start);
     }
     buffer = start < chunk.length ? chunk.slice(start) : "";
+    if (options.lines !== undefined) options.lines.read = lineNo;
     if (parser.out.length > 0) {
       const batch = parser.out;
       parser.out = [];

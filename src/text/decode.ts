@@ -131,11 +131,14 @@ function utf8Text(bytes: Uint8Array): string | undefined {
   }
 }
 
-/** The number of `\n` in a text: string search is far faster than searching the bytes. */
-function countNewlinesInText(text: string): number {
+/**
+ * The number of `\n` in a text, before `end` (default: in all of it): string search is far
+ * faster than searching the bytes.
+ */
+function countNewlinesInText(text: string, end = text.length): number {
   let count = 0;
   let at = text.indexOf("\n");
-  while (at >= 0) {
+  while (at >= 0 && at < end) {
     count++;
     at = text.indexOf("\n", at + 1);
   }
@@ -253,10 +256,16 @@ function chunkDecoder(options: DecodeTextOptions, output: "text" | "bytes") {
           `${ENCODING_SETTING})`,
       );
     }
-    const nul = named === undefined ? bytes.indexOf(0) : -1;
+    // In UTF-8 a 0x00 byte is always U+0000, and searching the text is far faster than
+    // searching the bytes.
+    const nul = named !== undefined
+      ? -1
+      : text !== undefined
+      ? text.indexOf("\0")
+      : bytes.indexOf(0);
     if (nul >= 0) {
       fail(
-        line + countNewlines(bytes, nul),
+        line + (text !== undefined ? countNewlinesInText(text, nul) : countNewlines(bytes, nul)),
         "the file contains a NUL byte (it looks like UTF-16 without a byte order mark, or a " +
           "binary file)",
         `Save the file as UTF-8, or name its encoding: roster config set ${ENCODING_SETTING} ` +

@@ -90,6 +90,13 @@ Deno.test("utf8Stream() refuses NUL bytes: UTF-16 without a BOM", async () => {
   assert.match(error.hint ?? "", /directory\.file\.encoding utf-16le/);
 });
 
+Deno.test("utf8Stream() names the line of a NUL byte after other lines, in a later chunk", async () => {
+  const error = await decodeError([utf8.encode("a\nb\n"), utf8.encode("ä\nc\nd"), bytes(0x00)]);
+  assert.match(error.message, /^Cannot read dir\.csv at line 5: the file contains a NUL byte/);
+  const inChunk = await decodeError([utf8.encode("a\nb\n"), utf8.encode("ä\nc\nd\0e\n")]);
+  assert.match(inChunk.message, /^Cannot read dir\.csv at line 5: the file contains a NUL byte/);
+});
+
 Deno.test("utf8Stream() decodes a named encoding: windows-1252 and its alias latin1", async () => {
   assert.equal(await decode([CP1252_LINE], "windows-1252"), "Einkäufer");
   assert.equal(await decode([CP1252_LINE], "latin1"), "Einkäufer");

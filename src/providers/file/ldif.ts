@@ -18,6 +18,7 @@ import {
   groupSearchFilter,
   type LdapEntry,
   ldapMappingSettings,
+  type PooledDn,
   RefPool,
   searchBase,
   userAttributes,
@@ -241,21 +242,32 @@ export async function* ldifItems(
   // copies what it keeps. The pool's entry for each DN also holds the line of the record with
   // that DN, which finds a duplicate record without a set of DNs of its own.
   const pool = new RefPool({ cacheDnText: true, copyNew: true });
+  // The pool's entries of the DNs given to `dnKey` not yet met in a batch, in record order:
+  // the reader calls `dnKey` once per record, at its dn: line, and yields the records in
+  // order, so the first entries of a batch are those of its records (the DN is not looked up
+  // twice).
+  const dns: PooledDn[] = [];
   const userBase = normalizeDn(rules.userBase);
   const groupBase = normalizeDn(rules.groupBase);
   let users = 0;
   let usersOutside = 0;
   const entries = readLdifBatches(text, {
     source: path,
-    dnKey: (dn) => pool.dn(dn),
+    dnKey: (dnText) => {
+      const dn = pool.dnEntry(dnText);
+      dns.push(dn);
+      return dn.ref;
+    },
     views: memberViews(s),
     ...(options.lines === undefined ? {} : { lines: options.lines }),
     ...(rules.attributes === undefined ? {} : { attributes: rules.attributes }),
   });
   for await (const batch of entries) {
     const items: Item[] = [];
-    for (const entry of batch) {
-      const dn = pool.dnEntry(entry.key ?? entry.dn);
+    for (let k = 0; k < batch.length; k++) {
+      const entry = batch[k];
+      if (entry === undefined) continue;
+      const dn = dns[k] ?? pool.dnEntry(entry.key ?? entry.dn);
       const key = dn.ref;
       if (dn.line !== 0) {
         const first = dn.line;
@@ -294,6 +306,7 @@ export async function* ldifItems(
         else items.push({ kind: "skipped", entry: group });
       }
     }
+    dns.splice(0, batch.length);
     if (items.length > 0) yield items;
   }
   if (usersOutside > 0) {

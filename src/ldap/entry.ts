@@ -676,6 +676,9 @@ export class RefPool {
   intern(value: string): string {
     const known = this.#strings.get(value);
     if (known !== undefined) return known;
+    // With `cacheDnText` the canonical DNs are pooled in the DN cache only (see `dnEntry`).
+    const dn = this.#dns?.get(value);
+    if (dn !== undefined && dn.ref === value) return dn.ref;
     const kept = this.#copy ? copyText(value) : value;
     this.#strings.set(kept, kept);
     return kept;
@@ -705,9 +708,11 @@ export class RefPool {
     if (entry !== undefined) return entry;
     // A DN already canonical (`isNormalizedDn`) is pooled as it is, without parsing.
     const canonical = isNormalizedDn(text) ? text : normalizeDn(text);
-    const ref = this.intern(canonical);
-    if (canonical !== text) entry = dns.get(ref);
+    if (canonical !== text) entry = dns.get(canonical);
     if (entry === undefined) {
+      // A new DN: its canonical form is pooled here, in the DN cache only (one insertion into
+      // one table), unless `intern` pooled it before.
+      const ref = this.#strings.get(canonical) ?? (this.#copy ? copyText(canonical) : canonical);
       entry = { ref, mark: 0, line: 0 };
       dns.set(ref, entry);
     }

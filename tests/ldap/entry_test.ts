@@ -294,6 +294,17 @@ Deno.test("RefPool.dnEntry() gives one entry per DN however it is written, with 
   assert.equal(pool.nextMark(), 2);
 });
 
+Deno.test("RefPool with the text cache pools a DN interned before or after it is looked up as a DN", () => {
+  const pool = new RefPool({ cacheDnText: true });
+  assert.equal(pool.intern("cn=ann,dc=x"), "cn=ann,dc=x");
+  assert.equal(pool.dnEntry("CN=Ann,DC=X").ref, "cn=ann,dc=x");
+  assert.equal(pool.dn("cn=bob,dc=x"), "cn=bob,dc=x");
+  assert.equal(pool.intern("cn=bob,dc=x"), "cn=bob,dc=x");
+  // intern() pools a text as it is, even a DN text the cache knows in another form
+  assert.equal(pool.intern("CN=Bob,DC=X"), "CN=Bob,DC=X");
+  assert.equal(pool.dn("CN=Bob,DC=X"), "cn=bob,dc=x");
+});
+
 Deno.test("RefPool.dnEntry() without the text cache gives a new entry each time", () => {
   const pool = new RefPool();
   assert.equal(pool.cachesDnText, false);

@@ -447,11 +447,25 @@ export function entryToGroup(
   const memberRefs: string[] = [];
   const seen = new Set<string>();
   const optionalUid = s.memberAttribute.toLowerCase() === "uniquemember";
+  // With a pool that keeps an entry per DN text, a member DN is found with one lookup of its
+  // text, and marked as listed by this group in that entry: no set operation per DN member.
+  // (`seen` then holds the uid: references only, which never equal a DN.)
+  const pool = options.pool;
+  const mark = pool?.cachesDnText === true ? pool.nextMark() : 0;
   for (const item of values(entry, s.memberAttribute)) {
     const raw = typeof item === "string" ? item : text(entry, s.memberAttribute, item);
     const value = (optionalUid ? splitOptionalUid(raw.trim()).dn : raw).trim();
     if (value === "") continue;
-    const ref = memberRef(value, options.pool);
+    if (mark !== 0 && pool !== undefined) {
+      const dn = memberDn(value, pool);
+      if (dn !== undefined) {
+        if (dn.mark === mark) continue;
+        dn.mark = mark;
+        memberRefs.push(dn.ref);
+        continue;
+      }
+    }
+    const ref = memberRef(value, pool);
     // One set operation per member (a group may list thousands): the size tells a repeat.
     const size = seen.size;
     seen.add(ref);
@@ -552,6 +566,21 @@ function pooledDn(dn: string, pool: RefPool | undefined): string {
 }
 
 /**
+ * The pool's entry for a member value that is a DN (as {@link memberRef} tells), or undefined
+ * when the value is not a DN. The pool must keep DN texts (`cachesDnText`).
+ */
+function memberDn(value: string, pool: RefPool): PooledDn | undefined {
+  if (!value.includes("=")) return undefined;
+  try {
+    const dn = pool.dnEntry(value);
+    return dn.ref === "" ? undefined : dn;
+  } catch (error) {
+    if (!(error instanceof DnSyntaxError)) throw error;
+    return undefined;
+  }
+}
+
+/**
  * The canonical reference of one member value: a DN (normalised) when it parses as one with at
  * least one RDN (the same test as `isDnLike`, parsing once), else `uid:<lowercase value>`.
  */
@@ -580,6 +609,26 @@ export function copyText(text: string): string {
 }
 
 /**
+ * What a {@link RefPool} with `cacheDnText` keeps per DN: its pooled canonical form, and two
+ * numbers its users keep per DN instead of in sets of their own (a set costs a hash-table
+ * insertion per DN; the entry is already at hand once the DN text is looked up).
+ */
+export interface PooledDn {
+  /** The DN in `normalizeDn` form: the pooled string. */
+  readonly ref: string;
+  /**
+   * The member list the DN was last put in ({@link entryToGroup} takes a number from
+   * {@link RefPool.nextMark} per group, and skips a DN already marked with it); 0: none.
+   */
+  mark: number;
+  /**
+   * The 1-based line of the LDIF record with this DN, set by the file provider, which refuses
+   * a second record with the same DN; 0: none yet.
+   */
+  line: number;
+}
+
+/**
  * Shares one string per reference across a read: a user's normalised DN and the same DN in
  * every group that lists the user are then one string in memory, not one per membership (at a
  * million users with a few groups each, that is hundreds of megabytes); the `uid:` references
@@ -587,29 +636,49 @@ export function copyText(text: string): string {
  */
 export class RefPool {
   readonly #strings = new Map<string, string>();
-  /** DN texts not in canonical form → their pooled canonical form (with `cacheDnText`). */
-  readonly #dns: Map<string, string> | undefined;
+  /**
+   * With `cacheDnText`: each DN text looked up (canonical or not, and each DN's canonical
+   * form) → the DN's entry.
+   */
+  readonly #dns: Map<string, PooledDn> | undefined;
 
   /** Whether strings are copied when they enter the pool (`copyNew`). */
   readonly #copy: boolean;
 
+  /** The last number {@link nextMark} gave. */
+  #mark = 0;
+
   /**
-   * `cacheDnText` (default false): {@link dn} remembers the canonical form of each DN text that
-   * is not canonical already, so a DN written the same way again (a member listed in several
-   * groups, in an AD export) is not parsed again. The cache holds one entry per distinct DN
-   * text for the life of the pool. `copyNew` (default false): a string entering the pool (or
-   * the cache) is copied with {@link copyText} first, so the values looked up may be views of
-   * a larger text (the LDIF reader's `views`).
+   * `cacheDnText` (default false): {@link dn} remembers each DN text it is given, with its
+   * canonical form, so a DN written the same way again (a member listed in several groups) is
+   * found with one lookup, neither parsed nor checked again; and each DN has a
+   * {@link PooledDn} entry ({@link dnEntry}). The cache holds one entry per distinct DN text
+   * for the life of the pool. `copyNew` (default false): a string entering the pool (or the
+   * cache) is copied with {@link copyText} first, so the values looked up may be views of a
+   * larger text (the LDIF reader's `views`).
    */
   constructor(options: { cacheDnText?: boolean; copyNew?: boolean } = {}) {
     this.#dns = options.cacheDnText === true ? new Map() : undefined;
     this.#copy = options.copyNew === true;
   }
 
+  /** Whether the pool keeps DN texts and {@link PooledDn} entries (`cacheDnText`). */
+  get cachesDnText(): boolean {
+    return this.#dns !== undefined;
+  }
+
+  /** A number not given before by this pool, from 1 up: see {@link PooledDn.mark}. */
+  nextMark(): number {
+    return ++this.#mark;
+  }
+
   /** The pooled string equal to `value` (`value` itself, or its copy, the first time). */
   intern(value: string): string {
     const known = this.#strings.get(value);
     if (known !== undefined) return known;
+    // With `cacheDnText` the canonical DNs are pooled in the DN cache only (see `dnEntry`).
+    const dn = this.#dns?.get(value);
+    if (dn !== undefined && dn.ref === value) return dn.ref;
     const kept = this.#copy ? copyText(value) : value;
     this.#strings.set(kept, kept);
     return kept;
@@ -621,14 +690,34 @@ export class RefPool {
    * @throws {DnSyntaxError} when the text is not a DN.
    */
   dn(text: string): string {
+    if (this.#dns !== undefined) return this.dnEntry(text).ref;
     if (isNormalizedDn(text)) return this.intern(text);
-    if (this.#dns === undefined) return this.intern(normalizeDn(text));
-    let ref = this.#dns.get(text);
-    if (ref === undefined) {
-      ref = this.intern(normalizeDn(text));
-      this.#dns.set(this.#copy ? copyText(text) : text, ref);
+    return this.intern(normalizeDn(text));
+  }
+
+  /**
+   * The entry of the DN `text` names (see {@link PooledDn}): the same entry for every text of
+   * one DN, its `ref` being the pooled `normalizeDn(text)`. Without `cacheDnText` a new entry
+   * each time, whose numbers nothing else sees.
+   * @throws {DnSyntaxError} when the text is not a DN.
+   */
+  dnEntry(text: string): PooledDn {
+    const dns = this.#dns;
+    if (dns === undefined) return { ref: this.dn(text), mark: 0, line: 0 };
+    let entry = dns.get(text);
+    if (entry !== undefined) return entry;
+    // A DN already canonical (`isNormalizedDn`) is pooled as it is, without parsing.
+    const canonical = isNormalizedDn(text) ? text : normalizeDn(text);
+    if (canonical !== text) entry = dns.get(canonical);
+    if (entry === undefined) {
+      // A new DN: its canonical form is pooled here, in the DN cache only (one insertion into
+      // one table), unless `intern` pooled it before.
+      const ref = this.#strings.get(canonical) ?? (this.#copy ? copyText(canonical) : canonical);
+      entry = { ref, mark: 0, line: 0 };
+      dns.set(ref, entry);
     }
-    return ref;
+    if (canonical !== text) dns.set(this.#copy ? copyText(text) : text, entry);
+    return entry;
   }
 }
 

@@ -50,6 +50,12 @@ export interface ReadLdifOptions {
    * DN, the key is the entry's `dn` too.
    */
   dnKey?: (dn: string) => string;
+  /**
+   * Set after each chunk of text to the number of line breaks read so far (`read`), for a
+   * decoder that takes the count from the reader instead of counting again (`decodeText`'s
+   * `linesRead`). Default: not kept.
+   */
+  lines?: { read: number };
 }
 
 /** An attribute description: a name or OID, then options, including AD's `range=0-1499`. */
@@ -107,6 +113,12 @@ function nameInfo(
     classes: lower === "objectclass",
     view: views.has(base),
   };
+}
+
+/** Whether the logical line `text` from `start` to `end` starts with the name and a colon. */
+function nameAt(info: NameInfo, text: string, start: number, end: number): boolean {
+  const colon = start + info.raw.length;
+  return colon < end && text.charCodeAt(colon) === 58 && text.startsWith(info.raw, start);
 }
 
 interface Pending {
@@ -202,17 +214,23 @@ class LdifParser {
 
   /** Handles one logical (unfolded) line: `text` from `start` to `end`. */
   line(text: string, start: number, end: number, line: number): void {
-    // The name at the same position in the previous record, compared in place: records of one
-    // export repeat their attributes in order, and then the colon is not searched for and the
-    // name not looked up. (A name never holds a colon, so the first colon is the one after it.)
+    // The name at the same position in the previous record, else the name of the line before,
+    // compared in place: records of one export repeat their attributes in order, a
+    // multi-valued attribute's lines follow each other (a group's members), and then the colon
+    // is not searched for and the name not looked up. (A name never holds a colon, so the
+    // first colon is the one after it.)
     const at = this.currentCount;
-    const guess = at < this.previousCount ? this.previousNames[at] : undefined;
+    const same = at < this.previousCount ? this.previousNames[at] : undefined;
+    let guess = same !== undefined && nameAt(same, text, start, end) ? same : undefined;
+    if (guess === undefined && at > 0) {
+      const before = this.currentNames[at - 1];
+      if (before !== same && before !== undefined && nameAt(before, text, start, end)) {
+        guess = before;
+      }
+    }
     let colon = guess === undefined ? -1 : start + guess.raw.length;
     let info: NameInfo;
-    if (
-      guess !== undefined && colon < end && text.charCodeAt(colon) === 58 &&
-      text.startsWith(guess.raw, start)
-    ) {
+    if (guess !== undefined) {
       info = guess;
     } else {
       colon = text.indexOf(":", start);
@@ -580,6 +598,7 @@ export async function* readLdifBatches(
       nl = chunk.indexOf("\n", start);
     }
     buffer = start < chunk.length ? chunk.slice(start) : "";
+    if (options.lines !== undefined) options.lines.read = lineNo;
     if (parser.out.length > 0) {
       const batch = parser.out;
       parser.out = [];

@@ -55,6 +55,19 @@ export interface DecodeOptions {
   refuseReplacement?: boolean;
 }
 
+/** Options of {@link decodeText}: those of {@link utf8Stream}, and who counts the lines. */
+export interface DecodeTextOptions extends DecodeOptions {
+  /**
+   * The number of line breaks (`\n`) in the text the caller has consumed so far, when the
+   * caller counts lines itself (the LDIF reader does, as it splits the text into lines): the
+   * decoder then asks for it instead of counting the lines of each chunk again. Only the line
+   * numbers of errors use it. Valid because {@link decodeText} decodes a chunk only when the
+   * next text is asked for, after the caller has consumed all the text yielded before.
+   * Default: the decoder counts.
+   */
+  linesRead?: () => number;
+}
+
 /**
  * The byte offset of the first byte that does not belong to a well-formed UTF-8 sequence
  * (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF), or -1. An incomplete
@@ -118,11 +131,14 @@ function utf8Text(bytes: Uint8Array): string | undefined {
   }
 }
 
-/** The number of `\n` in a text: string search is far faster than searching the bytes. */
-function countNewlinesInText(text: string): number {
+/**
+ * The number of `\n` in a text, before `end` (default: in all of it): string search is far
+ * faster than searching the bytes.
+ */
+function countNewlinesInText(text: string, end = text.length): number {
   let count = 0;
   let at = text.indexOf("\n");
-  while (at >= 0) {
+  while (at >= 0 && at < end) {
     count++;
     at = text.indexOf("\n", at + 1);
   }
@@ -150,9 +166,11 @@ function indexOfReplacement(bytes: Uint8Array): number {
  * in order, it gives back the text of each chunk, or the UTF-8 bytes of it (`bytes` mode), and
  * throws on the first byte that is not valid in the encoding.
  */
-function chunkDecoder(options: DecodeOptions, output: "text" | "bytes") {
+function chunkDecoder(options: DecodeTextOptions, output: "text" | "bytes") {
   const choice = resolveEncoding(options.encoding ?? "auto");
   const source = options.source;
+  const linesRead = options.linesRead;
+  /** The line the chunk being checked starts on (counted here unless `linesRead` is given). */
   let line = 1;
   let started = false;
   let mode: "utf8" | "decode" = "utf8";
@@ -238,10 +256,16 @@ function chunkDecoder(options: DecodeOptions, output: "text" | "bytes") {
           `${ENCODING_SETTING})`,
       );
     }
-    const nul = named === undefined ? bytes.indexOf(0) : -1;
+    // In UTF-8 a 0x00 byte is always U+0000, and searching the text is far faster than
+    // searching the bytes.
+    const nul = named !== undefined
+      ? -1
+      : text !== undefined
+      ? text.indexOf("\0")
+      : bytes.indexOf(0);
     if (nul >= 0) {
       fail(
-        line + countNewlines(bytes, nul),
+        line + (text !== undefined ? countNewlinesInText(text, nul) : countNewlines(bytes, nul)),
         "the file contains a NUL byte (it looks like UTF-16 without a byte order mark, or a " +
           "binary file)",
         `Save the file as UTF-8, or name its encoding: roster config set ${ENCODING_SETTING} ` +
@@ -251,7 +275,9 @@ function chunkDecoder(options: DecodeOptions, output: "text" | "bytes") {
     carry = keep === 0 ? new Uint8Array(0) : bytes.slice(bytes.length - keep);
     // The held-back bytes are not newlines (they are part of a multi-byte sequence), so the
     // decoded text has the same newlines as `out`.
-    line += text !== undefined ? countNewlinesInText(text) : countNewlines(out, out.length);
+    if (linesRead === undefined) {
+      line += text !== undefined ? countNewlinesInText(text) : countNewlines(out, out.length);
+    }
     return output === "text" ? text ?? "" : out;
   };
 
@@ -271,12 +297,13 @@ function chunkDecoder(options: DecodeOptions, output: "text" | "bytes") {
             "windows-1252, iso-8859-15)",
       );
     }
-    line += countNewlinesInText(text);
+    if (linesRead === undefined) line += countNewlinesInText(text);
     return output === "text" ? text : encoder.encode(text);
   };
 
   /** One chunk of the file (`final`: the end of the file, with an empty chunk). */
   return (chunk: Uint8Array, final: boolean): Uint8Array | string => {
+    if (linesRead !== undefined) line = linesRead() + 1;
     let bytes = chunk;
     if (carry.length > 0) {
       const joined = new Uint8Array(carry.length + chunk.length);
@@ -335,14 +362,16 @@ export function utf8Stream(
  * errors of {@link utf8Stream} (the same encodings, BOM handling and line numbers), but decoding
  * each chunk once: the UTF-8 check is the decoding. Like a `TextDecoder` reading the output of
  * {@link utf8Stream}, a U+FEFF left at the very start of the text (a second byte order mark) is
- * dropped too. Empty chunks are not yielded. Stopping early cancels `stream`.
+ * dropped too. Empty chunks are not yielded. Stopping early cancels `stream`. Each chunk is
+ * read and decoded only when the next text is asked for. With `linesRead` the caller counts
+ * the lines (see {@link DecodeTextOptions}).
  * @throws {ConfigError} for an unknown `encoding` label (before any byte is read).
  * @throws {DirectoryDataError} (exit 7) naming `source`, the 1-based line and
  * `directory.file.encoding` when a byte sequence is not valid in the encoding.
  */
 export async function* decodeText(
   stream: ReadableStream<Uint8Array>,
-  options: DecodeOptions,
+  options: DecodeTextOptions,
 ): AsyncGenerator<string> {
   const process = chunkDecoder(options, "text");
   const reader = stream.getReader();

@@ -277,3 +277,72 @@ Deno.test("RefPool with copyNew pools equal strings, whether looked up by a copy
   assert.equal(copyText(text), text);
   assert.equal(copyText("short"), "short");
 });
+
+Deno.test("RefPool.dnEntry() gives one entry per DN however it is written, with the text cache", () => {
+  const pool = new RefPool({ cacheDnText: true });
+  assert.equal(pool.cachesDnText, true);
+  const first = pool.dnEntry("CN=Ann Lee, OU=People,DC=example,DC=com");
+  assert.deepEqual(first, { ref: "cn=ann lee,ou=people,dc=example,dc=com", mark: 0, line: 0 });
+  first.line = 7;
+  assert.equal(pool.dnEntry("cn=ann lee,ou=people,dc=example,dc=com"), first);
+  assert.equal(pool.dnEntry("cn=Ann Lee,ou=People,dc=example,dc=com"), first);
+  assert.equal(pool.dn("CN=ANN LEE,OU=PEOPLE,DC=EXAMPLE,DC=COM"), first.ref);
+  assert.equal(pool.dnEntry("CN=ANN LEE,OU=PEOPLE,DC=EXAMPLE,DC=COM").line, 7);
+  assert.notEqual(pool.dnEntry("cn=bob,dc=example,dc=com"), first);
+  assert.throws(() => pool.dnEntry("uid:ann=x"), DnSyntaxError);
+  assert.equal(pool.nextMark(), 1);
+  assert.equal(pool.nextMark(), 2);
+});
+
+Deno.test("RefPool with the text cache pools a DN interned before or after it is looked up as a DN", () => {
+  const pool = new RefPool({ cacheDnText: true });
+  assert.equal(pool.intern("cn=ann,dc=x"), "cn=ann,dc=x");
+  assert.equal(pool.dnEntry("CN=Ann,DC=X").ref, "cn=ann,dc=x");
+  assert.equal(pool.dn("cn=bob,dc=x"), "cn=bob,dc=x");
+  assert.equal(pool.intern("cn=bob,dc=x"), "cn=bob,dc=x");
+  // intern() pools a text as it is, even a DN text the cache knows in another form
+  assert.equal(pool.intern("CN=Bob,DC=X"), "CN=Bob,DC=X");
+  assert.equal(pool.dn("CN=Bob,DC=X"), "cn=bob,dc=x");
+});
+
+Deno.test("RefPool.dnEntry() without the text cache gives a new entry each time", () => {
+  const pool = new RefPool();
+  assert.equal(pool.cachesDnText, false);
+  const first = pool.dnEntry("CN=Ann,DC=X");
+  assert.deepEqual(first, { ref: "cn=ann,dc=x", mark: 0, line: 0 });
+  assert.notEqual(pool.dnEntry("cn=ann,dc=x"), first);
+  assert.equal(pool.dnEntry("cn=ann,dc=x").ref, first.ref);
+});
+
+Deno.test("entryToGroup() lists each member once per group, with and without the pool's text cache", () => {
+  const s = ldapMappingSettings({ ...defaultConfig().sync, memberAttribute: "memberUid" }, {
+    ad: false,
+  });
+  const members = [
+    "cn=Roland Dely,ou=Peons, dc=bitwarden, dc=com",
+    "CN=Roland Dely,OU=Peons,DC=bitwarden,DC=com",
+    "cn=roland dely,ou=peons,dc=bitwarden,dc=com",
+    "MikiP",
+    "mikip",
+    "cn=Ann,dc=bitwarden,dc=com",
+    " De LosJ ",
+    "x=",
+  ];
+  for (const pool of [undefined, new RefPool(), new RefPool({ cacheDnText: true })]) {
+    for (const name of ["Blue", "Red"]) {
+      const group = entryToGroup(
+        entry(`cn=${name},dc=bitwarden,dc=com`, { cn: [name], memberuid: members }),
+        s,
+        pool === undefined ? {} : { pool },
+      );
+      assert.ok("memberRefs" in group);
+      assert.deepEqual(group.memberRefs, [
+        "cn=roland dely,ou=peons,dc=bitwarden,dc=com",
+        "uid:mikip",
+        "cn=ann,dc=bitwarden,dc=com",
+        "uid:de losj",
+        "x=",
+      ]);
+    }
+  }
+});

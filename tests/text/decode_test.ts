@@ -90,6 +90,13 @@ Deno.test("utf8Stream() refuses NUL bytes: UTF-16 without a BOM", async () => {
   assert.match(error.hint ?? "", /directory\.file\.encoding utf-16le/);
 });
 
+Deno.test("utf8Stream() names the line of a NUL byte after other lines, in a later chunk", async () => {
+  const error = await decodeError([utf8.encode("a\nb\n"), utf8.encode("ä\nc\nd"), bytes(0x00)]);
+  assert.match(error.message, /^Cannot read dir\.csv at line 5: the file contains a NUL byte/);
+  const inChunk = await decodeError([utf8.encode("a\nb\n"), utf8.encode("ä\nc\nd\0e\n")]);
+  assert.match(inChunk.message, /^Cannot read dir\.csv at line 5: the file contains a NUL byte/);
+});
+
 Deno.test("utf8Stream() decodes a named encoding: windows-1252 and its alias latin1", async () => {
   assert.equal(await decode([CP1252_LINE], "windows-1252"), "Einkäufer");
   assert.equal(await decode([CP1252_LINE], "latin1"), "Einkäufer");
@@ -207,4 +214,42 @@ Deno.test("decodeText() refuses what utf8Stream refuses, with the same message a
     assert.equal(error.message.replace("dir.ldif", "dir.csv"), expected.message);
     assert.equal(error.hint, expected.hint);
   }
+});
+
+Deno.test("decodeText() with linesRead refuses with the same line when the consumer counts the lines", async () => {
+  const cases: [Uint8Array[], string][] = [
+    [[utf8.encode("ok\nok\n"), CP1252_LINE], "auto"], // Windows-1252 byte, line 3
+    [[utf8.encode("x\n"), bytes(0x41, 0x00, 0x42)], "auto"], // NUL byte
+    [[utf8.encode("x\ny\n"), bytes(0xe2, 0x82)], "auto"], // cut short at the end
+    [[utf8.encode("a\n"), bytes(0xe0, 0x80)], "auto"], // an invalid sequence held back
+    [[utf8.encode("a\nb\n"), bytes(0x81)], "shift_jis"], // not valid in the named encoding
+    [[utf8.encode("a\nb"), utf8.encode("c\nd\ne"), bytes(0x0a, 0xff)], "auto"], // line 4
+  ];
+  for (const [chunks, encoding] of cases) {
+    const expected = await decodeError(chunks, encoding);
+    let lines = 0;
+    const text = decodeText(ReadableStream.from(chunks), {
+      encoding,
+      source: "dir.csv",
+      linesRead: () => lines,
+    });
+    const error = await (async () => {
+      for await (const chunk of text) lines += chunk.split("\n").length - 1;
+    })().then(() => assert.fail("expected the file to be refused"), (e: unknown) => e);
+    assert.ok(error instanceof DirectoryDataError, String(error));
+    assert.equal(error.message, expected.message);
+    assert.equal(error.details?.line, expected.details?.line);
+  }
+});
+
+Deno.test("decodeText() with linesRead takes the line of an error from the consumer's count", async () => {
+  const text = decodeText(ReadableStream.from([utf8.encode("abc\n"), bytes(0x62, 0x0a, 0xff)]), {
+    source: "dir.ldif",
+    linesRead: () => 40,
+  });
+  const error = await (async () => {
+    for await (const _ of text) { /* consumed */ }
+  })().then(() => assert.fail("expected the file to be refused"), (e: unknown) => e);
+  assert.ok(error instanceof DirectoryDataError, String(error));
+  assert.match(error.message, /^Cannot read dir\.ldif at line 42: /);
 });

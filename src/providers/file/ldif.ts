@@ -18,6 +18,7 @@ import {
   groupSearchFilter,
   type LdapEntry,
   ldapMappingSettings,
+  type PooledDn,
   RefPool,
   searchBase,
   userAttributes,
@@ -210,45 +211,66 @@ function memberViews(s: LdifRules["settings"]): string[] {
   return kept.some((name) => name?.toLowerCase() === member) ? [] : [s.memberAttribute];
 }
 
+/** Options of {@link ldifItems}. */
+export interface LdifItemsOptions {
+  /** The file's path, for errors. */
+  path: string;
+  /** The reading rules ({@link ldifRules}). */
+  rules: LdifRules;
+  /**
+   * Set to the number of line breaks read after each chunk of text (see `readLdif`'s
+   * `lines`), for `decodeText`'s `linesRead`. Default: not kept.
+   */
+  lines?: { read: number };
+}
+
 /**
  * Reads LDIF entries from `text` (the file's decoded text, see `decodeText`) and yields the
  * users, groups, skipped entries and notices, in batches (one per chunk of text).
  */
 export async function* ldifItems(
   text: AsyncIterable<string>,
-  path: string,
-  rules: LdifRules,
+  options: LdifItemsOptions,
 ): AsyncGenerator<Item[]> {
+  const { path, rules } = options;
   if (rules.notices.length > 0) yield rules.notices;
   const s = rules.settings;
   // Each DN text is normalised once: the record's own DN at its dn: line (which also checks
   // it), a member value the first time it is met; all the references to one DN, and the
   // entry's own DN when it is canonical, then share one string.
   // Member values are views of the text (most are looked up, found, and dropped); the pool
-  // copies what it keeps.
+  // copies what it keeps. The pool's entry for each DN also holds the line of the record with
+  // that DN, which finds a duplicate record without a set of DNs of its own.
   const pool = new RefPool({ cacheDnText: true, copyNew: true });
-  // The entries' DNs in order, with their lines: one set operation per entry; the first line
-  // of a duplicate is looked up only to report it.
-  const seen = new Set<string>();
-  const lines: number[] = [];
+  // The pool's entries of the DNs given to `dnKey` not yet met in a batch, in record order:
+  // the reader calls `dnKey` once per record, at its dn: line, and yields the records in
+  // order, so the first entries of a batch are those of its records (the DN is not looked up
+  // twice).
+  const dns: PooledDn[] = [];
   const userBase = normalizeDn(rules.userBase);
   const groupBase = normalizeDn(rules.groupBase);
   let users = 0;
   let usersOutside = 0;
   const entries = readLdifBatches(text, {
     source: path,
-    dnKey: (dn) => pool.dn(dn),
+    dnKey: (dnText) => {
+      const dn = pool.dnEntry(dnText);
+      dns.push(dn);
+      return dn.ref;
+    },
     views: memberViews(s),
+    ...(options.lines === undefined ? {} : { lines: options.lines }),
     ...(rules.attributes === undefined ? {} : { attributes: rules.attributes }),
   });
   for await (const batch of entries) {
     const items: Item[] = [];
-    for (const entry of batch) {
-      const key = entry.key ?? pool.dn(entry.dn);
-      const size = seen.size;
-      seen.add(key);
-      if (seen.size === size) {
-        const first = lines[[...seen].indexOf(key)];
+    for (let k = 0; k < batch.length; k++) {
+      const entry = batch[k];
+      if (entry === undefined) continue;
+      const dn = dns[k] ?? pool.dnEntry(entry.key ?? entry.dn);
+      const key = dn.ref;
+      if (dn.line !== 0) {
+        const first = dn.line;
         throw new DirectoryDataError(
           `Duplicate entry in LDIF ${path} at line ${entry.line}: ${entry.dn} already appears ` +
             `at line ${first}`,
@@ -258,7 +280,7 @@ export async function* ldifItems(
           },
         );
       }
-      lines.push(entry.line);
+      dn.line = entry.line;
 
       const deleted = s.ad && matchesFilter(rules.deletedFilter, entry);
       if (deleted) {
@@ -284,6 +306,7 @@ export async function* ldifItems(
         else items.push({ kind: "skipped", entry: group });
       }
     }
+    dns.splice(0, batch.length);
     if (items.length > 0) yield items;
   }
   if (usersOutside > 0) {

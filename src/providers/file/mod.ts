@@ -142,11 +142,19 @@ async function* readFile(
   }
   const file = await openFile(path);
   const decoding = { encoding, source: path, refuseReplacement: format !== "ldif" };
-  const batches = ldif !== undefined ? ldifItems(decodeText(file, decoding), path, ldif) : batched(
-    format === "csv"
-      ? csvItems(utf8Stream(file, decoding), path)
-      : jsonItems(utf8Stream(file, decoding), path),
-  );
+  // The LDIF reader counts the lines it splits, and the decoder takes its count for errors.
+  const lines = { read: 0 };
+  const batches = ldif !== undefined
+    ? ldifItems(decodeText(file, { ...decoding, linesRead: () => lines.read }), {
+      path,
+      rules: ldif,
+      lines,
+    })
+    : batched(
+      format === "csv"
+        ? csvItems(utf8Stream(file, decoding), path)
+        : jsonItems(utf8Stream(file, decoding), path),
+    );
 
   let users: DirectoryUser[] = [];
   let groups: DirectoryGroup[] = [];

@@ -184,6 +184,25 @@ Deno.test("file provider refuses a Windows-1252 CSV in auto mode, naming the lin
   );
 });
 
+Deno.test("file provider names the line of a byte that is not UTF-8 deep in a large LDIF", async () => {
+  // 4,000 records of 5 lines (about 400 KB, several chunks of the file): the bad byte is in
+  // the cn line of record 3,500, line 3,499 * 5 + 3 = 17,498.
+  const records: string[] = [];
+  for (let k = 1; k <= 4000; k++) {
+    const cn = k === 3500 ? "Eink\xe4ufer" : `user ${k} with a longish common name`;
+    records.push(
+      `dn: uid=u${k},ou=people,dc=x\nobjectClass: inetOrgPerson\ncn: ${cn}\nuid: u${k}\n`,
+    );
+  }
+  const text = records.join("\n");
+  const path = await tempFile("big.ldif", Uint8Array.from(text, (c) => c.charCodeAt(0)));
+  const error = await refused(read({ path }), DirectoryDataError);
+  assert.equal(
+    error.message,
+    `Cannot read ${path} at line 17498: byte 0xE4 is not valid UTF-8, so the file is not UTF-8`,
+  );
+});
+
 Deno.test("file provider decodes the Windows-1252 CSV with directory.file.encoding", async () => {
   const r = await read({ path: `${DATA}ansi.csv`, encoding: "windows-1252" });
   assert.deepEqual(r.groups.map((g) => g.name), ["Einkäufer München"]);

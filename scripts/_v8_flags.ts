@@ -14,8 +14,14 @@
  * 225 MiB). It bounds only the young generation: the old generation, which holds what roster
  * keeps, still grows as far as the directory needs, unlike a heap cap
  * (`--max-old-space-size`), which would crash a run on a large directory.
+ *
+ * `--heap-growing-percent=50` lets the old generation grow by 1.5× between full collections
+ * instead of the 2–4× V8 picks for itself. On a 1,000,000-user slapd directory the peak falls
+ * from about 1,080 MB to about 840 MB for about 15% more CPU time (100,000 users: about 185 →
+ * 170 MB); a sync run from cron has the time, a small server may not have the memory. Neither
+ * flag can be set from inside the program: V8 reads them when the heap is set up.
  * @module
  */
 
 /** The flags, comma-separated as `--v8-flags=` takes them. */
-export const V8_FLAGS = "--max-semi-space-size=8";
+export const V8_FLAGS = "--max-semi-space-size=8,--heap-growing-percent=50";

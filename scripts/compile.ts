@@ -7,7 +7,8 @@
  * otherwise).
  *
  * The binaries run with roster's V8 flags built in (`--v8-flags`, see `_v8_flags.ts`: a young
- * generation capped for Deno's V8, which has no pointer compression).
+ * generation capped for Deno's V8, which has no pointer compression, and a slower-growing old
+ * generation).
  *
  * Usage: deno task compile [--target <triple>]... [--out-dir dist]
  * @module

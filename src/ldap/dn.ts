@@ -273,7 +273,7 @@ export function isNormalizedDn(dn: string): boolean {
     i++;
     for (; i < n; i++) {
       c = dn.charCodeAt(i);
-      if (!((c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 45)) break;
+      if (!isNormalizedTypeCode(c)) break;
     }
     if (i >= n || c !== 61) return false; // "="
     i++;
@@ -282,15 +282,32 @@ export function isNormalizedDn(dn: string): boolean {
     for (; i < n; i++) {
       c = dn.charCodeAt(i);
       if (c === 44) break; // ","
-      if (
-        c < 0x20 || c > 0x7e || (c >= 65 && c <= 90) || c === 92 || c === 34 || c === 43 ||
-        c === 59 || c === 35 || c === 60 || c === 62 || c === 61
-      ) return false;
+      if (!isNormalizedValueCode(c)) return false;
     }
     if (i === start || dn.charCodeAt(start) === 32 || dn.charCodeAt(i - 1) === 32) return false;
     if (i === n) return true;
     i++; // ","
   }
+}
+
+/**
+ * Whether the character (or byte) code `c` may follow the first letter of an attribute type in
+ * {@link isNormalizedDn} form: a lowercase letter, a digit or a hyphen (`[a-z0-9-]`).
+ */
+export function isNormalizedTypeCode(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 45;
+}
+
+/**
+ * Whether the character (or byte) code `c` may stand in a value in {@link isNormalizedDn} form:
+ * printable ASCII (0x20 to 0x7e) other than a capital letter and the characters RFC 4514
+ * escapes (`\ " + ; # < > =`). The `,` between RDNs is printable and is told apart by the caller.
+ */
+export function isNormalizedValueCode(c: number): boolean {
+  return !(
+    c < 0x20 || c > 0x7e || (c >= 65 && c <= 90) || c === 92 || c === 34 || c === 43 ||
+    c === 59 || c === 35 || c === 60 || c === 62 || c === 61
+  );
 }
 
 /** Whether a value looks like a DN: it contains `=` and parses as a DN with at least one RDN. */

@@ -27,6 +27,7 @@
  */
 
 import type { Buffer } from "node:buffer";
+import { isNormalizedTypeCode, isNormalizedValueCode } from "../../ldap/dn.ts";
 import type { LdapEntry } from "../../ldap/entry.ts";
 
 /** The values of one attribute, as {@link LdapEntry.attributes} holds them. */
@@ -307,7 +308,7 @@ export function isCanonicalDn(bytes: Uint8Array, start: number, end: number): bo
     i++;
     for (; i < end; i++) {
       c = bytes[i] ?? 0;
-      if (!((c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 45)) break;
+      if (!isNormalizedTypeCode(c)) break;
     }
     if (i >= end || c !== 61) return false; // "="
     i++;
@@ -316,10 +317,7 @@ export function isCanonicalDn(bytes: Uint8Array, start: number, end: number): bo
     for (; i < end; i++) {
       c = bytes[i] ?? 0;
       if (c === 44) break; // ","
-      if (
-        c < 0x20 || c > 0x7e || (c >= 65 && c <= 90) || c === 92 || c === 34 || c === 43 ||
-        c === 59 || c === 35 || c === 60 || c === 62 || c === 61
-      ) return false;
+      if (!isNormalizedValueCode(c)) return false;
     }
     if (i === valueStart || bytes[valueStart] === 32 || bytes[i - 1] === 32) return false;
     if (i === end) return true;

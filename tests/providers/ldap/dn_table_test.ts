@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { BerWriter, MessageParser, PresenceFilter, SearchRequest } from "ldapts";
+import { MessageParser } from "ldapts";
 import { defaultConfig } from "../../../src/config/schema.ts";
 import { isNormalizedDn, normalizeDn } from "../../../src/ldap/dn.ts";
 import { entryToGroup, ldapMappingSettings } from "../../../src/ldap/entry.ts";
@@ -11,6 +11,7 @@ import {
   setLeanDecoding,
   useLeanDecoder,
 } from "../../../src/providers/ldap/ldapts.ts";
+import { message, searchesInFlight } from "./_ber.ts";
 
 const SAMPLES = [
   "uid=user000001,ou=people,dc=example,dc=com",
@@ -83,35 +84,6 @@ Deno.test("DnTable gives one string per DN, and firstTime() tells repeats within
   assert.equal(table.size, 10_000);
 });
 
-/** The BER of a SearchResultEntry message with the given attributes, in order. */
-function message(
-  messageId: number,
-  dn: string,
-  attributes: [string, (string | Uint8Array)[]][],
-): Buffer {
-  const w = new BerWriter();
-  w.startSequence();
-  w.writeInt(messageId);
-  w.startSequence(0x64);
-  w.writeString(dn);
-  w.startSequence();
-  for (const [type, values] of attributes) {
-    w.startSequence();
-    w.writeString(type);
-    w.startSequence(0x31);
-    for (const value of values) {
-      if (typeof value === "string") w.writeString(value);
-      else w.writeBuffer(Buffer.from(value), 0x04);
-    }
-    w.endSequence();
-    w.endSequence();
-  }
-  w.endSequence();
-  w.endSequence();
-  w.endSequence();
-  return w.buffer;
-}
-
 /** The entries of `stream`, decoded with DNs interned in `table` and `member` as DN values. */
 function decode(stream: Buffer, table: DnTable, attribute = "member"): RawEntry[] {
   const parser = new MessageParser();
@@ -122,10 +94,7 @@ function decode(stream: Buffer, table: DnTable, attribute = "member"): RawEntry[
   const collector = collectEntries(parser, ["cn", "member"], {
     dns: { table, attribute },
   });
-  const filter = new PresenceFilter({ attribute: "objectClass" });
-  const details: Parameters<MessageParser["read"]>[1] = new Map([
-    ["3", { message: new SearchRequest({ messageId: 3, baseDN: "", filter }) }],
-  ]);
+  const details = searchesInFlight(3);
   for (let at = 0; at < stream.length; at += 7) parser.read(stream.subarray(at, at + 7), details);
   return collector.close();
 }

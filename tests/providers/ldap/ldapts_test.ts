@@ -2,14 +2,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import {
-  BerWriter,
-  type Client,
-  MessageParser,
-  PresenceFilter,
-  SearchEntry,
-  SearchRequest as LdaptsSearchRequest,
-} from "ldapts";
+import { BerWriter, type Client, MessageParser, SearchEntry } from "ldapts";
 import type { LdapEntry } from "../../../src/ldap/entry.ts";
 import { berElementLength, decodeAttributes } from "../../../src/providers/ldap/decode.ts";
 import {
@@ -20,38 +13,16 @@ import {
   setLeanDecoding,
   useLeanDecoder,
 } from "../../../src/providers/ldap/ldapts.ts";
+import { message, searchesInFlight, type Value } from "./_ber.ts";
 import { startSlapd } from "./_slapd.ts";
 
 /** The BER of a SearchResultEntry message with `count` member values. */
 function searchEntry(messageId: number, dn: string, count: number): Buffer {
-  const w = new BerWriter();
-  w.startSequence();
-  w.writeInt(messageId);
-  w.startSequence(0x64);
-  w.writeString(dn);
-  w.startSequence();
-  w.startSequence();
-  w.writeString("member");
-  w.startSequence(0x31);
-  for (let i = 0; i < count; i++) w.writeString(`uid=user${i},ou=people,dc=example,dc=com`);
-  w.endSequence();
-  w.endSequence();
-  w.endSequence();
-  w.endSequence();
-  w.endSequence();
-  return w.buffer;
-}
-
-/** ldapts' requests in flight, as its client keeps them: a search for each message ID here. */
-function searchesInFlight(...messageIds: number[]): Parameters<MessageParser["read"]>[1] {
-  const details: Parameters<MessageParser["read"]>[1] = new Map();
-  for (const messageId of messageIds) {
-    const filter = new PresenceFilter({ attribute: "objectClass" });
-    details.set(String(messageId), {
-      message: new LdaptsSearchRequest({ messageId, baseDN: "", filter }),
-    });
-  }
-  return details;
+  const members = Array.from(
+    { length: count },
+    (_, i) => `uid=user${i},ou=people,dc=example,dc=com`,
+  );
+  return message(messageId, dn, [["member", members]]);
 }
 
 /** The entries roster collects from `stream` read in chunks of `chunkSize` bytes. */
@@ -109,48 +80,6 @@ Deno.test("ldapts MessageParser reassembles messages spanning many chunks, whate
     );
   }
 });
-
-type Value = string | Uint8Array;
-
-/**
- * The BER of a SearchResultEntry message with the given attributes, in order, and a control
- * with the OID `control` when given.
- */
-function message(
-  messageId: number,
-  dn: string,
-  attributes: [string, Value[]][],
-  control?: string,
-): Buffer {
-  const w = new BerWriter();
-  w.startSequence();
-  w.writeInt(messageId);
-  w.startSequence(0x64);
-  w.writeString(dn);
-  w.startSequence();
-  for (const [type, values] of attributes) {
-    w.startSequence();
-    w.writeString(type);
-    w.startSequence(0x31);
-    for (const value of values) {
-      if (typeof value === "string") w.writeString(value);
-      else w.writeBuffer(Buffer.from(value), 0x04);
-    }
-    w.endSequence();
-    w.endSequence();
-  }
-  w.endSequence();
-  w.endSequence();
-  if (control !== undefined) {
-    w.startSequence(0xa0);
-    w.startSequence();
-    w.writeString(control);
-    w.endSequence();
-    w.endSequence();
-  }
-  w.endSequence();
-  return w.buffer;
-}
 
 /** The BER of a SearchResultDone message with result code `status`. */
 function done(messageId: number, status = 0): Buffer {

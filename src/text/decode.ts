@@ -285,10 +285,8 @@ function chunkDecoder(options: DecodeTextOptions, output: "text" | "bytes") {
     const text = (decoder ?? new TextDecoder()).decode(bytes, { stream: !final });
     const bad = text.indexOf("\uFFFD");
     if (bad >= 0) {
-      let at = line;
-      for (let k = 0; k < bad; k++) if (text.charCodeAt(k) === 10) at++;
       fail(
-        at,
+        line + countNewlinesInText(text, bad),
         `a byte sequence is not valid ${named ?? decoder?.encoding ?? "text"}`,
         named === undefined
           ? `Save the file again as UTF-8 or UTF-16, or name its encoding: roster config set ` +

@@ -348,7 +348,7 @@ export class CompactBuilder {
   }
 
   /**
-   * The user and group set filters as masks (see `setFilterMasks` in `filter.ts`, which this
+   * The user and group set filters as masks (see `applySetFilters` in `filter.ts`, which this
    * mirrors on columns): with a group set filter, a user stays only if deleted, disabled
    * while `removeDisabled` is on, or a **direct** member of a kept group — found by looking
    * the kept groups' member references up among the users' references.

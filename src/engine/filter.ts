@@ -82,52 +82,29 @@ export interface FilteredDirectory {
   groups: DirectoryGroup[];
 }
 
-/** What {@link setFilterMasks} returns: 1 for each user and group that passes, by index. */
-export interface SetFilterMasks {
-  users: Uint8Array;
-  groups: Uint8Array;
-}
-
 /**
- * The user and group set filters as masks. When a group set filter exists, users are further
+ * Applies the user and group set filters. When a group set filter exists, users are further
  * limited as bwdc's `filterUsersFromGroupsSet` does: a user stays if it is deleted,
  * disabled while `removeDisabled` is on, or a **direct** member of a kept group.
  */
-export function setFilterMasks(
-  users: readonly DirectoryUser[],
-  groups: readonly DirectoryGroup[],
-  options: ApplySetFiltersOptions,
-): SetFilterMasks {
-  const userSet = parseSetFilter(options.users);
-  const groupSet = parseSetFilter(options.groups);
-  const userMask = new Uint8Array(users.length);
-  users.forEach((u, i) => userMask[i] = passesSetFilter(userSet, u.email) ? 1 : 0);
-  const groupMask = new Uint8Array(groups.length);
-  groups.forEach((g, i) => groupMask[i] = passesSetFilter(groupSet, g.name) ? 1 : 0);
-  if (groupSet !== null) {
-    const directRefs = new Set<string>();
-    groups.forEach((g, i) => {
-      if (groupMask[i] === 1) { for (const ref of g.memberRefs) directRefs.add(ref); }
-    });
-    users.forEach((u, i) => {
-      if (userMask[i] !== 1) return;
-      const stays = u.deleted || (u.disabled && options.removeDisabled) ||
-        (u.refs ?? [u.referenceId]).some((ref) => directRefs.has(ref));
-      if (!stays) userMask[i] = 0;
-    });
-  }
-  return { users: userMask, groups: groupMask };
-}
-
-/** Applies the user and group set filters (see {@link setFilterMasks}). */
 export function applySetFilters(
   users: readonly DirectoryUser[],
   groups: readonly DirectoryGroup[],
   options: ApplySetFiltersOptions,
 ): FilteredDirectory {
-  const masks = setFilterMasks(users, groups, options);
-  return {
-    users: users.filter((_, i) => masks.users[i] === 1),
-    groups: groups.filter((_, i) => masks.groups[i] === 1),
-  };
+  const userSet = parseSetFilter(options.users);
+  const groupSet = parseSetFilter(options.groups);
+  let keptUsers = users.filter((u) => passesSetFilter(userSet, u.email));
+  const keptGroups = groups.filter((g) => passesSetFilter(groupSet, g.name));
+  if (groupSet !== null) {
+    const directRefs = new Set<string>();
+    for (const group of keptGroups) {
+      for (const ref of group.memberRefs) directRefs.add(ref);
+    }
+    keptUsers = keptUsers.filter((u) =>
+      u.deleted || (u.disabled && options.removeDisabled) ||
+      (u.refs ?? [u.referenceId]).some((ref) => directRefs.has(ref))
+    );
+  }
+  return { users: keptUsers, groups: keptGroups };
 }

@@ -15,7 +15,7 @@
  */
 
 import type { CompactData } from "./compact.ts";
-import type { ImportRequest, SyncData } from "./types.ts";
+import type { ImportRequest } from "./types.ts";
 
 /** Group names longer than this are refused by Bitwarden. */
 export const MAX_GROUP_NAME = 100;
@@ -104,23 +104,15 @@ function sorted(refusals: Refusal[]): Refusal[] {
   );
 }
 
-/**
- * Every user and group of `data` the import would refuse (names and externalIds; the request
- * size limits depend on batching, see {@link preflight}). Sorted by code, then subject.
- */
-export function dataRefusals(data: SyncData): Refusal[] {
-  const refusals: Refusal[] = [];
-  for (const group of data.groups) refusals.push(...groupRefusals(group));
-  for (const user of data.users) refusals.push(...memberRefusals(user));
-  return sorted(refusals);
-}
-
 /** Whether an externalId is refused: blank, or longer than {@link MAX_EXTERNAL_ID}. */
 function refusedId(id: string): boolean {
   return id.length > MAX_EXTERNAL_ID || id.trim() === "";
 }
 
-/** {@link dataRefusals} over the engine's compact form, in the same order. */
+/**
+ * Every user and group of `data` the import would refuse (names and externalIds; the request
+ * size limits depend on batching, see {@link preflight}). Sorted by code, then subject.
+ */
 export function compactRefusals(data: CompactData): Refusal[] {
   const refusals: Refusal[] = [];
   const { groups, users } = data;
@@ -141,7 +133,7 @@ export function compactRefusals(data: CompactData): Refusal[] {
 }
 
 /**
- * Finds what the server would refuse in `requests`: every object {@link dataRefusals} names,
+ * Finds what the server would refuse in `requests`: every object {@link compactRefusals} names,
  * and on Bitwarden's cloud (`options.cloud`) a request without `largeImport` listing more than
  * {@link CLOUD_IMPORT_LIMIT} non-deleted members or groups. Sorted by code, then subject.
  */

@@ -18,6 +18,7 @@
  * @module
  */
 
+import { indexExternalIds } from "./dedupe.ts";
 import type { DirectoryGroup, UnresolvedMember } from "./types.ts";
 
 /** A user as nesting sees it. */
@@ -380,13 +381,10 @@ export function flattenGroups(
 ): NestingResult {
   const { users } = options;
   const canonical = new Int32Array(users.length);
+  indexExternalIds(users.map((user) => user.externalId), canonical);
   const member = new Uint8Array(users.length);
-  const firstByExternalId = new Map<string, number>();
   const userRefs = new RefIndex();
   users.forEach((user, i) => {
-    const first = firstByExternalId.get(user.externalId);
-    if (first === undefined) firstByExternalId.set(user.externalId, i);
-    canonical[i] = first ?? i;
     member[i] = user.member ? 1 : 0;
     userRefs.add(user.refs, i);
   });

@@ -113,7 +113,7 @@ Deno.test("CompactBuilder gives compactSyncData()'s result when groups come befo
   assert.deepEqual(streamed, compactSyncData(reordered, ALL));
 });
 
-Deno.test("CompactBuilder applies a group set filter to direct members like setFilterMasks()", () => {
+Deno.test("CompactBuilder applies a group set filter to direct members like applySetFilters()", () => {
   const options: EngineOptions = { ...ALL, setFilters: { groups: "include:two" } };
   const builder = new CompactBuilder(options);
   const snapshot = directory();

@@ -59,7 +59,11 @@ Deno.test("withLock() renews the lock and reports it lost when another run took 
       // Simulate a takeover: another holder's token replaces ours.
       await store.releaseLock(held.lock.token);
       await store.acquireLock({ pid: 1, host: "other", command: "sync" }, 60_000);
-      await new Promise((resolve) => setTimeout(resolve, 60));
+      // The next renewal (every 20 ms) finds the other token; on a loaded machine timers and
+      // KV operations run late, so wait for it (up to 5 s) instead of a fixed 60 ms.
+      for (let waited = 0; held.lost === undefined && waited < 5_000; waited += 10) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
       assert.ok(held.lost instanceof LockedError);
       assert.throws(() => held.check(), LockedError);
     },
